@@ -1,0 +1,45 @@
+#pragma once
+// Shared state of the CLI: global options, the backends (opened on first use) and the
+// exit code a command asks for. CLI11 lives only in cli/.
+#include "store/backends.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlrun::cli {
+
+struct Cli {
+    BackendOptions backend_options;
+    std::string templates_dir;
+    bool json = false;       // --json: machine-readable output where a command supports it
+    int exit_code = 0;
+
+    Backends& backends();
+
+private:
+    std::unique_ptr<Backends> m_backends;
+};
+
+// Registration of each command group (one file each).
+void add_task_commands(CLI::App& app, Cli& cli);
+void add_template_commands(CLI::App& app, Cli& cli);
+void add_dataset_commands(CLI::App& app, Cli& cli);
+void add_log_commands(CLI::App& app, Cli& cli);
+void add_model_commands(CLI::App& app, Cli& cli);
+void add_queue_commands(CLI::App& app, Cli& cli);
+void add_pipeline_commands(CLI::App& app, Cli& cli);
+
+// Set by SIGINT/SIGTERM once install_signal_handlers() ran.
+const std::atomic<bool>& interrupted();
+void install_signal_handlers();
+
+// Fixed-width table on stdout.
+void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+// "3 s ago", "5 min ago", "2 h ago", or the date.
+std::string age(std::int64_t ms);
+
+} // namespace mlrun::cli

@@ -1,0 +1,94 @@
+// mlrun: parse, call the library, print. Errors are mapped to exit codes here only:
+// 0 ok, 1 a task or gate failed, 2 bad input, 130 interrupted.
+#include "cli.hpp"
+
+#include "core/error.hpp"
+
+#include <csignal>
+#include <cstring>
+#include <iostream>
+#include <unistd.h>
+
+namespace mlrun::cli {
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_signal(int) { g_interrupted.store(true); }
+} // namespace
+
+const std::atomic<bool>& interrupted()
+{
+    return g_interrupted;
+}
+
+void install_signal_handlers()
+{
+    struct sigaction sa{};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+Backends& Cli::backends()
+{
+    if (!m_backends) {
+        m_backends = std::make_unique<Backends>(open_backends(backend_options));
+    }
+    return *m_backends;
+}
+
+} // namespace mlrun::cli
+
+int main(int argc, char** argv)
+{
+    using namespace mlrun;
+    cli::Cli state;
+    CLI::App app{"mlrun: ML pipelines as clonable tasks (preprocess -> train per model -> summary -> inference).\n"
+                 "Tasks run locally on a TBB graph; results go to a local store (./.mlrun by default).\n\n"
+                 "Exit codes: 0 ok, 1 a task or gate failed, 2 bad input, 130 interrupted.",
+                 "mlrun"};
+    app.set_version_flag("--version", std::string("mlrun ") + MLRUN_VERSION);
+    app.add_option("--home", state.backend_options.home, "Store folder (default: $MLRUN_HOME, else ./.mlrun)");
+    app.add_option("--tracking", state.backend_options.tracking,
+                   "Tracking backend URI (default: the local store; $MLRUN_TRACKING_URI)");
+    app.add_option("--templates", state.templates_dir, "Extra folder searched first for templates");
+    app.require_subcommand(1);
+    app.fallthrough();
+
+    cli::add_task_commands(app, state);
+    cli::add_template_commands(app, state);
+    cli::add_dataset_commands(app, state);
+    cli::add_log_commands(app, state);
+    cli::add_model_commands(app, state);
+    cli::add_queue_commands(app, state);
+    cli::add_pipeline_commands(app, state);
+
+    try {
+        app.parse(argc, argv);
+        return state.exit_code;
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::Success& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "mlrun: error: " << e.what() << " (see mlrun --help)\n";
+        return k_exit_usage;
+    } catch (const UsageError& e) {
+        std::cerr << "mlrun: error: " << e.what() << "\n";
+        return k_exit_usage;
+    } catch (const Aborted& e) {
+        std::cerr << "mlrun: interrupted\n";
+        return k_exit_interrupted;
+    } catch (const TaskFailed& e) {
+        std::cerr << "mlrun: error: " << e.what() << "\n";
+        return k_exit_failed;
+    } catch (const std::exception& e) {
+        std::cerr << "mlrun: error: " << e.what() << "\n";
+        return k_exit_failed;
+    }
+}

@@ -1,0 +1,296 @@
+// mlrun task create|clone|edit|run|list|show|logs|reset|abort|publish|enqueue
+#include "cli.hpp"
+
+#include "core/error.hpp"
+#include "core/template.hpp"
+#include "core/util.hpp"
+#include "engine/task_runner.hpp"
+#include "queue/queue.hpp"
+#include "store/task_ops.hpp"
+#include "store/task_store.hpp"
+#include "tracking/tracker.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <thread>
+
+namespace mlrun::cli {
+
+namespace {
+
+std::string short_json(const Json& v)
+{
+    return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+void print_task(Backends& b, const Task& t)
+{
+    auto row = [](const std::string& k, const std::string& v) {
+        if (!v.empty()) {
+            std::printf("%-12s %s\n", (k + ":").c_str(), v.c_str());
+        }
+    };
+    row("id", t.id);
+    row("name", t.name);
+    row("project", t.project);
+    row("kind", t.kind + " (" + t.type + ")");
+    row("template", t.template_name);
+    row("status", std::string(to_string(t.status)));
+    row("run", t.run_id);
+    row("step", t.step);
+    row("parent", t.parent);
+    row("cloned from", t.cloned_from);
+    row("queue", t.queue);
+    std::string tags;
+    for (const std::string& tag : t.tags) {
+        tags += (tags.empty() ? "" : ", ") + tag;
+    }
+    row("tags", tags);
+    row("created", format_time_ms(t.created_ms));
+    if (t.started_ms) {
+        row("started", format_time_ms(t.started_ms));
+    }
+    if (t.finished_ms && t.started_ms) {
+        row("finished", format_time_ms(t.finished_ms) + " (" + format_duration_ms(t.finished_ms - t.started_ms) + ")");
+    }
+    row("attempts", t.attempts ? std::to_string(t.attempts) : "");
+    if (!t.error.empty()) {
+        row("error", t.error + (t.exit_code ? " [exit code " + std::to_string(t.exit_code) + "]" : ""));
+    }
+    std::printf("params:\n");
+    const Json flat_params = flatten(t.params);
+    for (auto& [k, v] : flat_params.items()) {
+        std::printf("  %s = %s\n", k.c_str(), short_json(v).c_str());
+    }
+    if (!t.values.empty()) {
+        std::printf("values:\n");
+        const Json flat_values = flatten(t.values);
+        for (auto& [k, v] : flat_values.items()) {
+            std::printf("  %s = %s\n", k.c_str(), short_json(v).c_str());
+        }
+    }
+    if (!t.artifacts.empty()) {
+        std::printf("artifacts:\n");
+        for (const ArtifactRecord& a : t.artifacts) {
+            std::printf("  %-28s %10llu B  %-22s sha256:%s\n", a.name.c_str(), static_cast<unsigned long long>(a.size),
+                        a.content_type.c_str(), a.sha256.substr(0, 12).c_str());
+        }
+    }
+    std::vector<Scalar> scalars = b.tracker->scalars(t.id);
+    if (!scalars.empty()) {
+        std::map<std::pair<std::string, std::string>, Scalar> last;
+        for (const Scalar& s : scalars) {
+            last[{s.title, s.series}] = s;
+        }
+        std::printf("last scalars:\n");
+        for (const auto& [key, s] : last) {
+            std::printf("  %s/%s = %g (iteration %lld)\n", s.title.c_str(), s.series.c_str(), s.value,
+                        static_cast<long long>(s.iteration));
+        }
+    }
+}
+
+} // namespace
+
+void add_task_commands(CLI::App& app, Cli& cli)
+{
+    CLI::App* task = app.add_subcommand("task", "Create, clone, edit, run and inspect tasks");
+    task->require_subcommand(1);
+
+    // create
+    {
+        auto* cmd = task->add_subcommand("create", "Create a draft task from a template; prints its id");
+        auto req = std::make_shared<CreateRequest>();
+        auto tmpl = std::make_shared<std::string>();
+        cmd->add_option("template", *tmpl, "Template name (see `mlrun template list`)")->required();
+        cmd->add_option("--name", req->name, "Task name (default: the template's)");
+        cmd->add_option("--project", req->project, "Project, a/b for a subproject");
+        cmd->add_option("--set", req->sets, "Override a param: key=value (typed: 1, 0.5, true, [1,2], text)");
+        cmd->add_option("--tag", req->tags, "Add a tag (repeatable)");
+        cmd->callback([&cli, req, tmpl] {
+            Template t = find_template(*tmpl, cli.templates_dir);
+            Task created = create_task(cli.backends(), t, *req);
+            std::printf("%s\n", created.id.c_str());
+        });
+    }
+    // clone
+    {
+        auto* cmd = task->add_subcommand("clone", "Copy a task's spec and params (not its outputs) into a new draft");
+        auto req = std::make_shared<CreateRequest>();
+        auto id = std::make_shared<std::string>();
+        auto queue = std::make_shared<std::string>();
+        cmd->add_option("id", *id, "Task id (or a unique prefix)")->required();
+        cmd->add_option("--name", req->name, "Name of the clone");
+        cmd->add_option("--project", req->project, "Project of the clone");
+        cmd->add_option("--set", req->sets, "Override a param: key=value");
+        cmd->add_option("--tag", req->tags, "Add a tag (repeatable)");
+        cmd->add_option("--queue", *queue, "Enqueue the clone on this queue for an agent");
+        cmd->callback([&cli, req, id, queue] {
+            Task t = clone_task(cli.backends(), *id, *req);
+            if (!queue->empty()) {
+                enqueue_task(cli.backends(), t.id, *queue, 0);
+            }
+            std::printf("%s\n", t.id.c_str());
+        });
+    }
+    // edit
+    {
+        auto* cmd = task->add_subcommand("edit", "Change params of a draft task (keys in the template's editable list)");
+        auto id = std::make_shared<std::string>();
+        auto sets = std::make_shared<std::vector<std::string>>();
+        cmd->add_option("id", *id, "Task id")->required();
+        cmd->add_option("--set", *sets, "key=value")->required();
+        cmd->callback([&cli, id, sets] {
+            Task t = edit_task(cli.backends(), *id, *sets);
+            std::printf("%s edited\n", t.id.c_str());
+        });
+    }
+    // run
+    {
+        auto* cmd = task->add_subcommand("run", "Run a draft task here and now (exit 1 if it fails, 130 if interrupted)");
+        auto id = std::make_shared<std::string>();
+        auto quiet = std::make_shared<bool>(false);
+        auto threads = std::make_shared<int>(0);
+        cmd->add_option("id", *id, "Task id")->required();
+        cmd->add_flag("--quiet,-q", *quiet, "Do not echo the task log");
+        cmd->add_option("--threads", *threads, "Threads for the task (default: all cores)")->check(CLI::NonNegativeNumber);
+        cmd->callback([&cli, id, quiet, threads] {
+            Backends& b = cli.backends();
+            std::string full = b.store->resolve(*id);
+            install_signal_handlers();
+            RunOptions options;
+            options.threads = *threads > 0 ? *threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+            options.cancel = &interrupted();
+            if (!*quiet) {
+                options.on_log = [](const std::string& line) { std::printf("%s\n", line.c_str()); std::fflush(stdout); };
+            }
+            Status s = run_task(b, full, options);
+            Task t = b.store->get(full);
+            std::fprintf(stderr, "task %s %s in %s%s\n", t.id.c_str(), std::string(to_string(s)).c_str(),
+                         format_duration_ms(t.finished_ms - t.started_ms).c_str(),
+                         t.error.empty() ? "" : (": " + t.error).c_str());
+            cli.exit_code = s == Status::completed ? 0 : s == Status::aborted ? 130 : 1;
+        });
+    }
+    // list
+    {
+        auto* cmd = task->add_subcommand("list", "List tasks (newest last)");
+        auto filter = std::make_shared<TaskFilter>();
+        auto status = std::make_shared<std::string>();
+        auto json = std::make_shared<bool>(false);
+        cmd->add_option("--project", filter->project, "Only this project (and its subprojects)");
+        cmd->add_option("--status", *status, "Only this status (draft, queued, in_progress, completed, failed, aborted, published)");
+        cmd->add_option("--tag", filter->tag, "Only tasks with this tag");
+        cmd->add_option("--run", filter->run_id, "Only tasks of this pipeline run");
+        cmd->add_option("--kind", filter->kind, "Only this kind");
+        cmd->add_flag("--json", *json, "One JSON array of task records");
+        cmd->callback([&cli, filter, status, json] {
+            if (!status->empty()) {
+                filter->status = parse_status(*status);
+            }
+            std::vector<Task> tasks = cli.backends().store->list(*filter);
+            if (*json) {
+                Json arr = Json::array();
+                for (const Task& t : tasks) {
+                    arr.push_back(t.to_json());
+                }
+                std::string out = arr.dump(2) + "\n";
+                std::fwrite(out.data(), 1, out.size(), stdout);
+                return;
+            }
+            std::vector<std::vector<std::string>> rows;
+            rows.reserve(tasks.size());
+            for (const Task& t : tasks) {
+                rows.push_back({t.id, t.name, t.kind, std::string(to_string(t.status)), t.project, t.run_id.substr(0, 14),
+                                age(t.updated_ms)});
+            }
+            print_table({"ID", "NAME", "KIND", "STATUS", "PROJECT", "RUN", "UPDATED"}, rows);
+        });
+    }
+    // show
+    {
+        auto* cmd = task->add_subcommand("show", "Show a task: params, status, times, artifacts, last scalars");
+        auto id = std::make_shared<std::string>();
+        auto json = std::make_shared<bool>(false);
+        cmd->add_option("id", *id, "Task id")->required();
+        cmd->add_flag("--json", *json, "The task record as JSON");
+        cmd->callback([&cli, id, json] {
+            Task t = cli.backends().store->get(*id);
+            if (*json) {
+                std::printf("%s\n", t.to_json().dump(2).c_str());
+            } else {
+                print_task(cli.backends(), t);
+            }
+        });
+    }
+    // logs
+    {
+        auto* cmd = task->add_subcommand("logs", "Print a task's log; -f follows it until the task ends");
+        auto id = std::make_shared<std::string>();
+        auto follow = std::make_shared<bool>(false);
+        cmd->add_option("id", *id, "Task id")->required();
+        cmd->add_flag("--follow,-f", *follow, "Keep printing new lines until the task ends");
+        cmd->callback([&cli, id, follow] {
+            Backends& b = cli.backends();
+            std::string full = b.store->resolve(*id);
+            std::uint64_t offset = 0;
+            install_signal_handlers();
+            while (true) {
+                std::string chunk = b.store->read_log(full, offset);
+                offset += chunk.size();
+                std::fwrite(chunk.data(), 1, chunk.size(), stdout);
+                std::fflush(stdout);
+                if (!*follow || interrupted()) {
+                    break;
+                }
+                Task t = b.store->get(full);
+                if (is_final(t.status) || t.status == Status::draft) {
+                    std::string rest = b.store->read_log(full, offset);
+                    std::fwrite(rest.data(), 1, rest.size(), stdout);
+                    break;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            }
+        });
+    }
+    // reset / abort / publish
+    struct Simple {
+        const char* name;
+        const char* help;
+        Task (*fn)(Backends&, const std::string&);
+        const char* done;
+    };
+    for (const Simple& s : {Simple{"reset", "Return a failed, aborted or completed task to draft (clears its outputs)", reset_task, "reset to draft"},
+                            Simple{"abort", "Abort a queued or running task", abort_task, "aborted"},
+                            Simple{"publish", "Freeze a completed task (published tasks cannot change)", publish_task, "published"}}) {
+        auto* cmd = task->add_subcommand(s.name, s.help);
+        auto id = std::make_shared<std::string>();
+        cmd->add_option("id", *id, "Task id")->required();
+        auto fn = s.fn;
+        std::string done = s.done;
+        cmd->callback([&cli, id, fn, done] {
+            Task t = fn(cli.backends(), *id);
+            std::printf("%s %s\n", t.id.c_str(), done.c_str());
+        });
+    }
+    // enqueue
+    {
+        auto* cmd = task->add_subcommand("enqueue", "Put a draft task on a queue for an agent");
+        auto id = std::make_shared<std::string>();
+        auto queue = std::make_shared<std::string>();
+        auto priority = std::make_shared<int>(0);
+        cmd->add_option("id", *id, "Task id")->required();
+        cmd->add_option("--queue", *queue, "Queue name")->required();
+        cmd->add_option("--priority", *priority, "0..999, higher first")->check(CLI::Range(0, 999));
+        cmd->callback([&cli, id, queue, priority] {
+            Task t = enqueue_task(cli.backends(), *id, *queue, *priority);
+            std::printf("%s queued on %s\n", t.id.c_str(), queue->c_str());
+            std::fprintf(stderr, "mlrun: warning: no agent serves queue \"%s\" yet (agents are not implemented in this version)\n",
+                         queue->c_str());
+        });
+    }
+}
+
+} // namespace mlrun::cli

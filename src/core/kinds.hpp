@@ -1,0 +1,39 @@
+#pragma once
+// Registry of task kinds. Core kinds (exec, noop) are built in; the libtorch/OpenCV kinds
+// (preprocess, train_model, summary, inference) live in libmlrun_tasks.so, loaded with
+// dlopen the first time one of them is needed, so control commands never load libtorch.
+#include "core/task_context.hpp"
+
+#include <string>
+#include <vector>
+
+namespace mlrun {
+
+class KindRegistry {
+public:
+    static KindRegistry& instance();
+    void add(const std::string& name, KindFn fn);
+    // Loads the task plugin when `name` is one of its kinds. Throws UsageError for an
+    // unknown kind, or when the plugin cannot be loaded (with dlerror's text).
+    const KindFn& get(const std::string& name);
+    // Kinds known without loading the plugin.
+    static const std::vector<std::string>& known_kinds();
+    bool plugin_loaded() const;
+    // Intra-op threads of libtorch/OpenCV for this process (global to the process):
+    // the pipeline engine sets cores / running steps. Applied now or when the plugin loads.
+    void set_threads(int threads);
+
+private:
+    KindRegistry();
+    struct Impl;
+    Impl* m_impl;
+};
+
+// Kinds implemented in the plugin.
+bool is_plugin_kind(const std::string& kind);
+
+} // namespace mlrun
+
+// The plugin's entry points (tasks/plugin.cpp).
+extern "C" void mlrun_register_kinds(mlrun::KindRegistry& registry);
+extern "C" void mlrun_set_threads(int threads);

@@ -1,0 +1,178 @@
+#include "core/params.hpp"
+
+#include "core/error.hpp"
+
+#include <cctype>
+
+namespace mlrun {
+
+namespace {
+
+bool valid_key(std::string_view key)
+{
+    if (key.empty() || key.front() == '.' || key.back() == '.' || key.find("..") != std::string_view::npos) {
+        return false;
+    }
+    for (char c : key) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-' || c == ':')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::vector<std::string> split_key(std::string_view key)
+{
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (true) {
+        size_t dot = key.find('.', start);
+        parts.emplace_back(key.substr(start, dot - start));
+        if (dot == std::string_view::npos) {
+            break;
+        }
+        start = dot + 1;
+    }
+    return parts;
+}
+
+} // namespace
+
+Json parse_value(std::string_view text)
+{
+    if (text.size() >= 2 && ((text.front() == '\'' && text.back() == '\'') || (text.front() == '"' && text.back() == '"'))) {
+        return std::string(text.substr(1, text.size() - 2));
+    }
+    if (text == "true" || text == "false" || text == "null") {
+        return Json::parse(text);
+    }
+    if (!text.empty() && (text.front() == '[' || text.front() == '{')) {
+        Json parsed = Json::parse(text, nullptr, false);
+        if (parsed.is_discarded()) {
+            throw UsageError("invalid JSON value \"" + std::string(text) + "\"");
+        }
+        return parsed;
+    }
+    if (!text.empty()) {
+        // A number only when the whole text is one (so "1e3x" or "0x10" stay strings).
+        Json parsed = Json::parse(text, nullptr, false);
+        if (!parsed.is_discarded() && parsed.is_number()) {
+            return parsed;
+        }
+    }
+    return std::string(text);
+}
+
+std::pair<std::string, Json> parse_assignment(std::string_view text)
+{
+    size_t eq = text.find('=');
+    if (eq == std::string_view::npos) {
+        throw UsageError("--set \"" + std::string(text) + "\": expected key=value");
+    }
+    std::string key(text.substr(0, eq));
+    if (!valid_key(key)) {
+        throw UsageError("--set \"" + std::string(text) + "\": invalid key \"" + key
+                         + "\" (letters, digits, _ - : separated by dots)");
+    }
+    return {key, parse_value(text.substr(eq + 1))};
+}
+
+const Json* get_path(const Json& params, std::string_view key)
+{
+    const Json* node = &params;
+    for (const std::string& part : split_key(key)) {
+        if (!node->is_object()) {
+            return nullptr;
+        }
+        auto it = node->find(part);
+        if (it == node->end()) {
+            return nullptr;
+        }
+        node = &*it;
+    }
+    return node;
+}
+
+void set_path(Json& params, std::string_view key, Json value)
+{
+    if (!valid_key(key)) {
+        throw UsageError("invalid param key \"" + std::string(key) + "\"");
+    }
+    if (params.is_null()) {
+        params = Json::object();
+    }
+    Json* node = &params;
+    std::vector<std::string> parts = split_key(key);
+    std::string walked;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        walked += (i ? "." : "") + parts[i];
+        Json& child = (*node)[parts[i]];
+        if (child.is_null()) {
+            child = Json::object();
+        } else if (!child.is_object()) {
+            throw UsageError("cannot set \"" + std::string(key) + "\": \"" + walked + "\" is a value, not a group");
+        }
+        node = &child;
+    }
+    (*node)[parts.back()] = std::move(value);
+}
+
+namespace {
+void flatten_into(const Json& node, const std::string& prefix, Json& out)
+{
+    if (node.is_object() && !node.empty()) {
+        for (auto it = node.begin(); it != node.end(); ++it) {
+            flatten_into(it.value(), prefix.empty() ? it.key() : prefix + "." + it.key(), out);
+        }
+    } else if (!prefix.empty()) {
+        out[prefix] = node;
+    }
+}
+} // namespace
+
+Json flatten(const Json& params)
+{
+    Json out = Json::object();
+    flatten_into(params, "", out);
+    return out;
+}
+
+void merge_params(Json& params, const Json& overrides)
+{
+    if (!overrides.is_object()) {
+        return;
+    }
+    const Json flat = flatten(overrides);
+    for (auto& [key, value] : flat.items()) {
+        set_path(params, key, value);
+    }
+}
+
+bool is_editable(std::string_view key, const std::vector<std::string>& editable)
+{
+    for (const std::string& allowed : editable) {
+        if (allowed == "*" || key == allowed
+            || (key.size() > allowed.size() && key.substr(0, allowed.size()) == allowed && key[allowed.size()] == '.')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void apply_sets(Json& params, const std::vector<std::string>& sets, const std::vector<std::string>* editable)
+{
+    for (const std::string& set : sets) {
+        auto [key, value] = parse_assignment(set);
+        if (editable && !is_editable(key, *editable)) {
+            std::string allowed;
+            for (const std::string& a : *editable) {
+                allowed += (allowed.empty() ? "" : ", ") + a;
+            }
+            throw UsageError("param \"" + key + "\" is not editable (editable: "
+                             + (allowed.empty() ? "none" : allowed) + ")");
+        }
+        set_path(params, key, std::move(value));
+    }
+}
+
+} // namespace mlrun

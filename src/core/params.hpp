@@ -1,0 +1,38 @@
+#pragma once
+// Nested task params addressed by dotted keys ("model.lr"), and typed --set overrides.
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mlrun {
+
+using Json = nlohmann::json;
+
+// Parses the value half of --set: int, float, bool, null, JSON list/object, else a string.
+// "1" -> 1, "0.5" -> 0.5, "true" -> true, "[1,2]" -> [1,2], "abc" -> "abc", "'1'" -> "1".
+Json parse_value(std::string_view text);
+
+// Splits "key=value"; throws UsageError for a missing '=' or an empty or malformed key.
+std::pair<std::string, Json> parse_assignment(std::string_view text);
+
+// Dotted-key access into nested objects. get_path returns nullptr when absent.
+const Json* get_path(const Json& params, std::string_view key);
+// Creates intermediate objects; throws UsageError when a prefix is a non-object value.
+void set_path(Json& params, std::string_view key, Json value);
+
+// {"a":{"b":1}} -> {"a.b":1}. Lists and empty objects are leaves.
+Json flatten(const Json& params);
+// Merges a flat or nested object of overrides into params (objects merge, leaves replace).
+void merge_params(Json& params, const Json& overrides);
+
+// True when key is in the allow-list or below an entry of it ("model" allows "model.lr").
+bool is_editable(std::string_view key, const std::vector<std::string>& editable);
+// Applies --set assignments. With an allow-list, a key outside it throws UsageError naming
+// the allowed keys.
+void apply_sets(Json& params, const std::vector<std::string>& sets,
+                const std::vector<std::string>* editable = nullptr);
+
+} // namespace mlrun

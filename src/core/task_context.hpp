@@ -1,0 +1,41 @@
+#pragma once
+// What a running task sees: its record, the tracking port, a scratch folder, its core
+// share, a log, a progress callback and a cancel flag. Task code uses nothing else.
+#include "core/task.hpp"
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mlrun {
+
+class Tracker;
+
+struct TaskContext {
+    Task task;                        // the record as it started (params are final)
+    Tracker* tracker = nullptr;
+    std::filesystem::path work_dir;   // empty scratch folder for outputs (MLRUN_OUTPUT_DIR)
+    int threads = 1;                  // the core share for this task's own threads
+    std::uint64_t seed = 0;           // params.seed, or 0
+    // One line to the task log (log.txt), without the newline.
+    std::function<void(const std::string&)> log;
+    // Reports a stage: "epoch 3/20" as (stage="epoch", done=3, total=20).
+    std::function<void(const std::string& stage, int done, int total)> progress;
+    const std::atomic<bool>* cancel = nullptr;
+    // Extra environment for child processes (MLRUN_HOME, PATH with mlrun first).
+    std::vector<std::pair<std::string, std::string>> env;
+
+    bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
+    // Throws Aborted when cancelled: call it between epochs, trials, batches of rows.
+    void check_cancel() const;
+    Tracker& track() const { return *tracker; }
+};
+
+// A built-in task kind: validates its params and runs. Throws UsageError for bad params
+// (the task fails with that message), TaskFailed or anything else for a failure.
+using KindFn = std::function<void(TaskContext&)>;
+
+} // namespace mlrun

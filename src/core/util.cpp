@@ -1,0 +1,253 @@
+#include "core/util.hpp"
+
+#include "core/error.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <unistd.h>
+
+namespace mlrun {
+
+std::int64_t now_ms()
+{
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string new_id()
+{
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    thread_local std::mt19937_64 rng{std::random_device{}() ^ static_cast<std::uint64_t>(getpid())};
+    std::uint64_t t = static_cast<std::uint64_t>(now_ms());
+    std::string id(14, '0');
+    for (int i = 8; i >= 0; --i) {
+        id[i] = digits[t % 36];
+        t /= 36;
+    }
+    std::uint64_t r = rng();
+    for (int i = 9; i < 14; ++i) {
+        id[i] = digits[r % 36];
+        r /= 36;
+    }
+    return id;
+}
+
+std::string format_time_ms(std::int64_t ms)
+{
+    if (ms <= 0) {
+        return "-";
+    }
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    localtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+std::string format_duration_ms(std::int64_t ms)
+{
+    char buf[48];
+    if (ms < 1000) {
+        std::snprintf(buf, sizeof buf, "%lld ms", static_cast<long long>(ms));
+    } else if (ms < 60'000) {
+        std::snprintf(buf, sizeof buf, "%.1f s", static_cast<double>(ms) / 1000.0);
+    } else {
+        std::snprintf(buf, sizeof buf, "%lld min %02lld s", static_cast<long long>(ms / 60'000),
+                      static_cast<long long>((ms / 1000) % 60));
+    }
+    return buf;
+}
+
+void write_file_atomic(const fs::path& path, std::string_view content)
+{
+    fs::path tmp = path;
+    tmp += ".tmp." + std::to_string(getpid()) + "." + new_id();
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+    }
+    const char* p = content.data();
+    size_t left = content.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            int err = errno;
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
+        }
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
+    }
+}
+
+std::string read_file(const fs::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw UsageError("cannot read " + path.string() + ": " + std::strerror(errno));
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+namespace {
+std::string to_hex(const unsigned char* md, unsigned int len)
+{
+    static const char hex[] = "0123456789abcdef";
+    std::string out(len * 2, '0');
+    for (unsigned int i = 0; i < len; ++i) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    return out;
+}
+
+struct DigestCtx {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    DigestCtx() { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
+    ~DigestCtx() { EVP_MD_CTX_free(ctx); }
+    void update(const void* p, size_t n) { EVP_DigestUpdate(ctx, p, n); }
+    std::string hex()
+    {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        EVP_DigestFinal_ex(ctx, md, &len);
+        return to_hex(md, len);
+    }
+};
+} // namespace
+
+std::string sha256_hex(std::string_view data)
+{
+    DigestCtx d;
+    d.update(data.data(), data.size());
+    return d.hex();
+}
+
+std::string sha256_file(const fs::path& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw UsageError("cannot read " + path.string() + ": " + std::strerror(errno));
+    }
+    DigestCtx d;
+    std::array<char, 1 << 16> buf;
+    while (in) {
+        in.read(buf.data(), buf.size());
+        d.update(buf.data(), static_cast<size_t>(in.gcount()));
+    }
+    return d.hex();
+}
+
+namespace {
+void check_part(std::string_view part, std::string_view whole, std::string_view what)
+{
+    std::string quoted = "\"" + std::string(whole) + "\"";
+    if (part.empty()) {
+        throw UsageError("invalid " + std::string(what) + " " + quoted + ": empty name or part");
+    }
+    if (part == "." || part == "..") {
+        throw UsageError("invalid " + std::string(what) + " " + quoted + ": \"..\" and \".\" are not allowed");
+    }
+    for (char c : part) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            throw UsageError("invalid " + std::string(what) + " " + quoted + ": control characters are not allowed");
+        }
+        if (c == '\\') {
+            throw UsageError("invalid " + std::string(what) + " " + quoted + ": \"\\\" is not allowed");
+        }
+    }
+}
+} // namespace
+
+void check_name(std::string_view name, std::string_view what)
+{
+    if (name.find('/') != std::string_view::npos) {
+        throw UsageError("invalid " + std::string(what) + " \"" + std::string(name) + "\": \"/\" is not allowed");
+    }
+    check_part(name, name, what);
+}
+
+void check_relative_path(std::string_view path, std::string_view what)
+{
+    if (path.empty() || path.front() == '/') {
+        throw UsageError("invalid " + std::string(what) + " \"" + std::string(path)
+                         + "\": must be a non-empty relative path");
+    }
+    size_t start = 0;
+    while (true) {
+        size_t slash = path.find('/', start);
+        check_part(path.substr(start, slash - start), path, what);
+        if (slash == std::string_view::npos) {
+            break;
+        }
+        start = slash + 1;
+    }
+}
+
+std::string content_type_for(const fs::path& path)
+{
+    std::string ext = path.extension().string();
+    if (ext == ".csv") return "text/csv";
+    if (ext == ".json") return "application/json";
+    if (ext == ".jsonl") return "application/x-ndjson";
+    if (ext == ".png") return "image/png";
+    if (ext == ".html") return "text/html";
+    if (ext == ".txt" || ext == ".log") return "text/plain";
+    if (ext == ".yaml" || ext == ".yml") return "application/yaml";
+    if (ext == ".pt") return "application/x-pytorch";
+    if (ext == ".xml") return "application/xml";
+    return "application/octet-stream";
+}
+
+std::string nearest(std::string_view word, const std::vector<std::string>& candidates)
+{
+    std::string best;
+    size_t best_distance = word.size() / 3 + 2; // farther than this is no suggestion
+    for (const std::string& c : candidates) {
+        std::vector<size_t> prev(c.size() + 1), cur(c.size() + 1);
+        for (size_t j = 0; j <= c.size(); ++j) {
+            prev[j] = j;
+        }
+        for (size_t i = 1; i <= word.size(); ++i) {
+            cur[0] = i;
+            for (size_t j = 1; j <= c.size(); ++j) {
+                cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] == c[j - 1] ? 0 : 1)});
+            }
+            std::swap(prev, cur);
+        }
+        if (prev[c.size()] < best_distance) {
+            best_distance = prev[c.size()];
+            best = c;
+        }
+    }
+    return best;
+}
+
+} // namespace mlrun

@@ -1,0 +1,41 @@
+#pragma once
+// Small helpers used across the library: ids, clocks, atomic file writes, hashing, names.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mlrun {
+
+namespace fs = std::filesystem;
+
+// Short, unique, sortable id: 9 base-36 digits of milliseconds + 5 random base-36 digits.
+std::string new_id();
+std::int64_t now_ms();
+std::string format_time_ms(std::int64_t ms); // "2026-11-22 11:46:03" in local time
+std::string format_duration_ms(std::int64_t ms); // "850 ms", "12.4 s", "3 min 05 s"
+
+// Writes via a temp file in the same folder + fsync + rename: a reader sees the old or the
+// new content, never a part. Throws std::runtime_error with the path on I/O failure.
+void write_file_atomic(const fs::path& path, std::string_view content);
+// Throws UsageError naming the path when it cannot be read.
+std::string read_file(const fs::path& path);
+
+// Lowercase hex SHA-256 (OpenSSL libcrypto).
+std::string sha256_hex(std::string_view data);
+std::string sha256_file(const fs::path& path);
+
+// Refuses (UsageError) empty names, "/" , "..", leading dots and control characters.
+// `what` names the thing in the message: "artifact name", "dataset name", ...
+void check_name(std::string_view name, std::string_view what);
+// Like check_name, but "/" is allowed between parts (artifact paths "model/weights.pt").
+void check_relative_path(std::string_view path, std::string_view what);
+
+// Content type from the extension (.csv text/csv, .json application/json, .png image/png...).
+std::string content_type_for(const fs::path& path);
+
+// Nearest candidate by edit distance, or "" when none is close ("did you mean ...?").
+std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
+
+} // namespace mlrun

@@ -1,0 +1,117 @@
+#include "engine/task_runner.hpp"
+
+#include "core/error.hpp"
+#include "core/kinds.hpp"
+#include "core/task_context.hpp"
+#include "core/util.hpp"
+#include "store/backends.hpp"
+#include "store/local_store.hpp"
+#include "tracking/tracker.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace mlrun {
+
+std::string self_exe()
+{
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? "mlrun" : exe.string();
+}
+
+namespace {
+
+void finish(Backends& b, const std::string& id, Status status, const std::string& error, const std::string& error_class,
+            int exit_code)
+{
+    b.store->update(id, [&](Task& t) {
+        t.status = status;
+        t.finished_ms = now_ms();
+        t.error = error;
+        t.error_class = error_class;
+        t.exit_code = exit_code;
+    });
+}
+
+} // namespace
+
+Status run_task(Backends& b, const std::string& task_id, const RunOptions& options)
+{
+    Task task = b.store->update(task_id, [&](Task& t) {
+        check_transition(t.status, Status::in_progress);
+        t.status = Status::in_progress;
+        t.attempts += 1;
+        t.started_ms = now_ms();
+        t.finished_ms = 0;
+        t.error.clear();
+        t.error_class.clear();
+        t.exit_code = 0;
+    });
+
+    auto log = [&](const std::string& line) {
+        b.store->append_log(task.id, line + "\n");
+        if (options.on_log) {
+            options.on_log(line);
+        }
+    };
+
+    TaskContext ctx;
+    ctx.task = task;
+    ctx.tracker = b.tracker.get();
+    ctx.threads = std::max(1, options.threads);
+    ctx.log = log;
+    ctx.progress = [&](const std::string& stage, int done, int total) {
+        if (options.on_progress) {
+            options.on_progress(stage, done, total);
+        }
+    };
+    ctx.cancel = options.cancel;
+    if (const Json* seed = get_path(task.params, "seed"); seed && seed->is_number_integer()) {
+        ctx.seed = seed->get<std::uint64_t>();
+    }
+    fs::path task_dir = b.local->task_dir(task.id);
+    ctx.work_dir = task_dir / "work";
+    std::string exe = self_exe();
+    const char* path = std::getenv("PATH");
+    ctx.env = {{"MLRUN_HOME", b.local->root().string()},
+               {"MLRUN_BIN", exe},
+               {"PATH", fs::path(exe).parent_path().string() + ":" + (path ? path : "/usr/bin:/bin")}};
+
+    try {
+        std::error_code ec;
+        fs::remove_all(ctx.work_dir, ec);
+        fs::create_directories(ctx.work_dir);
+        log("mlrun: task " + task.id + " (" + task.kind + (task.name.empty() ? "" : ", " + task.name) + ") started, attempt "
+            + std::to_string(task.attempts));
+        const KindFn& fn = KindRegistry::instance().get(task.kind);
+        fn(ctx);
+        ctx.check_cancel();
+    } catch (const Aborted& e) {
+        log("mlrun: aborted");
+        finish(b, task.id, Status::aborted, "aborted by the user", "Aborted", 0);
+        return Status::aborted;
+    } catch (const TaskFailed& e) {
+        log(std::string("mlrun: failed: ") + e.what());
+        finish(b, task.id, Status::failed, e.what(), "TaskFailed", e.exit_code());
+        return Status::failed;
+    } catch (const UsageError& e) {
+        log(std::string("mlrun: failed: ") + e.what());
+        finish(b, task.id, Status::failed, e.what(), "UsageError", 0);
+        return Status::failed;
+    } catch (const std::exception& e) {
+        // libtorch and OpenCV throw their own std::exception subclasses: keep the first line.
+        std::string what = e.what();
+        std::string first = what.substr(0, what.find('\n'));
+        log("mlrun: failed: " + what);
+        finish(b, task.id, Status::failed, first, "exception", 0);
+        return Status::failed;
+    }
+    std::error_code ec;
+    fs::remove_all(ctx.work_dir, ec);
+    log("mlrun: completed");
+    finish(b, task.id, Status::completed, "", "", 0);
+    return Status::completed;
+}
+
+} // namespace mlrun

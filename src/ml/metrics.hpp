@@ -1,0 +1,39 @@
+#pragma once
+// Classification metrics, equal to scikit-learn's on the same inputs (golden tests in
+// tests/ml/metrics_test.cpp). proba is rows x n_classes; for binary tasks column 1 is the
+// positive class. Multi-class precision/recall/F1/ROC AUC/PR AUC are macro averages
+// (ROC AUC one-vs-rest).
+#include "ml/matrix.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+namespace mlrun::ml {
+
+double accuracy(const std::vector<int>& y_true, const std::vector<int>& y_pred);
+double precision(const std::vector<int>& y_true, const std::vector<int>& y_pred, int n_classes);
+double recall(const std::vector<int>& y_true, const std::vector<int>& y_pred, int n_classes);
+double f1(const std::vector<int>& y_true, const std::vector<int>& y_pred, int n_classes);
+// Binary: scores of the positive class. Ties are handled like the trapezoid rule.
+double roc_auc_binary(const std::vector<int>& y_true, const std::vector<double>& score);
+// Average precision (sklearn average_precision_score).
+double average_precision_binary(const std::vector<int>& y_true, const std::vector<double>& score);
+double roc_auc(const std::vector<int>& y_true, const Matrix& proba);
+double pr_auc(const std::vector<int>& y_true, const Matrix& proba);
+double log_loss(const std::vector<int>& y_true, const Matrix& proba);
+std::vector<std::vector<long>> confusion_matrix(const std::vector<int>& y_true, const std::vector<int>& y_pred,
+                                                int n_classes);
+std::vector<int> argmax_rows(const Matrix& proba);
+// ROC curve points (fpr, tpr) of a binary score, for plots.
+void roc_curve(const std::vector<int>& y_true, const std::vector<double>& score, std::vector<double>& fpr,
+               std::vector<double>& tpr);
+
+// All of the above as one JSON object: accuracy, precision, recall, f1, roc_auc, pr_auc,
+// log_loss, confusion_matrix. NaN metrics (one class present) are written as null.
+nlohmann::json all_metrics(const std::vector<int>& y_true, const Matrix& proba);
+
+// Which metrics are better when lower (log_loss).
+bool lower_is_better(const std::string& metric);
+
+} // namespace mlrun::ml

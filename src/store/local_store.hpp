@@ -1,0 +1,63 @@
+#pragma once
+// The local store (DESIGN §3): a directory, `./.mlrun` by default.
+//   store.json                schema version
+//   tasks/<id>/task.json      the record (atomic writes, flock on tasks/<id>/.lock)
+//   tasks/<id>/log.txt        appended log;  scalars.jsonl  appended scalars
+//   tasks/<id>/artifacts/     artifact files and folders
+//   records/<kind>/<id>.json  runs, datasets, models
+//   blobs/<aa>/<sha256>       dataset file contents, stored once
+//   datasets/<id>/            a dataset version's files (hard links to blobs)
+#include "store/task_store.hpp"
+
+#include <filesystem>
+
+namespace mlrun {
+
+constexpr int k_store_schema_version = 1;
+
+class LocalStore final : public TaskStore {
+public:
+    // Does not create anything until the first write. Throws UsageError when the folder
+    // holds a store of a newer schema.
+    explicit LocalStore(std::filesystem::path root);
+
+    std::string location() const override;
+    void create(Task& task) override;
+    std::optional<Task> find(const std::string& id) override;
+    Task update(const std::string& id, const std::function<void(Task&)>& change) override;
+    std::vector<Task> list(const TaskFilter& filter) override;
+    std::string resolve(const std::string& id_or_prefix) override;
+    void append_log(const std::string& id, std::string_view text) override;
+    std::string read_log(const std::string& id, std::uint64_t offset) override;
+    void clear_outputs(const std::string& id) override;
+    void put_record(const std::string& kind, const std::string& id, const Json& record) override;
+    std::optional<Json> get_record(const std::string& kind, const std::string& id) override;
+    std::vector<std::string> list_records(const std::string& kind) override;
+    Json update_record(const std::string& kind, const std::string& id,
+                       const std::function<void(Json&)>& change) override;
+
+    const std::filesystem::path& root() const { return m_root; }
+    std::filesystem::path task_dir(const std::string& id) const;
+    // Creates the root and store.json when missing.
+    void ensure_created();
+    // Runs `fn` holding the exclusive lock of tasks/<id>/.lock.
+    void with_task_lock(const std::string& id, const std::function<void()>& fn);
+
+private:
+    std::filesystem::path m_root;
+    bool m_created = false;
+};
+
+// Holds an flock(2) on a lock file for its lifetime.
+class FileLock {
+public:
+    explicit FileLock(const std::filesystem::path& path);
+    ~FileLock();
+    FileLock(const FileLock&) = delete;
+    FileLock& operator=(const FileLock&) = delete;
+
+private:
+    int m_fd = -1;
+};
+
+} // namespace mlrun

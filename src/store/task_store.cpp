@@ -1,0 +1,39 @@
+#include "store/task_store.hpp"
+
+#include "core/error.hpp"
+
+#include <algorithm>
+
+namespace mlrun {
+
+Task TaskStore::get(const std::string& id)
+{
+    std::optional<Task> t = find(resolve(id));
+    if (!t) {
+        throw UsageError("unknown task \"" + id + "\" in " + location());
+    }
+    return *t;
+}
+
+bool matches(const Task& task, const TaskFilter& filter)
+{
+    if (!filter.project.empty() && task.project != filter.project
+        && task.project.compare(0, filter.project.size() + 1, filter.project + "/") != 0) {
+        return false;
+    }
+    if (filter.status && task.status != *filter.status) {
+        return false;
+    }
+    if (!filter.tag.empty() && std::find(task.tags.begin(), task.tags.end(), filter.tag) == task.tags.end()) {
+        return false;
+    }
+    if (!filter.run_id.empty() && task.run_id != filter.run_id) {
+        return false;
+    }
+    if (!filter.kind.empty() && task.kind != filter.kind) {
+        return false;
+    }
+    return true;
+}
+
+} // namespace mlrun

@@ -1,0 +1,59 @@
+#pragma once
+// TaskStore port: where task records, logs and run/dataset/model records live.
+// The local store (a directory) is the first adapter; see store/open_store.hpp.
+#include "core/task.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlrun {
+
+struct TaskFilter {
+    std::string project;          // exact, or a parent project ("a" matches "a/b")
+    std::optional<Status> status;
+    std::string tag;
+    std::string run_id;
+    std::string kind;
+};
+
+class TaskStore {
+public:
+    virtual ~TaskStore() = default;
+
+    // Where the store is, with any secret redacted.
+    virtual std::string location() const = 0;
+
+    // Assigns id (when empty), created/updated times, and writes the new record.
+    virtual void create(Task& task) = 0;
+    virtual std::optional<Task> find(const std::string& id) = 0;
+    // Throws UsageError "unknown task ID" (with a suggestion when one is close).
+    Task get(const std::string& id);
+    // Read-modify-write under the task's lock: concurrent updates are never lost.
+    // `change` may throw; then nothing is written. Returns the record as written.
+    virtual Task update(const std::string& id, const std::function<void(Task&)>& change) = 0;
+    // Sorted by id (= creation order).
+    virtual std::vector<Task> list(const TaskFilter& filter) = 0;
+    // A full id or a unique prefix of one; throws UsageError for none or several.
+    virtual std::string resolve(const std::string& id_or_prefix) = 0;
+
+    virtual void append_log(const std::string& id, std::string_view text) = 0;
+    // The log from byte `offset` on ("" when there is none yet).
+    virtual std::string read_log(const std::string& id, std::uint64_t offset = 0) = 0;
+    // Removes outputs (artifacts, scalars, log) of a task being reset.
+    virtual void clear_outputs(const std::string& id) = 0;
+
+    // Small JSON records of other kinds: "runs", "datasets", "models". Atomic writes.
+    virtual void put_record(const std::string& kind, const std::string& id, const Json& record) = 0;
+    virtual std::optional<Json> get_record(const std::string& kind, const std::string& id) = 0;
+    virtual std::vector<std::string> list_records(const std::string& kind) = 0;
+    // Read-modify-write of a record under a lock (creates it from null when absent).
+    virtual Json update_record(const std::string& kind, const std::string& id,
+                               const std::function<void(Json&)>& change) = 0;
+};
+
+// Task type matches a filter.
+bool matches(const Task& task, const TaskFilter& filter);
+
+} // namespace mlrun

@@ -1,0 +1,71 @@
+#pragma once
+// Tracking port (DESIGN §7): everything a task reports, and every input it reads,
+// goes through here, never through store paths. Adapters: local (the store itself);
+// MLflow REST comes later and plugs in here.
+#include "core/task.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlrun {
+
+struct Scalar {
+    std::string title;   // "loss", "roc_auc"
+    std::string series;  // "train", "valid"
+    std::int64_t iteration = 0;
+    double value = 0;
+};
+
+struct ModelRecord {
+    std::string name;
+    int version = 0;          // assigned by register_model
+    std::string task_id;      // the training task that made it
+    std::string run_id;       // the pipeline run
+    std::string source_task;  // the summary task that recommended it
+    std::string kind;         // model.kind
+    std::string artifact;     // artifact name of the model folder in task_id ("model")
+    Json metrics = Json::object();
+    std::vector<std::string> tags;
+    Json lineage = Json::object(); // dataset, preprocess task, params
+    std::int64_t created_ms = 0;
+    std::string reason;       // why it was recommended
+
+    Json to_json() const;
+    static ModelRecord from_json(const Json& j);
+};
+
+class Tracker {
+public:
+    virtual ~Tracker() = default;
+
+    virtual void log_params(const std::string& task_id, const Json& params) = 0;
+    // Batched; appended in order.
+    virtual void log_scalars(const std::string& task_id, const std::vector<Scalar>& scalars) = 0;
+    virtual std::vector<Scalar> scalars(const std::string& task_id) = 0;
+    // A single value (ClearML report_single_value): final metrics, timings, sizes.
+    virtual void log_value(const std::string& task_id, const std::string& name, const Json& value) = 0;
+    virtual void set_tags(const std::string& task_id, const std::vector<std::string>& tags) = 0;
+
+    // Copies a file or a folder (every file in it, as name/relative) into the task's
+    // artifacts, atomically, and records size, sha256 and content type.
+    virtual ArtifactRecord log_artifact(const std::string& task_id, const std::string& name,
+                                        const std::filesystem::path& source) = 0;
+    // A local path to an artifact (file or folder) of any task; UsageError when absent.
+    virtual std::filesystem::path fetch_artifact(const std::string& task_id, const std::string& name) = 0;
+    // A local folder with the files of a finalized dataset version.
+    virtual std::filesystem::path fetch_dataset(const std::string& dataset_id) = 0;
+
+    // Read-only view of another task (the summary reads the training tasks of its run).
+    virtual Task get_task(const std::string& task_id) = 0;
+
+    // Assigns the next version of record.name and stores it.
+    virtual ModelRecord register_model(ModelRecord record) = 0;
+    virtual std::vector<ModelRecord> models(const std::string& name = "") = 0;
+    // version 0 = the latest.
+    virtual std::optional<ModelRecord> model(const std::string& name, int version = 0) = 0;
+};
+
+} // namespace mlrun

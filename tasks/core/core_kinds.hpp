@@ -1,0 +1,16 @@
+#pragma once
+// Task kinds without libtorch or OpenCV, linked into mlrun_core.
+#include "core/task_context.hpp"
+
+namespace mlrun::kinds {
+
+// Runs params.command (a string via /bin/sh -c, or a list of arguments) in a child
+// process; its output becomes the task log, MLRUN_OUTPUT_DIR/metrics.jsonl its scalars and
+// values, other files it leaves in MLRUN_OUTPUT_DIR its artifacts. Exit code != 0 fails.
+void run_exec(TaskContext& ctx);
+
+// Does nothing, in-process: for engine tests and dispatch benchmarks. Params: sleep_ms,
+// stages (progress steps), fail (true: fail with "noop asked to fail"), value (logged).
+void run_noop(TaskContext& ctx);
+
+} // namespace mlrun::kinds

@@ -1,0 +1,33 @@
+#include "core/core_kinds.hpp"
+
+#include "core/error.hpp"
+#include "tracking/tracker.hpp"
+
+#include <chrono>
+#include <thread>
+
+namespace mlrun::kinds {
+
+void run_noop(TaskContext& ctx)
+{
+    const Json& p = ctx.task.params;
+    int sleep_ms = p.value("sleep_ms", 0);
+    int stages = std::max(1, p.value("stages", 1));
+    for (int i = 1; i <= stages; ++i) {
+        ctx.check_cancel();
+        if (sleep_ms > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms / stages));
+        }
+        if (ctx.progress && stages > 1) {
+            ctx.progress("stage", i, stages);
+        }
+    }
+    if (p.value("fail", false)) {
+        throw TaskFailed("noop asked to fail");
+    }
+    if (p.contains("value")) {
+        ctx.track().log_value(ctx.task.id, "value", p["value"]);
+    }
+}
+
+} // namespace mlrun::kinds

@@ -1,0 +1,20 @@
+#pragma once
+// How a kind finds its inputs. The pipeline engine (or the user, with
+// --set inputs.<step>=<task id>) fills params.inputs: parent step name -> a task id or a
+// list of task ids. Kinds pick the input tasks they need by kind, through the tracker.
+#include "core/task.hpp"
+#include "core/task_context.hpp"
+
+#include <string>
+#include <vector>
+
+namespace mlrun::kinds {
+
+// Every task id in params.inputs, in order.
+std::vector<std::string> input_task_ids(const TaskContext& ctx);
+// The input tasks of one kind ("preprocess", "train_model", ...).
+std::vector<Task> input_tasks(const TaskContext& ctx, const std::string& kind);
+// Exactly one input task of that kind; throws UsageError naming what is missing.
+Task one_input_task(const TaskContext& ctx, const std::string& kind);
+
+} // namespace mlrun::kinds

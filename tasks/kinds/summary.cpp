@@ -1,0 +1,321 @@
+// The summary kind (DESIGN §4): ranks the run's training tasks, draws the plots, writes
+// the report and registers the recommended model. It reads the training tasks only
+// through the tracking port, failed ones included.
+#include "core/error.hpp"
+#include "core/util.hpp"
+#include "kinds/inputs.hpp"
+#include "kinds/kinds.hpp"
+#include "ml/leaderboard.hpp"
+#include "ml/metrics.hpp"
+#include "ml/plots.hpp"
+#include "ml/report.hpp"
+#include "tracking/tracker.hpp"
+
+#include <algorithm>
+#include <optional>
+
+namespace mlrun::kinds {
+
+namespace {
+
+struct SummaryParams {
+    std::string primary_metric = "roc_auc";
+    bool strict = false;
+    bool register_model = true;
+    std::string model_name;
+};
+
+SummaryParams read_params(const TaskContext& ctx)
+{
+    SummaryParams p;
+    const Json& params = ctx.task.params;
+    if (const Json* v = get_path(params, "primary_metric")) {
+        if (!v->is_string()) {
+            throw UsageError("params.primary_metric: expected a metric name, found " + v->dump());
+        }
+        p.primary_metric = v->get<std::string>();
+    }
+    if (const Json* v = get_path(params, "policy")) {
+        const std::string policy = v->is_string() ? v->get<std::string>() : v->dump();
+        if (policy != "partial" && policy != "strict") {
+            throw UsageError("params.policy: expected partial or strict, found '" + policy + "'");
+        }
+        p.strict = policy == "strict";
+    }
+    if (const Json* v = get_path(params, "register")) {
+        if (!v->is_boolean()) {
+            throw UsageError("params.register: expected true or false, found " + v->dump());
+        }
+        p.register_model = v->get<bool>();
+    }
+    if (const Json* v = get_path(params, "model_name"); v && !v->is_null()
+                                                         && !(v->is_string() && v->get<std::string>().empty())) {
+        if (!v->is_string()) {
+            throw UsageError("params.model_name: expected a name, found " + v->dump());
+        }
+        p.model_name = v->get<std::string>();
+    } else {
+        p.model_name = ctx.task.project;
+        std::replace(p.model_name.begin(), p.model_name.end(), '/', '-');
+        if (p.model_name.empty()) {
+            p.model_name = "model";
+        }
+    }
+    check_name(p.model_name, "model name (params.model_name)");
+    return p;
+}
+
+std::string model_kind(const Task& t)
+{
+    if (const Json* v = get_path(t.values, "model_kind"); v && v->is_string()) {
+        return v->get<std::string>();
+    }
+    if (const Json* v = get_path(t.params, "model.kind"); v && v->is_string()) {
+        return v->get<std::string>();
+    }
+    return "";
+}
+
+ml::ModelResult to_result(const Task& t)
+{
+    ml::ModelResult r;
+    r.task_id = t.id;
+    r.name = !t.step.empty() ? t.step : !t.name.empty() ? t.name : t.id;
+    r.kind = model_kind(t);
+    r.status = std::string(to_string(t.status));
+    r.error = t.error;
+    r.error_class = t.error_class;
+    r.values = t.values;
+    return r;
+}
+
+// Best effort: the preprocess task and data behind a model. Missing pieces stay absent.
+Json model_lineage(const TaskContext& ctx, const Task& training)
+{
+    Json lineage = Json::object();
+    lineage["params"] = training.params;
+    const Json* inputs = get_path(training.params, "inputs");
+    if (!inputs || !inputs->is_object()) {
+        return lineage;
+    }
+    std::vector<std::string> ids;
+    for (const auto& [step, v] : inputs->items()) {
+        if (v.is_string()) {
+            ids.push_back(v.get<std::string>());
+        } else if (v.is_array()) {
+            for (const Json& id : v) {
+                if (id.is_string()) {
+                    ids.push_back(id.get<std::string>());
+                }
+            }
+        }
+    }
+    for (const std::string& id : ids) {
+        Task input;
+        try {
+            input = ctx.track().get_task(id);
+        } catch (const std::exception& e) {
+            if (ctx.log) {
+                ctx.log("lineage: cannot read input task " + id + " of " + training.id + ": " + e.what());
+            }
+            continue;
+        }
+        if (input.kind != "preprocess") {
+            continue;
+        }
+        lineage["preprocess_task"] = input.id;
+        if (const Json* v = get_path(input.params, "data.dataset_id"); v && v->is_string()) {
+            lineage["dataset_id"] = *v;
+        }
+        if (const Json* v = get_path(input.params, "data.path"); v && v->is_string()) {
+            lineage["data_path"] = *v;
+        }
+        break;
+    }
+    return lineage;
+}
+
+std::string failures_text(const Json& errors)
+{
+    std::string text;
+    for (const Json& e : errors) {
+        text += (text.empty() ? "" : "; ") + e.value("model", std::string()) + ": " + e.value("error", std::string());
+    }
+    return text;
+}
+
+} // namespace
+
+void run_summary(TaskContext& ctx)
+{
+    const SummaryParams params = read_params(ctx);
+    auto log = [&](const std::string& line) {
+        if (ctx.log) {
+            ctx.log(line);
+        }
+    };
+
+    std::vector<Task> trainings = input_tasks(ctx, "train_model");
+    if (trainings.empty()) {
+        throw UsageError("task " + ctx.task.id + ": no train_model input tasks in params.inputs; set them with "
+                         "--set inputs.<step>=<task id>");
+    }
+    std::vector<ml::ModelResult> results;
+    for (const Task& t : trainings) {
+        results.push_back(to_result(t));
+    }
+    const ml::Leaderboard board = ml::build_leaderboard(results, params.primary_metric);
+    const Json board_json = board.to_json();
+    const size_t ranked = board.rows.size();
+    const size_t failed = board.error_models.size();
+
+    const fs::path dir = ctx.work_dir;
+    fs::create_directories(dir / "plots");
+    std::vector<std::string> notes;
+
+    // ROC curves and the best model's predictions, from each ranked model's test predictions.
+    std::vector<ml::RocSeries> curves;
+    std::optional<ml::Predictions> best_predictions;
+    bool multi_class = false;
+    for (size_t i = 0; i < ranked; ++i) {
+        const Json& row = board.rows[i];
+        const std::string task_id = row.at("task_id").get<std::string>();
+        const std::string name = row.at("model").get<std::string>();
+        if (ctx.progress) {
+            ctx.progress("predictions", static_cast<int>(i), static_cast<int>(ranked));
+        }
+        ml::Predictions predictions;
+        try {
+            predictions = ml::read_predictions_csv(ctx.track().fetch_artifact(task_id, "predictions_test.csv"));
+        } catch (const std::exception& e) {
+            // A model without readable predictions keeps its rank; only its curve is missing.
+            notes.push_back("ROC skipped for " + name + ": " + e.what());
+            log(notes.back());
+            continue;
+        }
+        multi_class = multi_class || predictions.class_names.size() > 2;
+        if (std::optional<ml::RocSeries> s = ml::roc_series(name, predictions)) {
+            curves.push_back(std::move(*s));
+        } else {
+            notes.push_back("ROC skipped for " + name + ": predictions_test.csv has no labels of both kinds");
+            log(notes.back());
+        }
+        if (i == 0) {
+            best_predictions = std::move(predictions);
+        }
+    }
+
+    std::vector<std::string> plot_names;
+    if (ranked > 0) {
+        ml::plot_leaderboard_bars(board_json, dir / "plots" / "leaderboard.png");
+        plot_names.push_back("plots/leaderboard.png");
+        ml::plot_roc_curves(curves, multi_class ? "multi-class: one-vs-rest micro average" : "", dir / "plots" / "roc.png");
+        plot_names.push_back("plots/roc.png");
+
+        const Json& best = board.rows[0];
+        const std::string title = "Confusion matrix: " + best.at("model").get<std::string>();
+        std::vector<std::vector<long>> counts;
+        std::vector<std::string> class_names;
+        if (best_predictions && best_predictions->has_labels()) {
+            std::vector<int> y_true;
+            std::vector<int> y_pred;
+            for (size_t r = 0; r < best_predictions->label.size(); ++r) {
+                if (best_predictions->label[r] >= 0) {
+                    y_true.push_back(best_predictions->label[r]);
+                    y_pred.push_back(best_predictions->predicted[r]);
+                }
+            }
+            class_names = best_predictions->class_names;
+            counts = ml::confusion_matrix(y_true, y_pred, static_cast<int>(class_names.size()));
+        } else {
+            // No predictions file: the matrix train_model reported, with class indices as names.
+            const Task& t = *std::find_if(trainings.begin(), trainings.end(),
+                                          [&](const Task& x) { return x.id == best.at("task_id").get<std::string>(); });
+            const Json* cm = get_path(t.values, "test.confusion_matrix");
+            if (cm && cm->is_array()) {
+                try {
+                    counts = cm->get<std::vector<std::vector<long>>>();
+                } catch (const Json::exception&) {
+                    counts.clear();
+                }
+            }
+        }
+        if (!counts.empty()) {
+            ml::plot_confusion_matrix(counts, class_names, title, dir / "plots" / "confusion_matrix.png");
+            plot_names.push_back("plots/confusion_matrix.png");
+        } else {
+            notes.push_back("confusion matrix skipped: no labelled predictions for " + best.at("model").get<std::string>());
+            log(notes.back());
+        }
+    }
+
+    ml::write_leaderboard_files(board, dir);
+    ml::ReportInput report;
+    report.title = "Model summary" + (ctx.task.project.empty() ? std::string() : ": " + ctx.task.project);
+    if (!ctx.task.run_id.empty()) {
+        report.facts.push_back("pipeline run " + ctx.task.run_id);
+    }
+    report.facts.push_back("summary task " + ctx.task.id + ", " + format_time_ms(now_ms()));
+    report.facts.push_back(std::to_string(ranked) + " ranked, " + std::to_string(failed) + " failed, primary metric "
+                           + params.primary_metric + ", policy " + (params.strict ? "strict" : "partial"));
+    report.leaderboard = board_json;
+    report.plots = {{"Leaderboard", dir / "plots" / "leaderboard.png"},
+                    {"ROC curves", dir / "plots" / "roc.png"},
+                    {"Confusion matrix of the recommended model", dir / "plots" / "confusion_matrix.png"}};
+    report.notes = notes;
+    ml::write_report_html(report, dir / "report.html");
+
+    for (const char* name : {"leaderboard.json", "leaderboard.csv", "recommended_model.json", "error_models.json"}) {
+        ctx.track().log_artifact(ctx.task.id, name, dir / name);
+    }
+    for (const std::string& name : plot_names) {
+        ctx.track().log_artifact(ctx.task.id, name, dir / name);
+    }
+    ctx.track().log_artifact(ctx.task.id, "report.html", dir / "report.html");
+
+    ctx.track().log_value(ctx.task.id, "primary_metric", params.primary_metric);
+    ctx.track().log_value(ctx.task.id, "models_ranked", ranked);
+    ctx.track().log_value(ctx.task.id, "models_failed", failed);
+    ctx.track().log_value(ctx.task.id, "best_score", ranked > 0 ? board.rows[0].at("score") : Json(nullptr));
+    ctx.track().log_value(ctx.task.id, "recommended", board.recommended);
+
+    const std::string table = ml::format_leaderboard_table(board_json);
+    size_t start = 0;
+    while (start < table.size()) {
+        size_t end = table.find('\n', start);
+        log(table.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        start = end == std::string::npos ? table.size() : end + 1;
+    }
+
+    if (ranked == 0) {
+        throw TaskFailed("no model completed: " + failures_text(board.error_models));
+    }
+    if (params.strict && failed > 0) {
+        throw TaskFailed("policy strict: " + std::to_string(failed) + " of " + std::to_string(ranked + failed)
+                         + " models failed: " + failures_text(board.error_models));
+    }
+
+    if (params.register_model) {
+        const Json& best = board.rows[0];
+        const std::string best_id = best.at("task_id").get<std::string>();
+        const Task& training = *std::find_if(trainings.begin(), trainings.end(),
+                                             [&](const Task& t) { return t.id == best_id; });
+        ModelRecord record;
+        record.name = params.model_name;
+        record.task_id = best_id;
+        record.run_id = !training.run_id.empty() ? training.run_id : ctx.task.run_id;
+        record.source_task = ctx.task.id;
+        record.kind = best.at("kind").get<std::string>();
+        record.artifact = "model";
+        record.metrics = best.at("test");
+        record.tags = {"recommended"};
+        record.lineage = model_lineage(ctx, training);
+        record.created_ms = now_ms();
+        record.reason = board.recommended.at("reason").get<std::string>();
+        const ModelRecord stored = ctx.track().register_model(record);
+        ctx.track().log_value(ctx.task.id, "registered_model", Json{{"name", stored.name}, {"version", stored.version}});
+        log("registered " + stored.name + " version " + std::to_string(stored.version) + " (task " + best_id + ")");
+    }
+}
+
+} // namespace mlrun::kinds

@@ -1,0 +1,308 @@
+// The train_model kind (DESIGN §4): trains one model (or runs a search and keeps the best
+// trial) on the splits of its preprocess input task, scores it on test, and writes the
+// model folder, metrics.json and predictions_test.csv. Reports only through ctx.track().
+#include "core/error.hpp"
+#include "core/util.hpp"
+#include "kinds/inputs.hpp"
+#include "kinds/kinds.hpp"
+#include "ml/leaderboard.hpp"
+#include "ml/metrics.hpp"
+#include "ml/models/model.hpp"
+#include "ml/search.hpp"
+#include "ml/split_io.hpp"
+#include "tracking/tracker.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+namespace mlrun::kinds {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string join(const std::vector<std::string>& items)
+{
+    std::string out;
+    for (const std::string& s : items) {
+        out += (out.empty() ? "" : ", ") + s;
+    }
+    return out;
+}
+
+std::string number(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.9g", v);
+    return buf;
+}
+
+struct TrainParams {
+    Json model;                           // params.model (kind + model params)
+    std::string kind;
+    std::string primary_metric = "roc_auc";
+    std::uint64_t seed = 0;
+};
+
+TrainParams read_params(const TaskContext& ctx)
+{
+    TrainParams p;
+    const Json& params = ctx.task.params;
+    const Json* model = get_path(params, "model");
+    if (!model || !model->is_object()) {
+        throw UsageError("params.model: expected a mapping with model.kind (one of: " + join(ml::model_kinds()) + ")");
+    }
+    p.model = *model;
+    const Json* kind = get_path(params, "model.kind");
+    if (!kind || !kind->is_string() || kind->get<std::string>().empty()) {
+        throw UsageError("params.model.kind is required (one of: " + join(ml::model_kinds()) + ")");
+    }
+    p.kind = kind->get<std::string>();
+    if (const Json* v = get_path(params, "primary_metric"); v && !v->is_null()) {
+        if (!v->is_string()) {
+            throw UsageError("params.primary_metric: expected a metric name, found " + v->dump());
+        }
+        p.primary_metric = v->get<std::string>();
+    }
+    ml::check_metric_name(p.primary_metric, "params.primary_metric");
+    p.seed = ctx.seed;
+    if (const Json* v = get_path(params, "seed"); v && !v->is_null()) {
+        if (!v->is_number_integer() || v->get<std::int64_t>() < 0) {
+            throw UsageError("params.seed: expected a whole number >= 0, found " + v->dump());
+        }
+        p.seed = v->get<std::uint64_t>();
+    }
+    return p;
+}
+
+ml::LabeledSet load(const TaskContext& ctx, const Task& prep, const std::string& name)
+{
+    return ml::load_split(ctx.track().fetch_artifact(prep.id, name));
+}
+
+Json metrics_or_null(const std::vector<int>& y, const ml::Matrix& proba)
+{
+    if (y.empty() || static_cast<std::int64_t>(y.size()) != proba.rows) {
+        return nullptr;
+    }
+    return ml::all_metrics(y, proba);
+}
+
+// Milliseconds per row of predict_proba on `x`: the median of a few runs (at least 3,
+// more while they are short) so one slow run does not decide.
+double latency_ms_per_row(const ml::Model& model, const ml::Matrix& x)
+{
+    if (x.rows == 0) {
+        return std::nan("");
+    }
+    std::vector<double> runs;
+    const auto start = Clock::now();
+    while (runs.size() < 3 || (runs.size() < 25 && seconds_since(start) < 0.2)) {
+        const auto t0 = Clock::now();
+        const ml::Matrix p = model.predict_proba(x);
+        runs.push_back(seconds_since(t0) * 1000.0 / static_cast<double>(x.rows));
+    }
+    std::nth_element(runs.begin(), runs.begin() + static_cast<std::ptrdiff_t>(runs.size() / 2), runs.end());
+    return runs[runs.size() / 2];
+}
+
+std::string predictions_csv(const ml::LabeledSet& test, const ml::Matrix& proba)
+{
+    const auto class_name = [&](int k) {
+        return k >= 0 && k < test.n_classes() ? test.class_names[static_cast<size_t>(k)] : std::to_string(k);
+    };
+    std::string out = "id,label,predicted";
+    for (const std::string& c : test.class_names) {
+        out += "," + ml::csv_field("prob_" + c);
+    }
+    out += "\n";
+    const std::vector<int> pred = ml::argmax_rows(proba);
+    const bool labelled = static_cast<std::int64_t>(test.y.size()) == test.x.rows;
+    for (std::int64_t r = 0; r < proba.rows; ++r) {
+        const size_t ri = static_cast<size_t>(r);
+        out += ml::csv_field(ri < test.ids.size() ? test.ids[ri] : std::to_string(r));
+        out += ",";
+        out += labelled ? ml::csv_field(class_name(test.y[ri])) : "";
+        out += "," + ml::csv_field(class_name(pred[ri]));
+        for (std::int64_t c = 0; c < proba.cols; ++c) {
+            out += "," + number(proba.at(r, c));
+        }
+        out += "\n";
+    }
+    return out;
+}
+
+std::uint64_t folder_size(const fs::path& dir)
+{
+    std::uint64_t total = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+        if (entry.is_regular_file()) {
+            total += entry.file_size();
+        }
+    }
+    return total;
+}
+
+Json nan_to_null(double v)
+{
+    return std::isfinite(v) ? Json(v) : Json(nullptr);
+}
+
+} // namespace
+
+void run_train_model(TaskContext& ctx)
+{
+    const auto log = [&](const std::string& line) {
+        if (ctx.log) {
+            ctx.log(line);
+        }
+    };
+    const auto progress = [&](const std::string& stage, int done, int total) {
+        if (ctx.progress) {
+            ctx.progress(stage, done, total);
+        }
+    };
+    const TrainParams p = read_params(ctx);
+    const ml::SearchSpec spec = ml::parse_search(ctx.task.params, p.seed);
+    const Task prep = one_input_task(ctx, "preprocess");
+
+    progress("load", 0, 1);
+    const ml::LabeledSet train = load(ctx, prep, "train.bin");
+    const ml::LabeledSet valid = load(ctx, prep, "valid.bin");
+    const ml::LabeledSet test = load(ctx, prep, "test.bin");
+    if (train.x.rows == 0 || static_cast<std::int64_t>(train.y.size()) != train.x.rows) {
+        throw UsageError("preprocess task " + prep.id + ": train.bin has no labelled rows to train on");
+    }
+    if (valid.x.cols != train.x.cols || test.x.cols != train.x.cols) {
+        throw UsageError("preprocess task " + prep.id + ": train/valid/test splits have different feature counts");
+    }
+    log("train_model: " + p.kind + " on " + std::to_string(train.x.rows) + " train, " + std::to_string(valid.x.rows)
+        + " valid, " + std::to_string(test.x.rows) + " test rows, " + std::to_string(train.x.cols) + " features, "
+        + std::to_string(train.n_classes()) + " classes; primary metric " + p.primary_metric);
+    ctx.check_cancel();
+
+    std::unique_ptr<ml::Model> model;
+    Json trials = nullptr;
+    const auto start = Clock::now();
+    if (!spec.empty()) {
+        const int total = static_cast<int>(ml::plan_trials(spec).size());
+        ml::SearchOptions options;
+        options.metric = p.primary_metric;
+        options.threads = ctx.threads;
+        options.parallel = std::clamp(ctx.threads, 1, 2); // two trials at a time when the step has 2 cores
+        options.cancel = ctx.cancel;
+        int done = 0;
+        options.on_trial = [&](const ml::TrialResult& t) {
+            ++done;
+            if (t.ok()) {
+                if (std::isfinite(t.valid_metric)) {
+                    ctx.track().log_scalars(ctx.task.id, {{"trial", p.primary_metric, t.index, t.valid_metric}});
+                }
+                log("trial " + std::to_string(t.index) + " " + t.assignment.dump() + ": valid " + p.primary_metric
+                    + " " + number(t.valid_metric) + " (" + number(t.train_time_s) + " s)");
+            } else {
+                log("trial " + std::to_string(t.index) + " " + t.assignment.dump() + " failed: " + t.error);
+            }
+            progress("trial", done, total);
+        };
+        log("search: " + spec.strategy + ", " + std::to_string(total) + " trials");
+        ml::SearchResult result = ml::run_search(spec, ctx.task.params, train, valid, options);
+        trials = Json::array();
+        for (const ml::TrialResult& t : result.trials) {
+            trials.push_back(t.to_json());
+        }
+        const ml::TrialResult& best = result.trials[static_cast<size_t>(result.best)];
+        log("search: best trial " + std::to_string(best.index) + " " + best.assignment.dump() + " valid "
+            + p.primary_metric + " " + number(best.valid_metric));
+        ctx.track().log_value(ctx.task.id, "best_trial", best.to_json());
+        model = std::move(result.best_model);
+    } else {
+        model = ml::make_model(p.kind, p.model, static_cast<int>(train.x.cols), train.n_classes(), train.shape);
+        ml::FitOptions options;
+        options.seed = p.seed;
+        options.threads = ctx.threads;
+        options.metric = p.primary_metric;
+        options.cancel = ctx.cancel;
+        options.on_epoch = [&](const ml::EpochReport& r) {
+            std::vector<Scalar> scalars;
+            if (std::isfinite(r.train_loss)) {
+                scalars.push_back({"loss", "train", r.epoch, r.train_loss});
+            }
+            if (std::isfinite(r.valid_loss)) {
+                scalars.push_back({"loss", "valid", r.epoch, r.valid_loss});
+            }
+            if (std::isfinite(r.valid_metric)) {
+                scalars.push_back({p.primary_metric, "valid", r.epoch, r.valid_metric});
+            }
+            if (!scalars.empty()) {
+                ctx.track().log_scalars(ctx.task.id, scalars);
+                log("epoch " + std::to_string(r.epoch) + "/" + std::to_string(r.epochs) + ": train loss "
+                    + number(r.train_loss) + ", valid loss " + number(r.valid_loss) + ", valid " + p.primary_metric
+                    + " " + number(r.valid_metric));
+            }
+            progress("epoch", r.epoch, r.epochs);
+            ctx.check_cancel();
+        };
+        model->fit(train, valid, options);
+    }
+    const double train_time_s = seconds_since(start);
+    ctx.check_cancel();
+
+    progress("evaluate", 0, 1);
+    const ml::Matrix test_proba = model->predict_proba(test.x);
+    const ml::Matrix valid_proba = model->predict_proba(valid.x);
+    const Json test_metrics = metrics_or_null(test.y, test_proba);
+    const Json valid_metrics = metrics_or_null(valid.y, valid_proba);
+    const double latency = latency_ms_per_row(*model, test.x);
+
+    const fs::path model_dir = ctx.work_dir / "model";
+    ml::save_model(*model, model_dir, train,
+                   {{"test", test_metrics}, {"valid", valid_metrics}, {"primary_metric", p.primary_metric}});
+    const std::uint64_t model_size = folder_size(model_dir);
+
+    Json metrics = {{"test", test_metrics},
+                    {"valid", valid_metrics},
+                    {"primary_metric", p.primary_metric},
+                    {"train_time_s", train_time_s},
+                    {"latency_ms_per_row", nan_to_null(latency)},
+                    {"model_size_bytes", model_size},
+                    {"model_kind", model->kind()},
+                    {"params", model->params()},
+                    {"seed", p.seed}};
+    if (!trials.is_null()) {
+        metrics["trials"] = trials;
+    }
+    write_file_atomic(ctx.work_dir / "metrics.json", metrics.dump(2) + "\n");
+    write_file_atomic(ctx.work_dir / "predictions_test.csv", predictions_csv(test, test_proba));
+
+    Tracker& track = ctx.track();
+    track.log_artifact(ctx.task.id, "model", model_dir);
+    track.log_artifact(ctx.task.id, "metrics.json", ctx.work_dir / "metrics.json");
+    track.log_artifact(ctx.task.id, "predictions_test.csv", ctx.work_dir / "predictions_test.csv");
+    track.log_value(ctx.task.id, "model_kind", model->kind());
+    track.log_value(ctx.task.id, "test", test_metrics);
+    track.log_value(ctx.task.id, "valid", valid_metrics);
+    track.log_value(ctx.task.id, "train_time_s", train_time_s);
+    track.log_value(ctx.task.id, "latency_ms_per_row", nan_to_null(latency));
+    track.log_value(ctx.task.id, "model_size_bytes", model_size);
+    track.log_value(ctx.task.id, "primary_metric", p.primary_metric);
+    progress("evaluate", 1, 1);
+    std::string line = "test";
+    if (test_metrics.is_object()) {
+        for (const char* m : {"accuracy", "roc_auc", "f1", "log_loss"}) {
+            if (test_metrics.contains(m) && test_metrics[m].is_number()) {
+                line += std::string(" ") + m + " " + number(test_metrics[m].get<double>());
+            }
+        }
+    }
+    log(line + "; train " + number(train_time_s) + " s, " + number(latency) + " ms/row, model "
+        + std::to_string(model_size) + " bytes");
+}
+
+} // namespace mlrun::kinds

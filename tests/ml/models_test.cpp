@@ -1,0 +1,408 @@
+// Models (libtorch + OpenCV ml), the model folder, determinism and search.
+// Small synthetic data and few epochs: the whole file runs in a few seconds.
+#include "core/error.hpp"
+#include "ml/metrics.hpp"
+#include "ml/models/model.hpp"
+#include "ml/search.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <atomic>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <unistd.h>
+
+using namespace mlrun;
+using namespace mlrun::ml;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Gaussian blobs, one per class, centres `gap` apart on distinct axes: separable for gap >= 4.
+LabeledSet blobs(int rows, int features, int classes, std::uint64_t seed, double gap = 4.0)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> noise(0.0f, 1.0f);
+    LabeledSet set;
+    set.x = Matrix(rows, features);
+    for (int r = 0; r < rows; ++r) {
+        const int label = r % classes;
+        set.y.push_back(label);
+        set.ids.push_back(std::to_string(r));
+        for (int c = 0; c < features; ++c) {
+            const float centre = (c % classes == label) ? static_cast<float>(gap) : 0.0f;
+            set.x.at(r, c) = centre + noise(rng);
+        }
+    }
+    for (int c = 0; c < features; ++c) {
+        set.feature_names.push_back("f" + std::to_string(c));
+    }
+    for (int k = 0; k < classes; ++k) {
+        set.class_names.push_back("class_" + std::to_string(k));
+    }
+    return set;
+}
+
+// 1x8x8 images: class 0 is bright on the left half, class 1 on the right half, plus noise.
+LabeledSet images(int rows, std::uint64_t seed)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> noise(0.0f, 0.3f);
+    LabeledSet set;
+    set.shape = {1, 8, 8};
+    set.x = Matrix(rows, 64);
+    for (int r = 0; r < rows; ++r) {
+        const int label = r % 2;
+        set.y.push_back(label);
+        set.ids.push_back(std::to_string(r));
+        for (int h = 0; h < 8; ++h) {
+            for (int w = 0; w < 8; ++w) {
+                const bool lit = (w < 4) == (label == 0);
+                set.x.at(r, h * 8 + w) = (lit ? 1.0f : 0.0f) + noise(rng);
+            }
+        }
+    }
+    for (int c = 0; c < 64; ++c) {
+        set.feature_names.push_back("px" + std::to_string(c));
+    }
+    set.class_names = {"left", "right"};
+    return set;
+}
+
+nlohmann::json fast_params(const std::string& kind)
+{
+    if (kind == "logreg" || kind == "mlp" || kind == "cnn") {
+        return {{"epochs", 15}, {"lr", 0.01}, {"batch_size", 16}, {"patience", 5}};
+    }
+    if (kind == "random_forest" || kind == "boost") {
+        return {{"n_trees", 20}};
+    }
+    return nlohmann::json::object();
+}
+
+std::unique_ptr<Model> trained(const std::string& kind, const LabeledSet& train, const LabeledSet& valid,
+                               std::uint64_t seed = 7, nlohmann::json params = nullptr)
+{
+    if (params.is_null()) {
+        params = fast_params(kind);
+    }
+    auto model = make_model(kind, params, static_cast<int>(train.x.cols), train.n_classes(), train.shape);
+    FitOptions options;
+    options.seed = seed;
+    options.metric = "accuracy";
+    model->fit(train, valid, options);
+    return model;
+}
+
+double test_accuracy(const Model& model, const LabeledSet& test)
+{
+    return accuracy(test.y, argmax_rows(model.predict_proba(test.x)));
+}
+
+fs::path temp_dir(const std::string& name)
+{
+    fs::path dir = fs::temp_directory_path() / ("mlrun_models_test_" + std::to_string(::getpid()) + "_" + name);
+    fs::remove_all(dir);
+    return dir;
+}
+
+void check_rows_sum_to_one(const Matrix& p)
+{
+    for (std::int64_t r = 0; r < p.rows; ++r) {
+        double total = 0;
+        for (std::int64_t c = 0; c < p.cols; ++c) {
+            CHECK(p.at(r, c) >= 0.0f);
+            total += p.at(r, c);
+        }
+        CHECK(total == doctest::Approx(1.0).epsilon(1e-4));
+    }
+}
+
+} // namespace
+
+TEST_CASE("every tabular kind learns a separable binary problem")
+{
+    const LabeledSet train = blobs(200, 4, 2, 1);
+    const LabeledSet valid = blobs(60, 4, 2, 2);
+    const LabeledSet test = blobs(100, 4, 2, 3);
+    for (const std::string& kind : model_kinds()) {
+        if (kind == "cnn") {
+            continue;
+        }
+        CAPTURE(kind);
+        auto model = trained(kind, train, valid);
+        CHECK(model->kind() == kind);
+        const Matrix p = model->predict_proba(test.x);
+        REQUIRE(p.rows == test.x.rows);
+        REQUIRE(p.cols == 2);
+        check_rows_sum_to_one(p);
+        CHECK(test_accuracy(*model, test) >= 0.9);
+        CHECK(roc_auc(test.y, p) >= 0.95);
+    }
+}
+
+TEST_CASE("every tabular kind handles three classes (boost and svm one-vs-rest)")
+{
+    const LabeledSet train = blobs(240, 6, 3, 11);
+    const LabeledSet valid = blobs(60, 6, 3, 12);
+    const LabeledSet test = blobs(120, 6, 3, 13);
+    for (const std::string& kind : model_kinds()) {
+        if (kind == "cnn") {
+            continue;
+        }
+        CAPTURE(kind);
+        auto model = trained(kind, train, valid);
+        const Matrix p = model->predict_proba(test.x);
+        REQUIRE(p.cols == 3);
+        check_rows_sum_to_one(p);
+        CHECK(test_accuracy(*model, test) >= 0.85);
+    }
+}
+
+TEST_CASE("cnn learns a small image problem and refuses tables")
+{
+    const LabeledSet train = images(160, 21);
+    const LabeledSet valid = images(40, 22);
+    const LabeledSet test = images(80, 23);
+    auto model = trained("cnn", train, valid, 3, {{"epochs", 8}, {"lr", 0.01}, {"batch_size", 16}, {"channels", {4, 8}}, {"fc", 16}});
+    CHECK(test_accuracy(*model, test) >= 0.9);
+
+    const LabeledSet table = blobs(50, 4, 2, 1);
+    CHECK_THROWS_AS(make_model("cnn", nlohmann::json::object(), 4, 2, table.shape), UsageError);
+}
+
+TEST_CASE("save and load give identical probabilities for every kind")
+{
+    const LabeledSet train = blobs(150, 4, 3, 31);
+    const LabeledSet valid = blobs(45, 4, 3, 32);
+    const LabeledSet test = blobs(60, 4, 3, 33);
+    const LabeledSet img_train = images(80, 34);
+    const LabeledSet img_test = images(30, 35);
+    for (const std::string& kind : model_kinds()) {
+        CAPTURE(kind);
+        const bool is_cnn = kind == "cnn";
+        const LabeledSet& tr = is_cnn ? img_train : train;
+        const LabeledSet& te = is_cnn ? img_test : test;
+        nlohmann::json params = fast_params(kind);
+        if (is_cnn) {
+            params = {{"epochs", 2}, {"channels", {2, 4}}, {"fc", 8}};
+        }
+        auto model = trained(kind, tr, is_cnn ? img_test : valid, 5, params);
+        const fs::path dir = temp_dir("roundtrip_" + kind);
+        save_model(*model, dir, tr, {{"test", {{"accuracy", 0.5}}}});
+        REQUIRE(fs::exists(dir / "model.json"));
+
+        nlohmann::json card;
+        auto loaded = load_model(dir, &card);
+        CHECK(loaded->kind() == kind);
+        CHECK(card["kind"] == kind);
+        CHECK(card["class_names"] == nlohmann::json(tr.class_names));
+        CHECK(card["input"]["feature_names"] == nlohmann::json(tr.feature_names));
+        CHECK(card["metrics"]["test"]["accuracy"] == 0.5);
+        CHECK(card["input"]["shape"]["channels"] == tr.shape.channels);
+        REQUIRE(!card["files"].empty());
+        for (const auto& [name, info] : card["files"].items()) {
+            CHECK(info["sha256"].get<std::string>().size() == 64);
+        }
+        const Matrix a = model->predict_proba(te.x);
+        const Matrix b = loaded->predict_proba(te.x);
+        CHECK(a.data == b.data);
+        fs::remove_all(dir);
+    }
+}
+
+TEST_CASE("load_model names a missing or corrupt weights file")
+{
+    const LabeledSet train = blobs(80, 3, 2, 41);
+    auto model = trained("logreg", train, train);
+    const fs::path dir = temp_dir("corrupt");
+    save_model(*model, dir, train, nlohmann::json::object());
+    {
+        std::ofstream f(dir / "weights.pt", std::ios::binary | std::ios::app);
+        f << "x";
+    }
+    try {
+        load_model(dir);
+        FAIL("a corrupt weights file was loaded");
+    } catch (const UsageError& e) {
+        CHECK(std::string(e.what()).find("weights.pt") != std::string::npos);
+        CHECK(std::string(e.what()).find("corrupt") != std::string::npos);
+    }
+    fs::remove(dir / "weights.pt");
+    try {
+        load_model(dir);
+        FAIL("a missing weights file was not noticed");
+    } catch (const UsageError& e) {
+        CHECK(std::string(e.what()).find("missing") != std::string::npos);
+    }
+    fs::remove(dir / "model.json");
+    CHECK_THROWS_AS(load_model(dir), UsageError);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("unknown kind error names the known kinds")
+{
+    try {
+        make_model("mpl", nlohmann::json::object(), 4, 2, ImageShape{});
+        FAIL("unknown kind accepted");
+    } catch (const UsageError& e) {
+        const std::string msg = e.what();
+        CHECK(msg.find("mpl") != std::string::npos);
+        for (const std::string& kind : model_kinds()) {
+            CHECK(msg.find(kind) != std::string::npos);
+        }
+    }
+    CHECK_THROWS_AS(make_model("mlp", {{"lr", "fast"}}, 4, 2, ImageShape{}), UsageError);
+    CHECK_THROWS_AS(make_model("mlp", {{"optimizer", "lbfgs"}}, 4, 2, ImageShape{}), UsageError);
+    CHECK_THROWS_AS(make_model("mlp", nlohmann::json::object(), 4, 1, ImageShape{}), UsageError);
+}
+
+TEST_CASE("seeded MLP training is identical sequentially and on concurrent threads")
+{
+    const LabeledSet train = blobs(200, 8, 2, 51, 1.5); // overlapping: the weights matter
+    const LabeledSet valid = blobs(60, 8, 2, 52, 1.5);
+    const nlohmann::json params = {{"epochs", 6}, {"lr", 0.01}, {"batch_size", 16}, {"hidden", {16, 8}}, {"patience", 0}};
+    const auto run = [&](std::uint64_t seed) { return trained("mlp", train, valid, seed, params)->predict_proba(valid.x); };
+
+    std::vector<Matrix> sequential;
+    for (int i = 0; i < 4; ++i) {
+        sequential.push_back(run(42));
+    }
+    std::vector<Matrix> concurrent(4);
+    for (int round = 0; round < 2; ++round) {
+        std::thread a([&, round] { concurrent[static_cast<size_t>(round * 2)] = run(42); });
+        std::thread b([&, round] { concurrent[static_cast<size_t>(round * 2 + 1)] = run(42); });
+        a.join();
+        b.join();
+    }
+    for (int i = 0; i < 4; ++i) {
+        CHECK(sequential[static_cast<size_t>(i)].data == sequential[0].data);
+        CHECK(concurrent[static_cast<size_t>(i)].data == sequential[0].data);
+    }
+    // The seed is what decides: another seed gives other weights.
+    CHECK(run(43).data != sequential[0].data);
+}
+
+TEST_CASE("seeded OpenCV models are repeatable")
+{
+    const LabeledSet train = blobs(120, 4, 2, 61, 1.5);
+    const LabeledSet test = blobs(40, 4, 2, 62, 1.5);
+    for (const std::string kind : {"random_forest", "boost", "svm", "knn"}) {
+        CAPTURE(kind);
+        CHECK(trained(kind, train, train, 9)->predict_proba(test.x).data
+              == trained(kind, train, train, 9)->predict_proba(test.x).data);
+    }
+}
+
+TEST_CASE("search parses lists and ranges and plans trials")
+{
+    const nlohmann::json params = {
+        {"seed", 3},
+        {"trials", 6},
+        {"search",
+         {{"model.lr", {0.001, 0.01}},
+          {"model", {{"batch_size", {{"min", 8}, {"max", 64}, {"int", true}}}}},
+          {"model.weight_decay", {{"min", 1e-6}, {"max", 1e-2}, {"log", true}}}}}};
+    const SearchSpec spec = parse_search(params);
+    REQUIRE(spec.dims.size() == 3);
+    CHECK(spec.trials == 6);
+    CHECK(spec.seed == 3);
+    CHECK(spec.strategy == "random");
+    const auto plan = plan_trials(spec);
+    REQUIRE(plan.size() == 6);
+    for (const auto& a : plan) {
+        CHECK((a["model.lr"] == 0.001 || a["model.lr"] == 0.01));
+        CHECK(a["model.batch_size"].is_number_integer());
+        CHECK(a["model.batch_size"].get<int>() >= 8);
+        CHECK(a["model.batch_size"].get<int>() <= 64);
+        CHECK(a["model.weight_decay"].get<double>() >= 1e-6);
+        CHECK(a["model.weight_decay"].get<double>() <= 1e-2);
+    }
+    CHECK(plan_trials(spec) == plan); // same seed, same plan
+
+    CHECK_THROWS_AS(parse_search({{"search", {{"model.lr", 0.1}}}}), UsageError);
+    CHECK_THROWS_AS(parse_search({{"search", {{"model.lr", {{"min", 1}, {"max", 0}}}}}}), UsageError);
+    CHECK_THROWS_AS(parse_search({{"strategy", "bayes"}, {"search", {{"model.lr", {1}}}}}), UsageError);
+    nlohmann::json grid_range = {{"strategy", "grid"}, {"search", {{"model.lr", {{"min", 0.1}, {"max", 1.0}}}}}};
+    CHECK_THROWS_AS(plan_trials(parse_search(grid_range)), UsageError);
+    CHECK(parse_search({{"model", {{"kind", "mlp"}}}}).empty());
+}
+
+TEST_CASE("grid search of 2x2 runs 4 trials and keeps the best by validation metric")
+{
+    const LabeledSet train = blobs(160, 6, 2, 71, 1.2);
+    const LabeledSet valid = blobs(80, 6, 2, 72, 1.2);
+    const nlohmann::json params = {
+        {"seed", 5},
+        {"model", {{"kind", "mlp"}, {"epochs", 4}, {"batch_size", 16}, {"patience", 0}}},
+        {"strategy", "grid"},
+        {"search", {{"model.lr", {0.0005, 0.05}}, {"model.hidden", {{4}, {16, 8}}}}}};
+    const SearchSpec spec = parse_search(params);
+    SearchOptions options;
+    options.metric = "log_loss"; // lower is better: checks the direction too
+    std::vector<int> seen;
+    options.on_trial = [&](const TrialResult& t) { seen.push_back(t.index); };
+    const SearchResult result = run_search(spec, params, train, valid, options);
+
+    REQUIRE(result.trials.size() == 4);
+    CHECK(seen.size() == 4);
+    std::set<std::string> combos;
+    for (const TrialResult& t : result.trials) {
+        CHECK(t.ok());
+        CHECK(std::isfinite(t.valid_metric));
+        combos.insert(t.assignment.dump());
+    }
+    CHECK(combos.size() == 4);
+    REQUIRE(result.best >= 0);
+    REQUIRE(result.best_model);
+    for (const TrialResult& t : result.trials) {
+        CHECK(result.trials[static_cast<size_t>(result.best)].valid_metric <= t.valid_metric);
+    }
+    // The kept model is that trial's model: it scores the same on the validation split.
+    CHECK(log_loss(valid.y, result.best_model->predict_proba(valid.x))
+          == doctest::Approx(result.trials[static_cast<size_t>(result.best)].valid_metric));
+    // The trial's params are the model's.
+    CHECK(result.best_model->params()["lr"] == result.trials[static_cast<size_t>(result.best)].assignment["model.lr"]);
+
+    // Two at a time on threads: the same metrics, the same winner.
+    SearchOptions two = options;
+    two.parallel = 2;
+    two.on_trial = nullptr;
+    const SearchResult parallel = run_search(spec, params, train, valid, two);
+    CHECK(parallel.best == result.best);
+    for (size_t i = 0; i < 4; ++i) {
+        CHECK(parallel.trials[i].valid_metric == result.trials[i].valid_metric);
+    }
+}
+
+TEST_CASE("search reports failed trials and rethrows when all fail")
+{
+    const LabeledSet train = blobs(60, 3, 2, 81);
+    const nlohmann::json params = {{"model", {{"kind", "mlp"}, {"epochs", 2}}},
+                                   {"strategy", "grid"},
+                                   {"search", {{"model.optimizer", {"adam", "nadam"}}}}};
+    const SearchResult result = run_search(parse_search(params), params, train, train, SearchOptions{});
+    REQUIRE(result.trials.size() == 2);
+    CHECK(result.trials[0].ok());
+    CHECK_FALSE(result.trials[1].ok());
+    CHECK(result.trials[1].error.find("model.optimizer") != std::string::npos);
+    CHECK(result.best == 0);
+
+    const nlohmann::json bad = {{"model", {{"kind", "mlp"}}}, {"search", {{"model.lr", {-1.0}}}}};
+    CHECK_THROWS_AS(run_search(parse_search(bad), bad, train, train, SearchOptions{}), UsageError);
+}
+
+TEST_CASE("fit stops when cancelled")
+{
+    const LabeledSet train = blobs(60, 3, 2, 91);
+    std::atomic<bool> cancel{true};
+    auto model = make_model("mlp", fast_params("mlp"), 3, 2, ImageShape{});
+    FitOptions options;
+    options.cancel = &cancel;
+    CHECK_THROWS_AS(model->fit(train, train, options), Aborted);
+}
