@@ -16,8 +16,9 @@ std::int64_t now_ms();
 std::string format_time_ms(std::int64_t ms); // "2026-11-22 11:46:03" in local time
 std::string format_duration_ms(std::int64_t ms); // "850 ms", "12.4 s", "3 min 05 s"
 
-// Writes via a temp file in the same folder + fsync + rename: a reader sees the old or the
-// new content, never a part. Throws std::runtime_error with the path on I/O failure.
+// Writes via a temp file in the same folder + rename (+ fsync when MLRUN_FSYNC=1): a reader
+// sees the old or the new content, never a part, even if the writer is killed.
+// Throws std::runtime_error with the path on I/O failure.
 void write_file_atomic(const fs::path& path, std::string_view content);
 // Throws UsageError naming the path when it cannot be read.
 std::string read_file(const fs::path& path);
