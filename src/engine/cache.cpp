@@ -21,12 +21,14 @@ CacheKey cache_key(TaskStore& store, const std::string& kind, const std::string&
             Json hashes = Json::array();
             Json list = ids.is_array() ? ids : Json::array({ids});
             for (const Json& id : list) {
+                // What a step can read of its input: status, artifacts and reported values.
                 Task t = store.get(id.get<std::string>());
                 Json arts = Json::object();
                 for (const ArtifactRecord& a : t.artifacts) {
                     arts[a.name] = a.sha256;
                 }
-                hashes.push_back(arts);
+                hashes.push_back(Json{{"status", std::string(to_string(t.status))}, {"artifacts", arts},
+                                      {"values_sha256", sha256_hex(t.values.dump())}});
             }
             inputs[step] = hashes;
         }

@@ -245,6 +245,11 @@ TEST_CASE("a process killed while looping LocalStore::update leaves task.json re
         t.values["counter"] = 0;
         store.create(t);
     }
+    // Counter and blob change together in one write: a torn record would not match.
+    auto bump = [](Task& rec) {
+        rec.values["counter"] = rec.values["counter"].get<int>() + 1;
+        rec.values["blob"] = std::string(300'000, static_cast<char>('a' + rec.values["counter"].get<int>() % 26));
+    };
     std::mt19937 rng(777);
     std::uniform_int_distribution<int> delay_us(5'000, 80'000);
     int last_counter = 0;
@@ -252,10 +257,7 @@ TEST_CASE("a process killed while looping LocalStore::update leaves task.json re
         pid_t pid = fork_child([&] {
             LocalStore store(dir.home());
             for (;;) {
-                store.update(t.id, [](Task& rec) {
-                    rec.values["counter"] = rec.values["counter"].get<int>() + 1;
-                    rec.values["blob"] = std::string(300'000, static_cast<char>('a' + rec.values["counter"].get<int>() % 26));
-                });
+                store.update(t.id, bump);
             }
         });
         std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
@@ -269,19 +271,20 @@ TEST_CASE("a process killed while looping LocalStore::update leaves task.json re
         CHECK(counter >= last_counter);
         if (counter > 0) {
             // The blob belongs to the same write as the counter: the record is whole.
-            CHECK(rec->values["blob"].get<std::string>()
-                  == std::string(300'000, static_cast<char>('a' + counter % 26)));
+            const bool whole = rec->values["blob"].get<std::string>()
+                               == std::string(300'000, static_cast<char>('a' + counter % 26));
+            CHECK(whole);
         }
         last_counter = counter;
         // The dead writer's lock is gone with it: the next update goes through.
-        Task next = store.update(t.id, [](Task& r) { r.values["counter"] = r.values["counter"].get<int>() + 1; });
+        Task next = store.update(t.id, bump);
         CHECK(next.values["counter"] == counter + 1);
         last_counter = counter + 1;
     }
     CHECK(last_counter > 4);
 }
 
-TEST_CASE("reset clears outputs; publish freezes; abort of a queued task dequeues it (library)")
+TEST_CASE("reset clears outputs, publish freezes, abort of a queued task dequeues it (library)")
 {
     TempDir dir;
     Backends b = open_in(dir);
@@ -450,7 +453,7 @@ TEST_CASE("local queue: concurrent claimers never get the same task")
 TEST_CASE("local queue: expired leases go back with requeue_expired, live ones stay")
 {
     TempDir dir;
-    LocalQueue short_lease(dir / "queues", 50);
+    LocalQueue short_lease(dir / "queues", 150);
     LocalQueue long_lease(dir / "queues", 60'000);
     short_lease.create("cpu");
     short_lease.push("cpu", "t1", 0);
@@ -462,8 +465,8 @@ TEST_CASE("local queue: expired leases go back with requeue_expired, live ones s
     CHECK(l1->task_id != l2->task_id);
     CHECK_FALSE(short_lease.claim({"cpu"}, 0).has_value());
     CHECK(short_lease.requeue_expired() == 0); // nothing expired yet
-    std::this_thread::sleep_for(std::chrono::milliseconds(120));
-    CHECK(short_lease.requeue_expired() == 1);  // only the 50 ms lease
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(short_lease.requeue_expired() == 1);  // only the 150 ms lease
     auto again = long_lease.claim({"cpu"}, 0);
     REQUIRE(again);
     CHECK(again->task_id == l1->task_id);
@@ -474,7 +477,7 @@ TEST_CASE("local queue: expired leases go back with requeue_expired, live ones s
     auto l3 = short_lease.claim({"cpu"}, 0);
     REQUIRE(l3);
     for (int i = 0; i < 4; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(std::chrono::milliseconds(60));
         short_lease.heartbeat(*l3);
         CHECK(short_lease.requeue_expired() == 0);
     }
@@ -507,16 +510,29 @@ TEST_CASE("local queue: requeue_expired never takes back a lease being claimed r
         }
     });
     int claimed = 0;
-    while (auto lease = q.claim({"cpu"}, 0)) {
-        ++claimed;
-        if (claimed > 2 * k_tasks) {
-            break;
+    std::string claim_error;
+    try {
+        while (auto lease = q.claim({"cpu"}, 0)) {
+            ++claimed;
+            if (claimed > 2 * k_tasks) {
+                break;
+            }
         }
+    } catch (const std::exception& e) {
+        claim_error = e.what();
     }
     done = true;
     sweeper.join();
-    CHECK(requeued == 0);
+    const int requeued_n = requeued;
+    CHECK(claim_error == "");
+    CHECK(requeued_n == 0);
     CHECK(claimed == k_tasks);
+    // Nothing but real task ids may ever be pushed back (no temp-file names).
+    for (const auto& e : fs::directory_iterator(dir / "queues" / "cpu" / "pending")) {
+        const std::string name = e.path().filename().string();
+        CAPTURE(name);
+        CHECK(name.find(".tmp.") == std::string::npos);
+    }
 }
 
 TEST_CASE("datasets: a child version stores only the changed bytes (library)")

@@ -1,16 +1,24 @@
 // Models (libtorch + OpenCV ml), the model folder, determinism and search.
 // Small synthetic data and few epochs: the whole file runs in a few seconds.
 #include "core/error.hpp"
+#include "core/task_context.hpp"
+#include "core/util.hpp"
+#include "kinds/kinds.hpp"
 #include "ml/metrics.hpp"
 #include "ml/models/model.hpp"
 #include "ml/search.hpp"
+#include "ml/split_io.hpp"
+#include "tracking/tracker.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -264,9 +272,9 @@ TEST_CASE("unknown kind error names the known kinds")
 
 TEST_CASE("seeded MLP training is identical sequentially and on concurrent threads")
 {
-    const LabeledSet train = blobs(200, 8, 2, 51, 1.5); // overlapping: the weights matter
+    const LabeledSet train = blobs(160, 8, 2, 51, 1.5); // overlapping: the weights matter
     const LabeledSet valid = blobs(60, 8, 2, 52, 1.5);
-    const nlohmann::json params = {{"epochs", 6}, {"lr", 0.01}, {"batch_size", 16}, {"hidden", {16, 8}}, {"patience", 0}};
+    const nlohmann::json params = {{"epochs", 5}, {"lr", 0.01}, {"batch_size", 16}, {"hidden", {16, 8}}, {"patience", 0}};
     const auto run = [&](std::uint64_t seed) { return trained("mlp", train, valid, seed, params)->predict_proba(valid.x); };
 
     std::vector<Matrix> sequential;
@@ -405,4 +413,174 @@ TEST_CASE("fit stops when cancelled")
     FitOptions options;
     options.cancel = &cancel;
     CHECK_THROWS_AS(model->fit(train, train, options), Aborted);
+}
+
+// ---------------------------------------------------------------- the train_model kind
+
+namespace {
+
+// The tracking port replaced by memory: the kind reads its inputs and reports only here.
+class MemoryTracker : public Tracker {
+public:
+    std::map<std::string, Task> tasks;
+    std::map<std::string, fs::path> artifacts; // "task/name" -> path
+    std::map<std::string, Json> values;
+    std::vector<Scalar> logged;
+
+    void log_params(const std::string&, const Json&) override {}
+    void log_scalars(const std::string&, const std::vector<Scalar>& s) override
+    {
+        logged.insert(logged.end(), s.begin(), s.end());
+    }
+    std::vector<Scalar> scalars(const std::string&) override { return logged; }
+    void log_value(const std::string&, const std::string& name, const Json& value) override { values[name] = value; }
+    void set_tags(const std::string&, const std::vector<std::string>&) override {}
+    ArtifactRecord log_artifact(const std::string& task_id, const std::string& name, const fs::path& source) override
+    {
+        REQUIRE(fs::exists(source));
+        artifacts[task_id + "/" + name] = source;
+        ArtifactRecord r;
+        r.name = name;
+        return r;
+    }
+    fs::path fetch_artifact(const std::string& task_id, const std::string& name) override
+    {
+        auto it = artifacts.find(task_id + "/" + name);
+        if (it == artifacts.end()) {
+            throw UsageError("task " + task_id + " has no artifact " + name);
+        }
+        return it->second;
+    }
+    fs::path fetch_dataset(const std::string& id) override { throw UsageError("no dataset " + id); }
+    Task get_task(const std::string& id) override
+    {
+        auto it = tasks.find(id);
+        if (it == tasks.end()) {
+            throw UsageError("no task " + id);
+        }
+        return it->second;
+    }
+    ModelRecord register_model(ModelRecord record) override { return record; }
+    std::vector<ModelRecord> models(const std::string&) override { return {}; }
+    std::optional<ModelRecord> model(const std::string&, int) override { return std::nullopt; }
+};
+
+struct KindFixture {
+    fs::path root = temp_dir("kind");
+    MemoryTracker tracker;
+    std::vector<std::pair<std::string, int>> progress;
+    LabeledSet test = blobs(90, 4, 2, 103);
+
+    KindFixture()
+    {
+        fs::create_directories(root / "prep");
+        save_split(root / "prep" / "train.bin", blobs(200, 4, 2, 101));
+        save_split(root / "prep" / "valid.bin", blobs(60, 4, 2, 102));
+        save_split(root / "prep" / "test.bin", test);
+        Task prep;
+        prep.id = "prep1";
+        prep.kind = "preprocess";
+        tracker.tasks[prep.id] = prep;
+        for (const char* name : {"train.bin", "valid.bin", "test.bin"}) {
+            tracker.artifacts[std::string("prep1/") + name] = root / "prep" / name;
+        }
+    }
+    ~KindFixture() { fs::remove_all(root); }
+
+    void run(const Json& params)
+    {
+        TaskContext ctx;
+        ctx.task.id = "train1";
+        ctx.task.kind = "train_model";
+        ctx.task.params = params;
+        ctx.task.params["inputs"] = {{"preprocess", "prep1"}};
+        ctx.tracker = &tracker;
+        ctx.work_dir = root / "work";
+        fs::create_directories(ctx.work_dir);
+        ctx.threads = 2;
+        ctx.log = [](const std::string&) {};
+        ctx.progress = [&](const std::string& stage, int done, int) { progress.emplace_back(stage, done); };
+        kinds::run_train_model(ctx);
+    }
+};
+
+} // namespace
+
+TEST_CASE("train_model writes the model folder, metrics and predictions of the contract")
+{
+    KindFixture f;
+    f.run({{"model", {{"kind", "mlp"}, {"epochs", 4}, {"lr", 0.01}, {"patience", 0}}}, {"seed", 42}});
+
+    for (const char* name : {"model_kind", "test", "valid", "train_time_s", "latency_ms_per_row", "model_size_bytes",
+                             "primary_metric"}) {
+        CAPTURE(name);
+        CHECK(f.tracker.values.count(name) == 1);
+    }
+    CHECK(f.tracker.values["model_kind"] == "mlp");
+    CHECK(f.tracker.values["primary_metric"] == "roc_auc");
+    CHECK(f.tracker.values["test"]["accuracy"].get<double>() >= 0.9);
+    CHECK(f.tracker.values["latency_ms_per_row"].get<double>() > 0);
+    CHECK(f.tracker.values["model_size_bytes"].get<std::uint64_t>() > 0);
+
+    // Per-epoch scalars and progress.
+    int train_loss = 0;
+    int valid_metric = 0;
+    for (const Scalar& s : f.tracker.logged) {
+        train_loss += s.title == "loss" && s.series == "train";
+        valid_metric += s.title == "roc_auc" && s.series == "valid";
+    }
+    CHECK(train_loss == 4);
+    CHECK(valid_metric == 4);
+    CHECK(std::count(f.progress.begin(), f.progress.end(), std::make_pair(std::string("epoch"), 4)) == 1);
+
+    // The model folder loads and predicts what predictions_test.csv says.
+    const fs::path model_dir = f.tracker.fetch_artifact("train1", "model");
+    auto model = load_model(model_dir);
+    const Matrix p = model->predict_proba(f.test.x);
+    const std::string csv = read_file(f.tracker.fetch_artifact("train1", "predictions_test.csv"));
+    CHECK(csv.rfind("id,label,predicted,prob_class_0,prob_class_1\n", 0) == 0);
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == f.test.x.rows + 1);
+    const std::vector<int> pred = argmax_rows(p);
+    const std::string first_row = csv.substr(csv.find('\n') + 1, csv.find('\n', csv.find('\n') + 1) - csv.find('\n') - 1);
+    CHECK(first_row.rfind("0,class_0,class_" + std::to_string(pred[0]) + ",", 0) == 0);
+
+    const Json metrics = Json::parse(read_file(f.tracker.fetch_artifact("train1", "metrics.json")));
+    for (const char* key : {"test", "valid", "train_time_s", "latency_ms_per_row", "model_size_bytes", "model_kind",
+                            "params"}) {
+        CAPTURE(key);
+        CHECK(metrics.contains(key));
+    }
+    CHECK(metrics["test"]["roc_auc"] == f.tracker.values["test"]["roc_auc"]);
+    CHECK(metrics["params"]["epochs"] == 4);
+}
+
+TEST_CASE("train_model with a search block records every trial and keeps the best")
+{
+    KindFixture f;
+    f.run({{"model", {{"kind", "logreg"}, {"epochs", 3}, {"patience", 0}}},
+           {"strategy", "grid"},
+           {"primary_metric", "accuracy"},
+           {"search", {{"model.lr", {0.001, 0.05}}, {"model.batch_size", {16, 64}}}}});
+    const Json metrics = Json::parse(read_file(f.tracker.fetch_artifact("train1", "metrics.json")));
+    REQUIRE(metrics["trials"].size() == 4);
+    double best = -1;
+    for (const Json& t : metrics["trials"]) {
+        CHECK(t["params"].contains("model.lr"));
+        best = std::max(best, t["valid_metric"].get<double>());
+    }
+    CHECK(metrics["valid"]["accuracy"].get<double>() == doctest::Approx(best));
+    int trial_scalars = 0;
+    for (const Scalar& s : f.tracker.logged) {
+        trial_scalars += s.title == "trial" && s.series == "accuracy";
+    }
+    CHECK(trial_scalars == 4);
+    CHECK(std::count(f.progress.begin(), f.progress.end(), std::make_pair(std::string("trial"), 4)) == 1);
+}
+
+TEST_CASE("train_model refuses params without model.kind or with an unknown metric")
+{
+    KindFixture f;
+    CHECK_THROWS_AS(f.run({{"model", {{"epochs", 3}}}}), UsageError);
+    CHECK_THROWS_AS(f.run({{"model", {{"kind", "mlp"}}}, {"primary_metric", "auc"}}), UsageError);
+    CHECK(f.tracker.values.empty());
 }

@@ -4,6 +4,8 @@
 #include "core/task_context.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
+#include "ml/metrics.hpp"
+#include "ml/models/model.hpp"
 #include "ml/split_io.hpp"
 #include "ml/table.hpp"
 #include "ml/transform.hpp"
@@ -40,30 +42,50 @@ struct TempDir {
     ~TempDir() { fs::remove_all(path); }
 };
 
-// Records what a kind reports; artifacts are copied into a folder like the local store does.
+// Records what a kind reports; artifacts (files or folders) are copied into a folder per
+// task like the local store does; tasks are served from a map.
 class RecordingTracker : public mlrun::Tracker {
 public:
     explicit RecordingTracker(fs::path root) : m_root(std::move(root)) {}
-    std::map<std::string, Json> values;
-    std::map<std::string, fs::path> artifacts;
+    std::map<std::string, Json> values;               // of the last task that logged
+    std::map<std::string, fs::path> artifacts;        // name -> path, of any task
+    std::map<std::string, mlrun::Task> tasks;
 
     void log_params(const std::string&, const Json&) override {}
     void log_scalars(const std::string&, const std::vector<mlrun::Scalar>&) override {}
     std::vector<mlrun::Scalar> scalars(const std::string&) override { return {}; }
-    void log_value(const std::string&, const std::string& name, const Json& value) override { values[name] = value; }
+    void log_value(const std::string& task_id, const std::string& name, const Json& value) override
+    {
+        values[name] = value;
+        tasks[task_id].values[name] = value;
+    }
     void set_tags(const std::string&, const std::vector<std::string>&) override {}
     mlrun::ArtifactRecord log_artifact(const std::string& task_id, const std::string& name,
                                        const fs::path& source) override
     {
         const fs::path dest = m_root / task_id / name;
         fs::create_directories(dest.parent_path());
-        fs::copy_file(source, dest, fs::copy_options::overwrite_existing);
+        fs::copy(source, dest, fs::copy_options::overwrite_existing | fs::copy_options::recursive);
         artifacts[name] = dest;
-        return {name, mlrun::content_type_for(dest), fs::file_size(dest), "", "file://" + dest.string()};
+        return {name, mlrun::content_type_for(dest), 0, "", "file://" + dest.string()};
     }
-    fs::path fetch_artifact(const std::string&, const std::string& name) override { return artifacts.at(name); }
+    fs::path fetch_artifact(const std::string& task_id, const std::string& name) override
+    {
+        const fs::path p = m_root / task_id / name;
+        if (!fs::exists(p)) {
+            throw mlrun::UsageError("task " + task_id + " has no artifact " + name);
+        }
+        return p;
+    }
     fs::path fetch_dataset(const std::string& id) override { throw mlrun::UsageError("no dataset " + id); }
-    mlrun::Task get_task(const std::string& id) override { throw mlrun::UsageError("no task " + id); }
+    mlrun::Task get_task(const std::string& id) override
+    {
+        const auto it = tasks.find(id);
+        if (it == tasks.end()) {
+            throw mlrun::UsageError("no task " + id);
+        }
+        return it->second;
+    }
     mlrun::ModelRecord register_model(mlrun::ModelRecord r) override { return r; }
     std::vector<mlrun::ModelRecord> models(const std::string&) override { return {}; }
     std::optional<mlrun::ModelRecord> model(const std::string&, int) override { return std::nullopt; }
@@ -314,4 +336,60 @@ TEST_CASE("run_preprocess: one-class target and grid digits")
     CHECK(train.x.rows == 600); // 300 train images + 300 shifted copies
     CHECK(load_split(tracker.artifacts.at("test.bin")).x.rows == 100);
     CHECK(tracker.values.at("class_balance").at("9") == 50);
+}
+
+TEST_CASE("run_inference: the model of a training task on new passengers")
+{
+    TempDir tmp;
+    RecordingTracker tracker(tmp.path / "store");
+    mlrun::TaskContext ctx;
+    ctx.tracker = &tracker;
+    ctx.work_dir = tmp.path / "prep";
+    fs::create_directories(ctx.work_dir);
+    ctx.task.id = "prep1";
+    ctx.task.kind = "preprocess";
+    ctx.task.params = {{"data", {{"path", "titanic/titanic3.arff"}, {"target", "survived"}, {"drop", {"boat", "body"}}}},
+                       {"base_dir", (k_repo / "examples").string()}};
+    mlrun::kinds::run_preprocess(ctx);
+    tracker.tasks["prep1"].id = "prep1";
+    tracker.tasks["prep1"].kind = "preprocess";
+    tracker.tasks["prep1"].params = ctx.task.params;
+
+    // A training task as train_model would leave it: a model folder, inputs naming prep1.
+    const LabeledSet train = load_split(tracker.artifacts.at("train.bin"));
+    const LabeledSet valid = load_split(tracker.artifacts.at("valid.bin"));
+    auto model = make_model("knn", Json::object(), static_cast<int>(train.x.cols), train.n_classes(), train.shape);
+    model->fit(train, valid, FitOptions{});
+    save_model(*model, tmp.path / "model", train, Json::object());
+    tracker.log_artifact("train1", "model", tmp.path / "model");
+    mlrun::Task& trained = tracker.tasks["train1"];
+    trained.id = "train1";
+    trained.kind = "train_model";
+    trained.params = {{"inputs", {{"preprocess", "prep1"}}}};
+
+    mlrun::TaskContext inf;
+    inf.tracker = &tracker;
+    inf.work_dir = tmp.path / "inf";
+    fs::create_directories(inf.work_dir);
+    inf.task.id = "inf1";
+    inf.task.kind = "inference";
+    inf.task.params = {{"model", {{"task_id", "train1"}}},
+                       {"data", {{"path", (k_repo / "examples/titanic/new_passengers.csv").string()}}}};
+    mlrun::kinds::run_inference(inf);
+    CHECK(tracker.values.at("rows") == 20);
+    CHECK(tracker.values.at("latency_ms_p50").get<double>() > 0);
+    CHECK(tracker.values.at("latency_ms_p99").get<double>() >= tracker.values.at("latency_ms_p50").get<double>());
+    const Table pred = read_table(tracker.artifacts.at("predictions.csv"));
+    CHECK(pred.names() == std::vector<std::string>{"id", "label", "predicted", "prob_0", "prob_1"});
+    CHECK(pred.rows() == 20);
+    const Json metrics = Json::parse(mlrun::read_file(tracker.artifacts.at("metrics.json"))).at("metrics");
+    CHECK(metrics.at("rows") == 19); // one passenger has no label
+    CHECK(metrics.at("unlabelled_rows") == 1);
+
+    // A file without the needed columns fails with their names.
+    mlrun::write_file_atomic(tmp.path / "few.csv", "pclass,age\n1,30\n");
+    inf.task.params["data"]["path"] = (tmp.path / "few.csv").string();
+    CHECK(error_of([&] { mlrun::kinds::run_inference(inf); })
+          == (tmp.path / "few.csv").string()
+                 + ": missing columns needed by the transform: sex, sibsp, parch, fare, embarked");
 }

@@ -3,10 +3,10 @@
 //
 // Probabilities:
 //  - random_forest: share of the trees' votes per class (RTrees::getVotes).
-//  - boost: OpenCV's Boost is binary only, so more than 2 classes are one-vs-rest: one
-//    booster per class. Each booster's raw sum F (PREDICT_SUM) becomes p = 1/(1+e^(-2F)),
-//    the logistic link of real AdaBoost (Friedman, Hastie, Tibshirani 2000); one-vs-rest
-//    scores are normalised to sum to 1.
+//  - boost (default: Gentle AdaBoost, depth-2 trees): OpenCV's Boost is binary only, so
+//    more than 2 classes are one-vs-rest, one booster per class. A booster's raw sum F
+//    (PREDICT_SUM) becomes p = 1/(1+e^(-2F)), the logistic link of additive logistic
+//    boosting (Friedman, Hastie, Tibshirani 2000); one-vs-rest scores are normalised to 1.
 //  - svm: binary = one SVM; more classes = one-vs-rest SVMs (OpenCV's own multi-class SVM is
 //    one-vs-one voting, which has no usable score). Each decision value goes through a
 //    sigmoid fitted on the training decisions (Platt scaling, the algorithm of Lin, Lin and
@@ -17,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
+#include "ml/search.hpp"
 
 #include <opencv2/core.hpp>
 #include <opencv2/ml.hpp>
@@ -133,7 +134,7 @@ public:
         } else if (m_kind == "boost") {
             m_params = {{"n_trees", param_int(params, "n_trees", 100, 1, 100000)},
                         {"max_depth", param_int(params, "max_depth", 2, 1, 1000)},
-                        {"boost_type", param_string(params, "boost_type", "real", {"real", "discrete", "gentle", "logit"})},
+                        {"boost_type", param_string(params, "boost_type", "gentle", {"real", "discrete", "gentle", "logit"})},
                         {"weight_trim_rate", param_double(params, "weight_trim_rate", 0.95, 0.0, 1.0)}};
         } else if (m_kind == "svm") {
             // gamma 0 = 1 / n_features (features are standardised by preprocess).
@@ -207,6 +208,10 @@ public:
             report.train_loss = std::numeric_limits<double>::quiet_NaN();
             report.valid_loss = std::numeric_limits<double>::quiet_NaN();
             report.valid_metric = std::numeric_limits<double>::quiet_NaN();
+            if (valid.x.rows > 0 && static_cast<std::int64_t>(valid.y.size()) == valid.x.rows
+                && valid.x.cols == m_n_features) {
+                report.valid_metric = metric_value(options.metric, valid.y, predict_proba(valid.x));
+            }
             options.on_epoch(report);
         }
     }

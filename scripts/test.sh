@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up (install what is missing, build), then run every test: the doctest suites under
+# ctest, then the end-to-end smoke runs of the example pipelines (scripts/e2e.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# Test-only tools: Redis for the queue adapter tests, python3 to check JUnit files.
+MLRUN_EXTRA_PACKAGES="redis-server python3" scripts/setup.sh
+cd build
+ctest --output-on-failure -j 2 --timeout 600
+cd ..
+if [ -x scripts/e2e.sh ]; then
+  scripts/e2e.sh
+fi
