@@ -190,6 +190,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
             if (!status->empty()) {
                 filter->status = parse_status(*status);
             }
+            filter->light = !*json;
             std::vector<Task> tasks = cli.backends().store->list(*filter);
             if (*json) {
                 Json arr = Json::array();

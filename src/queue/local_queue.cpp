@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 namespace mlrun {
@@ -105,15 +106,29 @@ int LocalQueue::requeue_expired()
     std::error_code ec;
     for (const QueueInfo& q : list()) {
         for (const fs::directory_entry& e : fs::directory_iterator(m_root / q.name / "claimed", ec)) {
+            std::string name = e.path().filename().string();
+            if (name.find(".tmp.") != std::string::npos) {
+                continue; // a lease being written right now
+            }
             std::string text;
             try {
                 text = read_file(e.path());
             } catch (const UsageError&) {
                 continue;
             }
-            long long expires = std::atoll(text.c_str());
+            // Right after the claiming rename the file still holds the task id, not an
+            // expiry: until the claimer writes one, the lease runs from the rename.
+            char* end = nullptr;
+            long long expires = std::strtoll(text.c_str(), &end, 10);
+            if (text.size() < 13 || !end || *end != '\0') {
+                auto age = fs::file_time_type::clock::now() - fs::last_write_time(e.path(), ec);
+                if (ec || std::chrono::duration_cast<std::chrono::milliseconds>(age).count() < m_lease_ms) {
+                    continue;
+                }
+                expires = 0;
+            }
             if (expires < now_ms()) {
-                fail(Lease{q.name, e.path().filename().string(), "", expires});
+                fail(Lease{q.name, name, "", expires});
                 ++n;
             }
         }

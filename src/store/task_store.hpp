@@ -16,6 +16,8 @@ struct TaskFilter {
     std::string tag;
     std::string run_id;
     std::string kind;
+    // Records without params, values and artifacts: what a listing shows, read much faster.
+    bool light = false;
 };
 
 class TaskStore {

@@ -34,6 +34,10 @@ std::vector<std::string> command_argv(const Json& params)
         }
         return {"/bin/sh", "-c", cmd->get<std::string>()};
     }
+    if (cmd->is_boolean() || cmd->is_number()) {
+        // `--set command=true` types the value; a command is text all the same.
+        return {"/bin/sh", "-c", cmd->dump()};
+    }
     if (cmd->is_array() && !cmd->empty()) {
         std::vector<std::string> argv;
         for (const Json& a : *cmd) {

@@ -37,7 +37,7 @@ steps:
     template: noop
     parents: [train]
 )");
-    RunResult r = mlrun(dir, {"pipeline", "run", "-q", file});
+    RunResult r = run_cli(dir, {"pipeline", "run", "-q", file});
     CAPTURE(r.err);
     REQUIRE(r.code == 0);
     std::string run_id = run_id_of(r.out);
@@ -76,7 +76,7 @@ steps:
     CHECK(summary.params["inputs"]["train"].size() == 2);
 
     // Each node is a task of the run in `task list --run`.
-    RunResult list = mlrun(dir, {"task", "list", "--run", run_id});
+    RunResult list = run_cli(dir, {"task", "list", "--run", run_id});
     REQUIRE(list.code == 0);
     for (const std::string& id : {prep.id, a.id, bb.id, summary.id}) {
         CHECK(list.out.find(id) != std::string::npos);
@@ -86,7 +86,7 @@ steps:
     CHECK(lines_of(trim(list.out)).size() == 5); // header + 4 tasks
 
     // show draws every node with its state.
-    RunResult show = mlrun(dir, {"pipeline", "show", run_id});
+    RunResult show = run_cli(dir, {"pipeline", "show", run_id});
     REQUIRE(show.code == 0);
     CHECK(show.out.find("train::a") != std::string::npos);
     CHECK(show.out.find("completed") != std::string::npos);
@@ -179,7 +179,7 @@ TEST_CASE("engine: policy partial tolerates one failed fan-out node, strict does
     std::string partial = write_pipeline(dir, "name: pp\npolicy: partial\n" + body, "partial.yaml");
     std::string strict = write_pipeline(dir, "name: ps\npolicy: strict\n" + body, "strict.yaml");
 
-    RunResult p = mlrun(dir, {"pipeline", "run", "-q", partial});
+    RunResult p = run_cli(dir, {"pipeline", "run", "-q", partial});
     CAPTURE(p.out);
     CAPTURE(p.err);
     CHECK(p.code == 0);
@@ -192,7 +192,7 @@ TEST_CASE("engine: policy partial tolerates one failed fan-out node, strict does
     CHECK(ps["train::false"] == "completed");
     CHECK(ps["summary"] == "completed");
 
-    RunResult s = mlrun(dir, {"pipeline", "run", "-q", strict});
+    RunResult s = run_cli(dir, {"pipeline", "run", "-q", strict});
     CAPTURE(s.out);
     CHECK(s.code == 1);
     Json sr = load_run(b, run_id_of(s.out));
@@ -200,7 +200,7 @@ TEST_CASE("engine: policy partial tolerates one failed fan-out node, strict does
     CHECK(sr["why"].get<std::string>().find("train::true") != std::string::npos);
 
     // Partial with every fan-out node failing is a failed run.
-    RunResult all = mlrun(dir, {"pipeline", "run", "-q", partial, "--set", "train.fail=[true]"});
+    RunResult all = run_cli(dir, {"pipeline", "run", "-q", partial, "--set", "train.fail=[true]"});
     CHECK(all.code == 1);
 }
 
@@ -277,10 +277,10 @@ steps:
     CHECK(miss.find("params.value: 1 -> 2") != std::string::npos);
 
     // The CLI says the same, and an unknown step is a usage error with a suggestion.
-    RunResult cli_hit = mlrun(dir, {"pipeline", "explain", second.run_id, "summary"});
+    RunResult cli_hit = run_cli(dir, {"pipeline", "explain", second.run_id, "summary"});
     CHECK(cli_hit.code == 0);
     CHECK(cli_hit.out.find("cache: hit") != std::string::npos);
-    RunResult cli_bad = mlrun(dir, {"pipeline", "explain", second.run_id, "train::c"});
+    RunResult cli_bad = run_cli(dir, {"pipeline", "explain", second.run_id, "train::c"});
     CHECK(cli_bad.code == 2);
     CHECK(cli_bad.err.find("did you mean") != std::string::npos);
 }

@@ -83,7 +83,7 @@ TEST_CASE("engine signals: SIGINT aborts the running step, exits 130, and --resu
     ::kill(-pgid, SIGKILL);
 
     write_text(dir / "marker", "");
-    RunResult resumed = mlrun(dir, {"pipeline", "run", "-q", "--resume", run_id});
+    RunResult resumed = run_cli(dir, {"pipeline", "run", "-q", "--resume", run_id});
     CAPTURE(resumed.err);
     CHECK(resumed.code == 0);
     CHECK(run_id_of(resumed.out) == run_id);
@@ -123,12 +123,12 @@ TEST_CASE("engine signals: after SIGKILL of mlrun mid-step, --resume reruns only
     REQUIRE(prep);
     CHECK(prep->status == Status::completed);
     CHECK_FALSE(step_task(b, run_id, "after"));
-    RunResult show = mlrun(dir, {"pipeline", "show", run_id});
+    RunResult show = run_cli(dir, {"pipeline", "show", run_id});
     CHECK(show.code == 0);
     CHECK(show.out.find("running") != std::string::npos);
 
     write_text(dir / "marker", "");
-    RunResult resumed = mlrun(dir, {"pipeline", "run", "-q", "--resume", run_id.substr(0, 10)});
+    RunResult resumed = run_cli(dir, {"pipeline", "run", "-q", "--resume", run_id.substr(0, 10)});
     CAPTURE(resumed.err);
     CHECK(resumed.code == 0);
     Json after = load_run(b, run_id);

@@ -39,7 +39,7 @@ inline PipelineOptions quiet_options()
 }
 
 // `mlrun --templates <source>/templates ARGS` in the temp folder.
-inline RunResult mlrun(const TempDir& dir, std::vector<std::string> args)
+inline RunResult run_cli(const TempDir& dir, std::vector<std::string> args)
 {
     args.insert(args.begin(), {"--templates", k_templates});
     return run(dir, args);

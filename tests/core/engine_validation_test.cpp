@@ -49,7 +49,7 @@ TEST_CASE("engine validation: unknown parent names it and suggests the nearest s
     template: noop
     parents: [preprocss]
 )");
-    RunResult r = mlrun(dir, {"pipeline", "run", file});
+    RunResult r = run_cli(dir, {"pipeline", "run", file});
     check_rejected(dir, r, "unknown parent \"preprocss\"");
     CHECK(r.err.find("did you mean preprocess?") != std::string::npos);
     CHECK(r.err.find("step \"train\"") != std::string::npos);
@@ -66,7 +66,7 @@ TEST_CASE("engine validation: a cycle is reported as the path around it")
     template: noop
     parents: [a]
 )");
-    RunResult r = mlrun(dir, {"pipeline", "run", file});
+    RunResult r = run_cli(dir, {"pipeline", "run", file});
     check_rejected(dir, r, "dependency cycle");
     CHECK(trim(r.err) == "mlrun: error: " + file + ": dependency cycle: a -> b -> a");
 
@@ -84,7 +84,7 @@ TEST_CASE("engine validation: a cycle is reported as the path around it")
     template: noop
     parents: [y]
 )", "three.yaml");
-    RunResult r3 = mlrun(dir, {"pipeline", "run", file3});
+    RunResult r3 = run_cli(dir, {"pipeline", "run", file3});
     check_rejected(dir, r3, "dependency cycle: x -> z -> y -> x");
 
     // Library: the same error as a UsageError, before any store is touched.
@@ -102,7 +102,7 @@ TEST_CASE("engine validation: duplicate step names, unknown template, unknown ke
   - name: prep
     template: exec
 )");
-        check_rejected(dir, mlrun(dir, {"pipeline", "run", file}), "step \"prep\": duplicate step name");
+        check_rejected(dir, run_cli(dir, {"pipeline", "run", file}), "step \"prep\": duplicate step name");
     }
     SUBCASE("missing template suggests the nearest")
     {
@@ -110,7 +110,7 @@ TEST_CASE("engine validation: duplicate step names, unknown template, unknown ke
   - name: prep
     template: noopp
 )");
-        RunResult r = mlrun(dir, {"pipeline", "run", file});
+        RunResult r = run_cli(dir, {"pipeline", "run", file});
         check_rejected(dir, r, "noopp");
         CHECK(r.err.find("step \"prep\"") != std::string::npos);
         CHECK(r.err.find("did you mean noop?") != std::string::npos);
@@ -123,7 +123,7 @@ steps:
   - name: prep
     template: noop
 )");
-        RunResult r = mlrun(dir, {"pipeline", "run", file});
+        RunResult r = run_cli(dir, {"pipeline", "run", file});
         check_rejected(dir, r, "unknown key \"parallelsm\"");
         CHECK(r.err.find("did you mean parallelism?") != std::string::npos);
     }
@@ -134,7 +134,7 @@ steps:
     template: noop
     parent: [x]
 )");
-        RunResult r = mlrun(dir, {"pipeline", "run", file});
+        RunResult r = run_cli(dir, {"pipeline", "run", file});
         check_rejected(dir, r, "unknown key \"parent\"");
         CHECK(r.err.find("did you mean parents?") != std::string::npos);
     }
@@ -145,7 +145,7 @@ steps:
     template: noop
     params: {nosuch: 1}
 )");
-        RunResult r = mlrun(dir, {"pipeline", "run", file});
+        RunResult r = run_cli(dir, {"pipeline", "run", file});
         check_rejected(dir, r, "param \"nosuch\" is not editable in template noop");
         CHECK(r.err.find("step \"prep\"") != std::string::npos);
     }
@@ -156,7 +156,7 @@ steps:
     template: noop
     foreach: {model.kind: [a, b]}
 )");
-        check_rejected(dir, mlrun(dir, {"pipeline", "run", file}), "foreach param \"model.kind\" is not editable");
+        check_rejected(dir, run_cli(dir, {"pipeline", "run", file}), "foreach param \"model.kind\" is not editable");
     }
     SUBCASE("bad trigger and policy values")
     {
@@ -165,13 +165,13 @@ steps:
   - name: prep
     template: noop
 )");
-        check_rejected(dir, mlrun(dir, {"pipeline", "run", file}), "\"policy\" must be partial or strict, not \"lenient\"");
+        check_rejected(dir, run_cli(dir, {"pipeline", "run", file}), "\"policy\" must be partial or strict, not \"lenient\"");
         std::string file2 = write_pipeline(dir, R"(steps:
   - name: prep
     template: noop
     trigger: always
 )", "t.yaml");
-        check_rejected(dir, mlrun(dir, {"pipeline", "run", file2}), "\"trigger\" must be all_success or all_done");
+        check_rejected(dir, run_cli(dir, {"pipeline", "run", file2}), "\"trigger\" must be all_success or all_done");
     }
 }
 
@@ -179,24 +179,24 @@ TEST_CASE("engine validation: --set on an unknown step and --no-cache-step bogus
 {
     TempDir dir;
     std::string file = write_pipeline(dir, k_good);
-    RunResult r = mlrun(dir, {"pipeline", "run", file, "--set", "nosuch.x=1"});
+    RunResult r = run_cli(dir, {"pipeline", "run", file, "--set", "nosuch.x=1"});
     check_rejected(dir, r, "unknown step \"nosuch\"");
 
-    RunResult near = mlrun(dir, {"pipeline", "run", file, "--set", "trian.value=1"});
+    RunResult near = run_cli(dir, {"pipeline", "run", file, "--set", "trian.value=1"});
     check_rejected(dir, near, "unknown step \"trian\"");
     CHECK(near.err.find("did you mean train?") != std::string::npos);
 
-    RunResult bad_param = mlrun(dir, {"pipeline", "run", file, "--set", "prep.nosuch=1"});
+    RunResult bad_param = run_cli(dir, {"pipeline", "run", file, "--set", "prep.nosuch=1"});
     check_rejected(dir, bad_param, "param \"nosuch\" is not editable");
 
-    RunResult step = mlrun(dir, {"pipeline", "run", file, "--no-cache-step", "bogus"});
+    RunResult step = run_cli(dir, {"pipeline", "run", file, "--no-cache-step", "bogus"});
     check_rejected(dir, step, "--no-cache-step \"bogus\"");
 
-    RunResult missing = mlrun(dir, {"pipeline", "run", (dir / "nope.yaml").string()});
+    RunResult missing = run_cli(dir, {"pipeline", "run", (dir / "nope.yaml").string()});
     check_rejected(dir, missing, "no such pipeline file");
 
     // The same file is fine without the bad options: the rejections were about them.
-    RunResult ok = mlrun(dir, {"pipeline", "run", "-q", file, "--no-cache-step", "train"});
+    RunResult ok = run_cli(dir, {"pipeline", "run", "-q", file, "--no-cache-step", "train"});
     CAPTURE(ok.err);
     CHECK(ok.code == 0);
 }
