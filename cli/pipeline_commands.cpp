@@ -3,13 +3,17 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
+#include "engine/ci_reports.hpp"
+#include "engine/gates.hpp"
 #include "engine/pipeline_runner.hpp"
 #include "engine/progress.hpp"
 #include "ml/leaderboard.hpp"
 #include "store/task_store.hpp"
 #include "tracking/tracker.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +26,12 @@ struct RunArgs {
     PipelineOptions options;
     bool json = false;
     bool quiet = false;
+    std::vector<std::string> gates;
+    bool gate_each = false;
+    std::string baseline;
+    std::vector<std::string> max_drop;
+    std::string junit;
+    std::string summary_md;
 };
 
 // The leaderboard of the run's summary step, or null when there is none.
@@ -68,11 +78,40 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         cmd->add_flag("--quiet,-q", args->quiet, "No progress output");
         cmd->add_option("--cores", args->options.cores, "Cores to share between running steps (default: all)")
             ->check(CLI::PositiveNumber);
+        cmd->add_option("--gate", args->gates,
+                        "Quality gate on the recommended model's test metric, e.g. 'roc_auc>=0.80' (repeatable; "
+                        "adds to the file's gates:). A missed gate exits 1");
+        cmd->add_flag("--gate-each", args->gate_each, "Check the gates against every ranked model, not only the recommended one");
+        cmd->add_option("--baseline", args->baseline, "An earlier run to compare the recommended model with (see --max-drop)");
+        cmd->add_option("--max-drop", args->max_drop, "Largest allowed drop against --baseline: METRIC=AMOUNT, e.g. roc_auc=0.02");
+        cmd->add_option("--junit", args->junit, "Write a JUnit XML report: one test case per step and per gate");
+        cmd->add_option("--summary-md", args->summary_md, "Write a Markdown summary (leaderboard, gates) for a CI job page");
         cmd->callback([&cli, args] {
             if (args->file.empty() && args->options.resume_run.empty()) {
                 throw UsageError("pipeline run: give a pipeline FILE or --resume RUN");
             }
+            // Bad gate syntax is bad input: refuse it before anything runs.
+            std::vector<Gate> gates;
+            for (const std::string& g : args->gates) {
+                gates.push_back(parse_gate(g));
+            }
+            std::map<std::string, double> max_drop;
+            for (const std::string& d : args->max_drop) {
+                max_drop.insert(parse_max_drop(d));
+            }
+            if (!max_drop.empty() && args->baseline.empty()) {
+                throw UsageError("--max-drop needs --baseline RUN");
+            }
+            if (!args->baseline.empty() && max_drop.empty()) {
+                throw UsageError("--baseline needs at least one --max-drop METRIC=AMOUNT");
+            }
             Backends& b = cli.backends();
+            std::string baseline_run = args->baseline.empty() ? "" : resolve_run(b, args->baseline);
+            if (!args->file.empty()) {
+                for (const Gate& g : load_pipeline(args->file).gates) {
+                    gates.push_back(g);
+                }
+            }
             ProgressMode mode = args->json ? ProgressMode::json
                                 : args->quiet ? ProgressMode::quiet
                                               : default_progress_mode(stderr);
@@ -82,16 +121,44 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             args->options.observer = progress.get();
             args->options.templates_dir = cli.templates_dir;
             PipelineResult result = run_pipeline(b, args->file, args->options);
+            Json run = load_run(b, result.run_id);
+            Json lb = run_leaderboard(b, run);
+            std::vector<GateResult> checked = check_gates(lb, gates, args->gate_each);
+            if (!baseline_run.empty()) {
+                std::vector<GateResult> drops =
+                    check_baseline(lb, run_leaderboard(b, load_run(b, baseline_run)), baseline_run, max_drop);
+                checked.insert(checked.end(), drops.begin(), drops.end());
+            }
+            bool gates_ok = std::all_of(checked.begin(), checked.end(), [](const GateResult& g) { return g.passed; });
+            if (!args->junit.empty()) {
+                write_junit(args->junit, *b.store, run, checked);
+            }
+            if (!args->summary_md.empty()) {
+                write_summary_markdown(args->summary_md, run, lb, checked);
+            }
             if (!args->json) {
-                Json lb = run_leaderboard(b, result.record);
                 if (!lb.is_null()) {
                     std::printf("\n%s", ml::format_leaderboard_table(lb).c_str());
+                }
+                for (const GateResult& g : checked) {
+                    std::printf("gate %s: %s — %s\n", g.passed ? "passed" : "FAILED", g.name.c_str(), g.message.c_str());
                 }
                 std::printf("\nrun %s %s%s\n", result.run_id.c_str(), result.status.c_str(),
                             result.why.empty() ? "" : (": " + result.why).c_str());
                 std::printf("details: mlrun pipeline show %s\n", result.run_id.c_str());
+            } else {
+                for (const GateResult& g : checked) {
+                    std::printf("%s\n", Json{{"event", "gate"}, {"gate", g.name}, {"passed", g.passed}, {"message", g.message}}
+                                            .dump()
+                                            .c_str());
+                }
             }
-            cli.exit_code = result.status == "completed" ? 0 : result.status == "aborted" ? 130 : 1;
+            for (const GateResult& g : checked) {
+                if (!g.passed) {
+                    std::fprintf(stderr, "mlrun: gate failed: %s\n", g.message.c_str());
+                }
+            }
+            cli.exit_code = result.status == "aborted" ? 130 : result.status == "completed" && gates_ok ? 0 : 1;
         });
     }
     {

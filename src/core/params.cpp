@@ -1,6 +1,7 @@
 #include "core/params.hpp"
 
 #include "core/error.hpp"
+#include "core/yaml.hpp"
 
 #include <cctype>
 
@@ -49,7 +50,12 @@ Json parse_value(std::string_view text)
     if (!text.empty() && (text.front() == '[' || text.front() == '{')) {
         Json parsed = Json::parse(text, nullptr, false);
         if (parsed.is_discarded()) {
-            throw UsageError("invalid JSON value \"" + std::string(text) + "\"");
+            // YAML flow style too: [boat, body] and {lr: 0.1} without quotes.
+            try {
+                return parse_yaml(std::string(text), "value");
+            } catch (const UsageError&) {
+                throw UsageError("invalid list or mapping \"" + std::string(text) + "\" (JSON or YAML flow style)");
+            }
         }
         return parsed;
     }

@@ -24,7 +24,10 @@ const Json* recommended_row(const Json& lb)
         return nullptr;
     }
     std::string id = lb["recommended"].value("task_id", "");
-    for (const Json& row : lb.value("models", Json::array())) {
+    if (!lb.contains("models") || !lb["models"].is_array()) {
+        return nullptr;
+    }
+    for (const Json& row : lb["models"]) { // a reference into lb: the pointer returned stays valid
         if (row.value("task_id", "") == id) {
             return &row;
         }
