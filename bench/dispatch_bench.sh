@@ -17,7 +17,8 @@ width=200
 dir="$here/dispatch"
 mkdir -p "$dir"
 
-# pipeline FILE TEMPLATE PARAMS WIDTH: first -> mid (foreach over `value`) -> last.
+# pipeline FILE TEMPLATE PARAMS WIDTH: first -> mid (foreach over `seed`, which noop ignores;
+# `value` would add a store write per step) -> last.
 gen() {
     local file=$1 tmpl=$2 params=$3 n=$4
     {
@@ -26,7 +27,7 @@ gen() {
         echo "steps:"
         echo "  - {name: first, template: $tmpl, params: $params}"
         if [ "$n" -gt 0 ]; then
-            printf '  - {name: mid, template: %s, parents: [first], params: %s, foreach: {value: [' "$tmpl" "$params"
+            printf '  - {name: mid, template: %s, parents: [first], params: %s, foreach: {seed: [' "$tmpl" "$params"
             seq -s, 1 "$n" | tr -d '\n'
             echo ']}}'
             echo "  - {name: last, template: $tmpl, parents: [mid], params: $params}"

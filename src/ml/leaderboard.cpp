@@ -91,7 +91,8 @@ std::vector<std::string> metric_columns(const json& rows, const std::string& pri
             continue;
         }
         for (const auto& [k, v] : test.items()) {
-            if ((v.is_number() || v.is_null()) && !seen.count(k)) {
+            // "rows" is the size of the test split, not a metric.
+            if ((v.is_number() || v.is_null()) && !seen.count(k) && k != "rows") {
                 extra.insert(k);
             }
         }
