@@ -23,20 +23,31 @@ file="$work/cpu.yaml"
     echo "    foreach: {env.WHICH: [a, b, c, d]}"
 } > "$file"
 
-median_s() {
-    local p=$1 times=()
-    for _ in $(seq "$runs"); do
-        rm -rf "$MLRUN_HOME"
-        local t0 t1
-        t0=$(date +%s%N)
-        "$bin" --templates "$root/templates" pipeline run -q --no-cache --parallelism "$p" "$file" > /dev/null
-        t1=$(date +%s%N)
-        times+=($(( (t1 - t0) / 1000000 )))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]/1000}'
+# Wall seconds of one command.
+wall() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" > /dev/null
+    t1=$(date +%s%N)
+    echo $(( (t1 - t0) / 1000000 ))
 }
-one=$(median_s 1)
-two=$(median_s 2)
-echo "median of $runs runs; $(nproc) cores; 4 steps of a $loop-iteration sh loop"
-printf 'parallelism 1: %s s\nparallelism 2: %s s\nspeed-up:      %s x\n' "$one" "$two" \
-    "$(awk -v a="$one" -v b="$two" 'BEGIN {printf "%.2f", a / b}')"
+mlrun_run() {
+    rm -rf "$MLRUN_HOME"
+    "$bin" --templates "$root/templates" pipeline run -q --no-cache --parallelism "$1" "$file"
+}
+# The same four loops under xargs -P: what this machine gives at that moment (other load
+# on a shared 2-core machine moves both figures together), interleaved with the mlrun runs.
+xargs_run() {
+    printf 'a\nb\nc\nd\n' | xargs -P "$1" -I{} sh -c "i=0; while [ \$i -lt $loop ]; do i=\$((i+1)); done"
+}
+m1=(); m2=(); x1=(); x2=()
+for _ in $(seq "$runs"); do
+    m1+=("$(wall mlrun_run 1)"); m2+=("$(wall mlrun_run 2)")
+    x1+=("$(wall xargs_run 1)"); x2+=("$(wall xargs_run 2)")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]/1000}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+echo "median of $runs interleaved runs; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg); 4 steps of a $loop-iteration sh loop"
+printf '%-16s %8s %8s %9s\n' "" "P=1 s" "P=2 s" "speed-up"
+printf '%-16s %8s %8s %8sx\n' "mlrun pipeline" "$(median "${m1[@]}")" "$(median "${m2[@]}")" "$(ratio "$(median "${m1[@]}")" "$(median "${m2[@]}")")"
+printf '%-16s %8s %8s %8sx\n' "xargs -P" "$(median "${x1[@]}")" "$(median "${x2[@]}")" "$(ratio "$(median "${x1[@]}")" "$(median "${x2[@]}")")"

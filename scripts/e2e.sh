@@ -36,13 +36,13 @@ check "titanic smoke run passes its gate" run 0 "$work/smoke.log" pipeline run $
   --junit "$work/out.xml" --summary-md "$work/summary.md"
 elapsed=$(( $(date +%s) - start ))
 check "smoke run took ${elapsed}s (< 60 s)" test "$elapsed" -lt 60
-check "JUnit file parses and counts 7 steps and 1 gate" python3 - "$work/out.xml" <<'PY'
+check "JUnit file parses and counts 8 steps and 1 gate" python3 - "$work/out.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 assert root.tag == "testsuites", root.tag
 suites = {s.get("name"): s for s in root.findall("testsuite")}
 steps, gates = suites["titanic.steps"], suites["titanic.gates"]
-assert len(steps.findall("testcase")) == int(steps.get("tests")) == 7, steps.get("tests")
+assert len(steps.findall("testcase")) == int(steps.get("tests")) == 8, steps.get("tests")
 assert len(gates.findall("testcase")) == int(gates.get("tests")) == 1
 assert root.get("failures") == "0", root.get("failures")
 assert {c.get("name") for c in steps} >= {"preprocess", "train::mlp", "summary"}
@@ -68,13 +68,42 @@ check "full titanic run completes" run 0 "$work/full.log" pipeline run $titanic
 full_run=$(grep -o 'run [0-9a-z]* completed' "$work/full.log" | tail -1 | cut -d' ' -f2)
 best=$(grep -E '^ +1 ' "$work/full.log" | awk '{print $4}')
 check "best test ROC AUC $best >= 0.83" python3 -c "import sys; sys.exit(0 if float('$best') >= 0.83 else 1)"
-check "pipeline show lists every step" sh -c "'$mlrun' pipeline show $full_run | grep -cE '^ *(\`- )?(preprocess|train::[a-z_]+|summary|inference) +completed' | grep -qx 7"
+check "pipeline show lists every step" sh -c "'$mlrun' pipeline show $full_run | grep -cE '^ *(\`- )?(preprocess|train::[a-z_]+|search|summary|inference) +completed' | grep -qx 8"
 check "second identical run is all cached" run 0 "$work/full2.log" pipeline run $titanic
 check "no step ran again" sh -c "! grep -qE ': started on slot' '$work/full2.log'"
 check "identical leaderboard" bash -c "diff <(grep -E '^ +[0-9] ' '$work/full.log') <(grep -E '^ +[0-9] ' '$work/full2.log')"
 check "the model registry holds the recommended model" sh -c "'$mlrun' model list | grep -q examples-titanic"
 
-# 5. Digits (images) smoke run.
+# 5. Determinism under parallelism: the same seed gives the same test metrics, to the
+#    last digit, with 1 and 2 steps at a time (models share one process).
+leaderboard_metrics() { # RUN -> the test metrics of every ranked model, as JSON
+  "$mlrun" task list --run "$1" --kind summary --json | python3 -c '
+import json, sys, urllib.parse
+task = json.load(sys.stdin)[-1]
+uri = [a["uri"] for a in task["artifacts"] if a["name"] == "leaderboard.json"][0]
+board = json.load(open(urllib.parse.urlparse(uri).path))
+print(json.dumps({m["model"]: m["test"] for m in board["models"]}, sort_keys=True))'
+}
+check "parallelism 1 run" run 0 "$work/p1.log" pipeline run $titanic --smoke --no-cache --parallelism 1
+check "parallelism 2 run" run 0 "$work/p2.log" pipeline run $titanic --smoke --no-cache --parallelism 2
+p1=$(grep -o 'run [0-9a-z]* completed' "$work/p1.log" | tail -1 | cut -d' ' -f2)
+p2=$(grep -o 'run [0-9a-z]* completed' "$work/p2.log" | tail -1 | cut -d' ' -f2)
+check "identical test metrics at parallelism 1 and 2" test "$(leaderboard_metrics "$p1")" = "$(leaderboard_metrics "$p2")"
+
+# 6. Resume after a SIGKILL of the whole mlrun process in the middle of training.
+"$mlrun" pipeline run examples/digits/pipeline.yaml --smoke --no-cache --set train.model.epochs=40 \
+  --set 'train.model.kind=[cnn]' >"$work/kill.log" 2>&1 &
+pid=$!
+for _ in $(seq 300); do grep -q 'train::cnn: epoch' "$work/kill.log" && break; sleep 0.1; done
+kill -9 $pid; wait $pid 2>/dev/null
+killed_run=$("$mlrun" pipeline list | awk '$2 == "digits" && $3 == "running" {print $1}' | tail -1)
+check "the killed run is left resumable" test -n "$killed_run"
+prep_before=$("$mlrun" task list --run "$killed_run" --kind preprocess --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+check "--resume completes the killed run" run 0 "$work/resume.log" pipeline run --resume "$killed_run" --set train.model.epochs=2
+check "resume kept the finished preprocess step" sh -c "'$mlrun' pipeline show $killed_run --json | grep -q '$prep_before'"
+check "resume reran the unfinished model" grep -q 'train::cnn: started' "$work/resume.log"
+
+# 7. Digits (images) smoke run.
 check "digits smoke run completes" run 0 "$work/digits.log" pipeline run examples/digits/pipeline.yaml --smoke
 
 echo "e2e: $passed passed, $failed failed"
