@@ -166,8 +166,8 @@ void add_task_commands(CLI::App& app, Cli& cli)
             if (!*quiet) {
                 options.on_log = [](const std::string& line) { std::printf("%s\n", line.c_str()); std::fflush(stdout); };
             }
-            Status s = run_task(b, full, options);
-            Task t = b.store->get(full);
+            Task t = run_task(b, full, options);
+            Status s = t.status;
             std::fprintf(stderr, "task %s %s in %s%s\n", t.id.c_str(), std::string(to_string(s)).c_str(),
                          format_duration_ms(t.finished_ms - t.started_ms).c_str(),
                          t.error.empty() ? "" : (": " + t.error).c_str());

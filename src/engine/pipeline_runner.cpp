@@ -333,6 +333,10 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
                 task.parent = node.parents.empty() ? "" : plan.nodes()[node.parents.front()].task_id;
                 task.queue = step.queue;
                 task.cache_key = key.key;
+                // Stored already started: one rewrite of task.json less per step.
+                task.status = Status::in_progress;
+                task.attempts = 1;
+                task.started_ms = now_ms();
                 b.store->create(task);
             }
             node.task_id = task.id;
@@ -347,8 +351,9 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
             run.on_progress = [&](const std::string& stage, int done, int total) {
                 emit({node.name, task.id, slot, "stage", stage, done, total, now_ms() - rec.started_ms});
             };
-            Status status = run_task(b, task.id, run);
-            Task ended = b.store->get(task.id);
+            run.created_started = !cloned;
+            Task ended = run_task(b, task.id, run);
+            Status status = ended.status;
             rec.finished_ms = now_ms();
             rec.metric = primary_value(ended, spec.primary_metric);
             NodeState state = state_of(status);

@@ -22,10 +22,10 @@ std::string self_exe()
 
 namespace {
 
-void finish(Backends& b, const std::string& id, Status status, const std::string& error, const std::string& error_class,
+Task finish(Backends& b, const std::string& id, Status status, const std::string& error, const std::string& error_class,
             int exit_code)
 {
-    b.store->update(id, [&](Task& t) {
+    return b.store->update(id, [&](Task& t) {
         t.status = status;
         t.finished_ms = now_ms();
         t.error = error;
@@ -36,9 +36,9 @@ void finish(Backends& b, const std::string& id, Status status, const std::string
 
 } // namespace
 
-Status run_task(Backends& b, const std::string& task_id, const RunOptions& options)
+Task run_task(Backends& b, const std::string& task_id, const RunOptions& options)
 {
-    Task task = b.store->update(task_id, [&](Task& t) {
+    Task task = options.created_started ? b.store->get(task_id) : b.store->update(task_id, [&](Task& t) {
         check_transition(t.status, Status::in_progress);
         t.status = Status::in_progress;
         t.attempts += 1;
@@ -89,29 +89,24 @@ Status run_task(Backends& b, const std::string& task_id, const RunOptions& optio
         ctx.check_cancel();
     } catch (const Aborted& e) {
         log("mlrun: aborted");
-        finish(b, task.id, Status::aborted, "aborted by the user", "Aborted", 0);
-        return Status::aborted;
+        return finish(b, task.id, Status::aborted, "aborted by the user", "Aborted", 0);
     } catch (const TaskFailed& e) {
         log(std::string("mlrun: failed: ") + e.what());
-        finish(b, task.id, Status::failed, e.what(), "TaskFailed", e.exit_code());
-        return Status::failed;
+        return finish(b, task.id, Status::failed, e.what(), "TaskFailed", e.exit_code());
     } catch (const UsageError& e) {
         log(std::string("mlrun: failed: ") + e.what());
-        finish(b, task.id, Status::failed, e.what(), "UsageError", 0);
-        return Status::failed;
+        return finish(b, task.id, Status::failed, e.what(), "UsageError", 0);
     } catch (const std::exception& e) {
         // libtorch and OpenCV throw their own std::exception subclasses: keep the first line.
         std::string what = e.what();
         std::string first = what.substr(0, what.find('\n'));
         log("mlrun: failed: " + what);
-        finish(b, task.id, Status::failed, first, "exception", 0);
-        return Status::failed;
+        return finish(b, task.id, Status::failed, first, "exception", 0);
     }
     std::error_code ec;
     fs::remove_all(ctx.work_dir, ec);
     log("mlrun: completed");
-    finish(b, task.id, Status::completed, "", "", 0);
-    return Status::completed;
+    return finish(b, task.id, Status::completed, "", "", 0);
 }
 
 } // namespace mlrun
