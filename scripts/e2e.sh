@@ -74,6 +74,23 @@ check "no step ran again" sh -c "! grep -qE ': started on slot' '$work/full2.log
 check "identical leaderboard" bash -c "diff <(grep -E '^ +[0-9] ' '$work/full.log') <(grep -E '^ +[0-9] ' '$work/full2.log')"
 check "the model registry holds the recommended model" sh -c "'$mlrun' model list | grep -q examples-titanic"
 
+# The reported test metrics equal scikit-learn's on the run's own predictions_test.csv.
+if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
+  for id in $("$mlrun" task list --run "$full_run" --kind train_model --status completed | awk 'NR > 1 {print $1}'); do
+    check "metrics of $id equal sklearn's" /usr/bin/python3 scripts/check_metrics_sklearn.py "$MLRUN_HOME" "$id"
+  done
+else
+  echo "skip  metrics against sklearn (python3-sklearn not installed)"
+fi
+
+# Clone one model with another setting, resume the run: that model and the summary rerun.
+logreg=$("$mlrun" task list --run "$full_run" --kind train_model | awk '$2 == "train::logreg" {print $1}')
+"$mlrun" task clone "$logreg" --set model.lr=0.05 >/dev/null
+check "resume after a clone" run 0 "$work/clone.log" pipeline run --resume "$full_run"
+check "the cloned model ran" grep -q 'train::logreg: started' "$work/clone.log"
+check "the summary was refreshed" grep -q 'summary: started' "$work/clone.log"
+check "the other models were kept" sh -c "! grep -q 'train::mlp: started' '$work/clone.log'"
+
 # 5. Determinism under parallelism: the same seed gives the same test metrics, to the
 #    last digit, with 1 and 2 steps at a time (models share one process).
 leaderboard_metrics() { # RUN -> the test metrics of every ranked model, as JSON

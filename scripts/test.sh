@@ -3,8 +3,8 @@
 # ctest, then the end-to-end smoke runs of the example pipelines (scripts/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Test-only tools: Redis for the queue adapter tests, python3 to check JUnit files.
-MLRUN_EXTRA_PACKAGES="redis-server python3" scripts/setup.sh
+# Test-only tools: python3 checks the JUnit files; scikit-learn is the metrics reference.
+MLRUN_EXTRA_PACKAGES="python3 python3-sklearn" scripts/setup.sh
 cd build
 ctest --output-on-failure -j 2 --timeout 600
 cd ..
