@@ -6,9 +6,15 @@
 #include "core/util.hpp"
 #include "store/backends.hpp"
 #include "store/local_store.hpp"
+#include "store/task_store.hpp"
 #include "tracking/tracker.hpp"
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <filesystem>
 
 namespace mlrun {
@@ -26,6 +32,9 @@ Task finish(Backends& b, const std::string& id, Status status, const std::string
             int exit_code)
 {
     return b.store->update(id, [&](Task& t) {
+        if (t.status == Status::aborted) {
+            return; // `mlrun task abort` got there first: the abort stands
+        }
         t.status = status;
         t.finished_ms = now_ms();
         t.error = error;
@@ -33,6 +42,51 @@ Task finish(Backends& b, const std::string& id, Status status, const std::string
         t.exit_code = exit_code;
     });
 }
+
+// One cancel flag for the task: set by the caller's flag (Ctrl-C, the engine) or by
+// `mlrun task abort` from another process, seen as the record turning `aborted`.
+class AbortWatcher {
+public:
+    AbortWatcher(TaskStore& store, const std::string& id, const std::atomic<bool>* outer)
+        : m_thread([this, &store, id, outer] {
+              std::unique_lock<std::mutex> lock(m_mutex);
+              for (int tick = 1; !m_done; ++tick) {
+                  m_wake.wait_for(lock, std::chrono::milliseconds(50));
+                  if (outer && outer->load()) {
+                      m_flag = true;
+                  }
+                  if (tick % 10 == 0 && !m_done) { // the store every 0.5 s
+                      try {
+                          std::optional<Task> t = store.find(id);
+                          if (t && t->status == Status::aborted) {
+                              m_flag = true;
+                          }
+                      } catch (const std::exception&) {
+                          // a record being replaced: look again next time
+                      }
+                  }
+              }
+          })
+    {
+    }
+    ~AbortWatcher()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_done = true;
+        }
+        m_wake.notify_all();
+        m_thread.join();
+    }
+    const std::atomic<bool>* flag() const { return &m_flag; }
+
+private:
+    std::atomic<bool> m_flag{false};
+    bool m_done = false;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::thread m_thread; // last: started once the members above exist
+};
 
 } // namespace
 
@@ -66,7 +120,8 @@ Task run_task(Backends& b, const std::string& task_id, const RunOptions& options
             options.on_progress(stage, done, total);
         }
     };
-    ctx.cancel = options.cancel;
+    AbortWatcher watcher(*b.store, task.id, options.cancel);
+    ctx.cancel = watcher.flag();
     if (const Json* seed = get_path(task.params, "seed"); seed && seed->is_number_integer()) {
         ctx.seed = seed->get<std::uint64_t>();
     }
