@@ -28,6 +28,19 @@ struct TaskContext {
     // Extra environment for child processes (MLRUN_HOME, PATH with mlrun first).
     std::vector<std::pair<std::string, std::string>> env;
 
+    // Log and progress that tolerate a context without callbacks (unit tests).
+    void say(const std::string& line) const
+    {
+        if (log) {
+            log(line);
+        }
+    }
+    void stage(const std::string& name, int done, int total) const
+    {
+        if (progress) {
+            progress(name, done, total);
+        }
+    }
     bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
     // Throws Aborted when cancelled: call it between epochs, trials, batches of rows.
     void check_cancel() const;

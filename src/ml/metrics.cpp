@@ -331,6 +331,17 @@ nlohmann::json all_metrics(const std::vector<int>& y_true, const Matrix& proba)
     return j;
 }
 
+bool is_better(double candidate, double best, bool lower)
+{
+    if (std::isnan(candidate)) {
+        return false;
+    }
+    if (std::isnan(best)) {
+        return true;
+    }
+    return lower ? candidate < best : candidate > best;
+}
+
 bool lower_is_better(const std::string& metric)
 {
     return metric == "log_loss";

@@ -35,5 +35,7 @@ nlohmann::json all_metrics(const std::vector<int>& y_true, const Matrix& proba);
 
 // Which metrics are better when lower (log_loss).
 bool lower_is_better(const std::string& metric);
+// candidate beats best (NaN never wins; anything beats a NaN best).
+bool is_better(double candidate, double best, bool lower);
 
 } // namespace mlrun::ml

@@ -138,17 +138,6 @@ std::vector<nlohmann::json> grid_values(const SearchDim& dim)
     return values;
 }
 
-bool better(double candidate, double best, bool lower)
-{
-    if (std::isnan(candidate)) {
-        return false;
-    }
-    if (std::isnan(best)) {
-        return true;
-    }
-    return lower ? candidate < best : candidate > best;
-}
-
 } // namespace
 
 const std::vector<std::string>& metric_names()
@@ -351,7 +340,7 @@ SearchResult run_search(const SearchSpec& spec, const nlohmann::json& params, co
         if (trial.ok()) {
             const bool first = result.best < 0;
             const double best = first ? std::nan("") : result.trials[static_cast<size_t>(result.best)].valid_metric;
-            const bool wins = first || better(trial.valid_metric, best, lower)
+            const bool wins = first || is_better(trial.valid_metric, best, lower)
                               || (trial.valid_metric == best && trial.index < result.best)
                               || (std::isnan(best) && std::isnan(trial.valid_metric) && trial.index < result.best);
             if (wins) {

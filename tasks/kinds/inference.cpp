@@ -5,6 +5,7 @@
 #include "core/util.hpp"
 #include "kinds/inputs.hpp"
 #include "kinds/kinds.hpp"
+#include "ml/leaderboard.hpp"
 #include "ml/metrics.hpp"
 #include "ml/models/model.hpp"
 #include "ml/table.hpp"
@@ -21,20 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t k_latency_samples = 200;
-
-void say(TaskContext& ctx, const std::string& line)
-{
-    if (ctx.log) {
-        ctx.log(line);
-    }
-}
-
-void stage(TaskContext& ctx, const std::string& name, int done, int total)
-{
-    if (ctx.progress) {
-        ctx.progress(name, done, total);
-    }
-}
 
 std::string text_param(const Json& params, const char* key)
 {
@@ -93,25 +80,10 @@ std::string find_model_task(TaskContext& ctx)
 // The preprocess task behind a training task (its params.inputs), else an input of ours.
 Task find_preprocess_task(TaskContext& ctx, const Task& trained)
 {
-    const Json* inputs = get_path(trained.params, "inputs");
-    if (inputs && inputs->is_object()) {
-        for (const auto& [step, value] : inputs->items()) {
-            std::vector<std::string> ids;
-            if (value.is_string()) {
-                ids.push_back(value.get<std::string>());
-            } else if (value.is_array()) {
-                for (const Json& v : value) {
-                    if (v.is_string()) {
-                        ids.push_back(v.get<std::string>());
-                    }
-                }
-            }
-            for (const std::string& id : ids) {
-                Task t = ctx.track().get_task(id);
-                if (t.kind == "preprocess") {
-                    return t;
-                }
-            }
+    for (const std::string& id : input_ids_of(trained)) {
+        Task t = ctx.track().get_task(id);
+        if (t.kind == "preprocess") {
+            return t;
         }
     }
     const std::vector<Task> own = input_tasks(ctx, "preprocess");
@@ -120,18 +92,6 @@ Task find_preprocess_task(TaskContext& ctx, const Task& trained)
     }
     throw UsageError("training task " + trained.id + " names no preprocess task in its params.inputs; give one with "
                      "--set inputs.preprocess=<task id>");
-}
-
-std::string csv_field(const std::string& s)
-{
-    if (s.find_first_of(",\"\n\r") == std::string::npos) {
-        return s;
-    }
-    std::string out = "\"";
-    for (char c : s) {
-        out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    }
-    return out + "\"";
 }
 
 std::string fmt(double v)
@@ -159,11 +119,11 @@ double percentile(std::vector<double> v, double q)
 void run_inference(TaskContext& ctx)
 {
     const Json& params = ctx.task.params;
-    stage(ctx, "load", 0, 4);
+    ctx.stage("load", 0, 4);
     const std::string model_task_id = find_model_task(ctx);
     const Task trained = ctx.track().get_task(model_task_id);
     const Task prep = find_preprocess_task(ctx, trained);
-    say(ctx, "inference: model of task " + trained.id + " (" + trained.name + "), transform of task " + prep.id);
+    ctx.say("inference: model of task " + trained.id + " (" + trained.name + "), transform of task " + prep.id);
 
     Json card;
     const std::unique_ptr<ml::Model> model = ml::load_model(ctx.track().fetch_artifact(trained.id, "model"), &card);
@@ -198,9 +158,9 @@ void run_inference(TaskContext& ctx)
     }
     const ml::DataSource src = ml::resolve_data_source(
         data, base_dir, [&](const std::string& id) { return ctx.track().fetch_dataset(id); });
-    say(ctx, "inference: reading " + src.path.string());
+    ctx.say("inference: reading " + src.path.string());
     ctx.check_cancel();
-    stage(ctx, "transform", 1, 4);
+    ctx.stage("transform", 1, 4);
 
     ml::LabeledSet set;
     if (transform_kind == "tabular") {
@@ -235,7 +195,7 @@ void run_inference(TaskContext& ctx)
     const int n_classes = set.n_classes();
 
     ctx.check_cancel();
-    stage(ctx, "predict", 2, 4);
+    ctx.stage("predict", 2, 4);
     {
         // Untimed warm-up: the first call pays one-off costs (allocations, thread pools).
         ml::Matrix first(1, set.x.cols);
@@ -262,29 +222,29 @@ void run_inference(TaskContext& ctx)
         latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
     }
 
-    stage(ctx, "write", 3, 4);
+    ctx.stage("write", 3, 4);
     const std::vector<int> pred = ml::argmax_rows(proba);
     const bool labelled = !set.y.empty();
     std::string csv = "id";
     csv += labelled ? ",label" : "";
     csv += ",predicted";
     for (const std::string& c : set.class_names) {
-        csv += "," + csv_field("prob_" + c);
+        csv += "," + ml::csv_field("prob_" + c);
     }
     csv += "\n";
     std::vector<int> y_known;
     std::vector<std::int64_t> known_rows;
     for (std::int64_t r = 0; r < proba.rows; ++r) {
         const auto i = static_cast<std::size_t>(r);
-        csv += csv_field(set.ids[i]);
+        csv += ml::csv_field(set.ids[i]);
         if (labelled) {
-            csv += "," + (set.y[i] >= 0 ? csv_field(set.class_names[static_cast<std::size_t>(set.y[i])]) : std::string());
+            csv += "," + (set.y[i] >= 0 ? ml::csv_field(set.class_names[static_cast<std::size_t>(set.y[i])]) : std::string());
             if (set.y[i] >= 0) {
                 y_known.push_back(set.y[i]);
                 known_rows.push_back(r);
             }
         }
-        csv += "," + csv_field(set.class_names[static_cast<std::size_t>(pred[i])]);
+        csv += "," + ml::csv_field(set.class_names[static_cast<std::size_t>(pred[i])]);
         for (std::int64_t c = 0; c < proba.cols; ++c) {
             csv += "," + fmt(proba.at(r, c));
         }
@@ -314,12 +274,12 @@ void run_inference(TaskContext& ctx)
         write_file_atomic(dir / "metrics.json", doc.dump(2) + "\n");
         t.log_artifact(ctx.task.id, "metrics.json", dir / "metrics.json");
         t.log_value(ctx.task.id, "metrics", metrics);
-        say(ctx, "inference: accuracy " + fmt(metrics.value("accuracy", 0.0)) + " on " + std::to_string(y_known.size())
+        ctx.say("inference: accuracy " + fmt(metrics.value("accuracy", 0.0)) + " on " + std::to_string(y_known.size())
                      + " labelled rows");
     }
-    say(ctx, "inference: " + std::to_string(proba.rows) + " rows, " + fmt(rows_per_s) + " rows/s, latency p50 "
+    ctx.say("inference: " + std::to_string(proba.rows) + " rows, " + fmt(rows_per_s) + " rows/s, latency p50 "
                  + fmt(percentile(latency_ms, 0.50)) + " ms, p99 " + fmt(percentile(latency_ms, 0.99)) + " ms");
-    stage(ctx, "write", 4, 4);
+    ctx.stage("write", 4, 4);
 }
 
 } // namespace mlrun::kinds

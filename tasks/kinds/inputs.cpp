@@ -28,6 +28,23 @@ std::vector<std::string> input_task_ids(const TaskContext& ctx)
     return ids;
 }
 
+std::vector<std::string> input_ids_of(const Task& task)
+{
+    std::vector<std::string> ids;
+    const Json* inputs = get_path(task.params, "inputs");
+    if (!inputs || !inputs->is_object()) {
+        return ids;
+    }
+    for (const auto& [step, value] : inputs->items()) {
+        for (const Json& v : value.is_array() ? value : Json::array({value})) {
+            if (v.is_string()) {
+                ids.push_back(v.get<std::string>());
+            }
+        }
+    }
+    return ids;
+}
+
 std::vector<Task> input_tasks(const TaskContext& ctx, const std::string& kind)
 {
     std::vector<Task> tasks;

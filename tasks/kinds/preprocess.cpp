@@ -144,20 +144,6 @@ struct Outputs {
     std::size_t rows = 0;
 };
 
-void say(TaskContext& ctx, const std::string& line)
-{
-    if (ctx.log) {
-        ctx.log(line);
-    }
-}
-
-void stage(TaskContext& ctx, const std::string& name, int done, int total)
-{
-    if (ctx.progress) {
-        ctx.progress(name, done, total);
-    }
-}
-
 } // namespace
 
 void run_preprocess(TaskContext& ctx)
@@ -177,10 +163,10 @@ void run_preprocess(TaskContext& ctx)
         throw UsageError("params.data.limit: expected a whole number >= 0 (0 = all rows)");
     }
 
-    stage(ctx, "read", 0, 4);
+    ctx.stage("read", 0, 4);
     const ml::DataSource src = ml::resolve_data_source(
         data, base_dir, [&](const std::string& id) { return ctx.track().fetch_dataset(id); });
-    say(ctx, "preprocess: reading " + src.path.string() + " (" + src.format + ")");
+    ctx.say("preprocess: reading " + src.path.string() + " (" + src.format + ")");
 
     Outputs out;
     if (src.format == "table") {
@@ -223,7 +209,7 @@ void run_preprocess(TaskContext& ctx)
             }
         }
         if (labelled.size() != table.rows()) {
-            say(ctx, "preprocess: dropped " + std::to_string(table.rows() - labelled.size()) + " rows with a missing '"
+            ctx.say("preprocess: dropped " + std::to_string(table.rows() - labelled.size()) + " rows with a missing '"
                     + topt.target + "'");
             table = table.select_rows(labelled);
         }
@@ -238,13 +224,13 @@ void run_preprocess(TaskContext& ctx)
         }
         const std::vector<int> y = ml::encode_labels(tcol, out.class_names);
         ctx.check_cancel();
-        stage(ctx, "split", 1, 4);
+        ctx.stage("split", 1, 4);
         const ml::Splits splits = ml::stratified_split(y, fr_train, fr_valid, fr_test, seed);
-        stage(ctx, "fit", 2, 4);
+        ctx.stage("fit", 2, 4);
         std::vector<std::string> notes;
         const ml::TabularTransform transform = ml::TabularTransform::fit(table, splits.train, topt, out.class_names, &notes);
         for (const std::string& n : notes) {
-            say(ctx, "preprocess: " + n);
+            ctx.say("preprocess: " + n);
         }
         const LabeledSet all = transform.apply(table);
         check_finite(all, table.source);
@@ -268,9 +254,9 @@ void run_preprocess(TaskContext& ctx)
         }
         const std::vector<int> y = ml::encode_labels(labels, out.class_names);
         ctx.check_cancel();
-        stage(ctx, "split", 1, 4);
+        ctx.stage("split", 1, 4);
         const ml::Splits splits = ml::stratified_split(y, fr_train, fr_valid, fr_test, seed);
-        stage(ctx, "fit", 2, 4);
+        ctx.stage("fit", 2, 4);
         LabeledSet train = ml::take_rows(images, y, splits.train, out.class_names);
         const ml::ImageTransform transform = ml::ImageTransform::fit(train.x, images.shape, out.class_names);
         // Augment raw pixels (0 = background) after fitting, so the statistics describe
@@ -283,7 +269,7 @@ void run_preprocess(TaskContext& ctx)
         if (flip || shift > 0) {
             const auto before = train.x.rows;
             train = ml::augment_images(train, flip, shift, seed);
-            say(ctx, "preprocess: augmented train from " + std::to_string(before) + " to " + std::to_string(train.x.rows)
+            ctx.say("preprocess: augmented train from " + std::to_string(before) + " to " + std::to_string(train.x.rows)
                     + " images");
         }
         out.train = std::move(train);
@@ -308,7 +294,7 @@ void run_preprocess(TaskContext& ctx)
         {"test", {{"rows", out.test.x.rows}, {"class_balance", balance_of(out.test.y, out.class_names)}}}};
 
     ctx.check_cancel();
-    stage(ctx, "write", 3, 4);
+    ctx.stage("write", 3, 4);
     const auto& dir = ctx.work_dir;
     ml::save_split(dir / "train.bin", out.train);
     ml::save_split(dir / "valid.bin", out.valid);
@@ -326,11 +312,11 @@ void run_preprocess(TaskContext& ctx)
     t.log_value(ctx.task.id, "class_balance", balance);
     t.log_value(ctx.task.id, "split_rows",
                 {{"train", out.train.x.rows}, {"valid", out.valid.x.rows}, {"test", out.test.x.rows}});
-    say(ctx, "preprocess: " + std::to_string(out.rows) + " rows, " + std::to_string(out.train.x.cols) + " features, "
+    ctx.say("preprocess: " + std::to_string(out.rows) + " rows, " + std::to_string(out.train.x.cols) + " features, "
             + std::to_string(out.class_names.size()) + " classes " + balance.dump() + "; split "
             + std::to_string(out.train.x.rows) + "/" + std::to_string(out.valid.x.rows) + "/"
             + std::to_string(out.test.x.rows) + " (seed " + std::to_string(seed) + ")");
-    stage(ctx, "write", 4, 4);
+    ctx.stage("write", 4, 4);
 }
 
 } // namespace mlrun::kinds

@@ -94,22 +94,7 @@ Json model_lineage(const TaskContext& ctx, const Task& training)
 {
     Json lineage = Json::object();
     lineage["params"] = training.params;
-    const Json* inputs = get_path(training.params, "inputs");
-    if (!inputs || !inputs->is_object()) {
-        return lineage;
-    }
-    std::vector<std::string> ids;
-    for (const auto& [step, v] : inputs->items()) {
-        if (v.is_string()) {
-            ids.push_back(v.get<std::string>());
-        } else if (v.is_array()) {
-            for (const Json& id : v) {
-                if (id.is_string()) {
-                    ids.push_back(id.get<std::string>());
-                }
-            }
-        }
-    }
+    const std::vector<std::string> ids = input_ids_of(training);
     for (const std::string& id : ids) {
         Task input;
         try {

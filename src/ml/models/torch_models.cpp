@@ -94,17 +94,6 @@ void shuffle(std::vector<std::int64_t>& v, std::mt19937_64& rng)
     }
 }
 
-bool better(double candidate, double best, bool lower)
-{
-    if (std::isnan(candidate)) {
-        return false;
-    }
-    if (std::isnan(best)) {
-        return true;
-    }
-    return lower ? candidate < best : candidate > best;
-}
-
 class TorchModel final : public Model {
 public:
     TorchModel(std::string kind, const nlohmann::json& params, int n_features, int n_classes, const ImageShape& shape)
@@ -250,7 +239,7 @@ public:
             }
             // Early stopping on the validation metric; keep the best weights. Without a
             // validation split (or while the metric is undefined) the last weights win.
-            if (better(report.valid_metric, best, lower)) {
+            if (is_better(report.valid_metric, best, lower)) {
                 best = report.valid_metric;
                 m_best_epoch = epoch;
                 bad_epochs = 0;
