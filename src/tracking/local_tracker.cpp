@@ -211,6 +211,22 @@ Task LocalTracker::get_task(const std::string& task_id)
     return m_store.get(task_id);
 }
 
+std::string LocalTracker::create_child_task(const std::string& parent_id, Task child)
+{
+    Task parent = m_store.get(parent_id);
+    child.id.clear();
+    child.parent = parent.id;
+    child.run_id = parent.run_id;
+    child.project = parent.project;
+    for (const std::string& tag : parent.tags) {
+        if (std::find(child.tags.begin(), child.tags.end(), tag) == child.tags.end()) {
+            child.tags.push_back(tag);
+        }
+    }
+    m_store.create(child);
+    return child.id;
+}
+
 ModelRecord LocalTracker::register_model(ModelRecord record)
 {
     check_name(record.name, "model name");

@@ -20,6 +20,7 @@ public:
     std::filesystem::path fetch_artifact(const std::string& task_id, const std::string& name) override;
     std::filesystem::path fetch_dataset(const std::string& dataset_id) override;
     Task get_task(const std::string& task_id) override;
+    std::string create_child_task(const std::string& parent_id, Task child) override;
     ModelRecord register_model(ModelRecord record) override;
     std::vector<ModelRecord> models(const std::string& name) override;
     std::optional<ModelRecord> model(const std::string& name, int version) override;

@@ -60,6 +60,14 @@ public:
 
     // Read-only view of another task (the summary reads the training tasks of its run).
     virtual Task get_task(const std::string& task_id) = 0;
+    // Records a child of `parent_id` (a search trial) as its own task, with the parent's run,
+    // project and tags. Returns its id; "" where the backend keeps no child tasks.
+    virtual std::string create_child_task(const std::string& parent_id, Task child)
+    {
+        (void)parent_id;
+        (void)child;
+        return "";
+    }
 
     // Assigns the next version of record.name and stores it.
     virtual ModelRecord register_model(ModelRecord record) = 0;

@@ -154,6 +154,38 @@ Json nan_to_null(double v)
     return std::isfinite(v) ? Json(v) : Json(nullptr);
 }
 
+// Each search trial becomes a child task: a train_model spec with the trial's params (so
+// it can be cloned and run on its own), completed or failed, with its validation metric.
+void record_trial(TaskContext& ctx, const ml::TrialResult& t, const std::string& metric, std::int64_t search_started)
+{
+    Task child;
+    char index[16];
+    std::snprintf(index, sizeof index, "%02d", t.index);
+    child.name = (ctx.task.step.empty() ? ctx.task.name : ctx.task.step) + "/trial-" + index;
+    child.kind = ctx.task.kind;
+    child.type = "training";
+    child.template_name = ctx.task.template_name;
+    child.editable = ctx.task.editable;
+    child.params = ctx.task.params;
+    child.params.erase("search");
+    child.params.erase("trials");
+    child.params.erase("strategy");
+    for (const auto& [key, value] : t.assignment.items()) {
+        set_path(child.params, key, value);
+    }
+    child.tags = {"trial"};
+    child.status = t.ok() ? Status::completed : Status::failed;
+    child.error = t.error;
+    child.started_ms = search_started;
+    child.finished_ms = now_ms();
+    child.attempts = 1;
+    child.values = Json{{"trial", t.index}, {"train_time_s", t.train_time_s}};
+    if (t.ok()) {
+        child.values["valid"] = Json{{metric, std::isfinite(t.valid_metric) ? Json(t.valid_metric) : Json(nullptr)}};
+    }
+    ctx.track().create_child_task(ctx.task.id, std::move(child));
+}
+
 } // namespace
 
 void run_train_model(TaskContext& ctx)
@@ -198,8 +230,10 @@ void run_train_model(TaskContext& ctx)
         options.parallel = std::clamp(ctx.threads, 1, 2); // two trials at a time when the step has 2 cores
         options.cancel = ctx.cancel;
         int done = 0;
+        const std::int64_t search_started = now_ms();
         options.on_trial = [&](const ml::TrialResult& t) {
             ++done;
+            record_trial(ctx, t, p.primary_metric, search_started);
             if (t.ok()) {
                 if (std::isfinite(t.valid_metric)) {
                     ctx.track().log_scalars(ctx.task.id, {{"trial", p.primary_metric, t.index, t.valid_metric}});
