@@ -15,7 +15,6 @@ namespace mlrun::cli {
 struct Cli {
     BackendOptions backend_options;
     std::string templates_dir;
-    bool json = false;       // --json: machine-readable output where a command supports it
     int exit_code = 0;
 
     Backends& backends();
