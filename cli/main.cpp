@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <unistd.h>
@@ -43,6 +44,9 @@ Backends& Cli::backends()
 int main(int argc, char** argv)
 {
     using namespace mlrun;
+    // Before any thread starts (setenv races with readers of the environment). OpenBLAS
+    // reads it when the task plugin loads: one BLAS thread per step.
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
     cli::Cli state;
     CLI::App app{"mlrun: ML pipelines as clonable tasks (preprocess -> train per model -> summary -> inference).\n"
                  "Tasks run locally on a TBB graph; results go to a local store (./.mlrun by default).\n\n"

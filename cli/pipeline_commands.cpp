@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -107,9 +108,14 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             }
             Backends& b = cli.backends();
             std::string baseline_run = args->baseline.empty() ? "" : resolve_run(b, args->baseline);
-            if (!args->file.empty()) {
-                for (const Gate& g : load_pipeline(args->file).gates) {
-                    gates.push_back(g);
+            // Reports are written after the run: refuse a folder that does not exist now.
+            for (const std::string& out : {args->junit, args->summary_md}) {
+                if (out.empty()) {
+                    continue;
+                }
+                std::filesystem::path parent = std::filesystem::absolute(out).parent_path();
+                if (!std::filesystem::is_directory(parent)) {
+                    throw UsageError("cannot write " + out + ": folder " + parent.string() + " does not exist");
                 }
             }
             ProgressMode mode = args->json ? ProgressMode::json
@@ -121,6 +127,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             args->options.observer = progress.get();
             args->options.templates_dir = cli.templates_dir;
             PipelineResult result = run_pipeline(b, args->file, args->options);
+            gates.insert(gates.end(), result.gates.begin(), result.gates.end()); // the file's gates:
             Json run = load_run(b, result.run_id);
             Json lb = run_leaderboard(b, run);
             std::vector<GateResult> checked = check_gates(lb, gates, args->gate_each);
@@ -186,9 +193,9 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             std::vector<std::vector<std::string>> rows;
             for (const Json& r : list_runs(cli.backends())) {
                 std::int64_t s = r.value("started_ms", std::int64_t{0});
-                std::int64_t f = r["finished_ms"].is_number() ? r["finished_ms"].get<std::int64_t>() : 0;
+                std::int64_t f = r.value("finished_ms", Json()).is_number() ? r["finished_ms"].get<std::int64_t>() : 0;
                 rows.push_back({r.value("id", ""), r.value("pipeline", ""), r.value("status", ""),
-                                std::to_string(r["nodes"].size()), f ? format_duration_ms(f - s) : "-", age(s),
+                                std::to_string(r.value("nodes", Json::array()).size()), f ? format_duration_ms(f - s) : "-", age(s),
                                 r.value("smoke", false) ? "smoke" : ""});
             }
             print_table({"RUN", "PIPELINE", "STATUS", "STEPS", "DURATION", "STARTED", "PROFILE"}, rows);

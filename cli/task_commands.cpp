@@ -128,6 +128,10 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("--tag", req->tags, "Add a tag (repeatable)");
         cmd->add_option("--queue", *queue, "Enqueue the clone on this queue for an agent");
         cmd->callback([&cli, req, id, queue] {
+            if (!queue->empty() && !cli.backends().queue->exists(*queue)) {
+                // Checked first: a refused enqueue must not leave a stray draft behind.
+                throw UsageError("unknown queue \"" + *queue + "\"; create it with `mlrun queue create " + *queue + "`");
+            }
             Task t = clone_task(cli.backends(), *id, *req);
             if (!queue->empty()) {
                 enqueue_task(cli.backends(), t.id, *queue, 0);

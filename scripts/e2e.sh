@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-mlrun="$root/build/mlrun"
+mlrun="$root/${BUILD_DIR:-build}/mlrun"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mlrun-e2e-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export MLRUN_HOME="$work/store"

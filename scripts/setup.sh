@@ -28,16 +28,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Configure once; again if an earlier configure left the ML half out.
+if [ ! -f "$BUILD_DIR/build.ninja" ] || grep -q '^MLRUN_BUILD_ML:BOOL=OFF' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMLRUN_BUILD_ML=ON >/dev/null
 fi
 # Two jobs: each libtorch translation unit needs about 1.5 GB and the machines have 2 cores.
 log="$BUILD_DIR/build.log"
 if ! cmake --build "$BUILD_DIR" -j "${JOBS:-2}" >"$log" 2>&1; then
-  grep -E 'error|FAILED' -A5 "$log" | head -60 >&2
+  { grep -E 'error|FAILED' -A5 "$log" | head -60 >&2; } || true
   echo "setup: build failed (full log: $log)" >&2
   exit 1
 fi

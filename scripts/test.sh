@@ -5,9 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # Test-only tools: python3 checks the JUnit files; scikit-learn is the metrics reference.
 MLRUN_EXTRA_PACKAGES="python3 python3-sklearn" scripts/setup.sh
-cd build
-ctest --output-on-failure -j 2 --timeout 600
-cd ..
-if [ -x scripts/e2e.sh ]; then
-  scripts/e2e.sh
-fi
+BUILD_DIR=${BUILD_DIR:-build}
+(cd "$BUILD_DIR" && ctest --output-on-failure -j 2 --timeout 600)
+BUILD_DIR="$BUILD_DIR" scripts/e2e.sh

@@ -80,8 +80,8 @@ const KindFn& KindRegistry::get(const std::string& name)
                          + "\" (known: preprocess, train_model, summary, inference, exec, noop)");
     }
     if (!m_impl->plugin) {
-        // OpenBLAS reads this once at load: one BLAS thread per step, torch threads are the share.
-        setenv("OPENBLAS_NUM_THREADS", "1", 0);
+        // OPENBLAS_NUM_THREADS=1 is set by main() before any thread starts (setenv is not
+        // thread-safe); torch intra-op threads are the step's share (set_threads).
         std::vector<std::filesystem::path> candidates;
         if (const char* env = std::getenv("MLRUN_TASKS_LIB"); env && *env) {
             candidates.emplace_back(env);

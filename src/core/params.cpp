@@ -39,8 +39,32 @@ std::vector<std::string> split_key(std::string_view key)
 
 } // namespace
 
+std::string dump_json(const Json& value, int indent)
+{
+    return value.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
+void check_utf8(std::string_view text, std::string_view what)
+{
+    size_t i = 0;
+    const size_t n = text.size();
+    while (i < n) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; ++k) {
+            ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 0x2;
+        }
+        if (!ok) {
+            throw UsageError(std::string(what) + ": not valid UTF-8 (byte " + std::to_string(i + 1) + ")");
+        }
+        i += len;
+    }
+}
+
 Json parse_value(std::string_view text)
 {
+    check_utf8(text, "value \"" + std::string(text.substr(0, 40)) + "\"");
     if (text.size() >= 2 && ((text.front() == '\'' && text.back() == '\'') || (text.front() == '"' && text.back() == '"'))) {
         return std::string(text.substr(1, text.size() - 2));
     }

@@ -1,6 +1,7 @@
 #include "core/util.hpp"
 
 #include "core/error.hpp"
+#include "core/params.hpp"
 
 #include <openssl/evp.h>
 
@@ -176,6 +177,7 @@ std::string sha256_file(const fs::path& path)
 namespace {
 void check_part(std::string_view part, std::string_view whole, std::string_view what)
 {
+    check_utf8(part, std::string(what));
     std::string quoted = "\"" + std::string(whole) + "\"";
     if (part.empty()) {
         throw UsageError("invalid " + std::string(what) + " " + quoted + ": empty name or part");

@@ -53,6 +53,7 @@ Json to_json(const YAML::Node& node)
 
 Json parse_yaml(const std::string& text, const std::string& origin)
 {
+    check_utf8(text, origin);
     try {
         return to_json(YAML::Load(text));
     } catch (const YAML::Exception& e) {

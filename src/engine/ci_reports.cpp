@@ -7,11 +7,15 @@
 
 namespace mlrun {
 
-std::string xml_escape(std::string_view text)
+std::string xml_escape(std::string_view raw)
 {
+    // Logs may hold any bytes: make it valid UTF-8 first (invalid sequences become U+FFFD).
+    const std::string text = Json(std::string(raw)).dump(-1, ' ', false, Json::error_handler_t::replace);
+    Json decoded = Json::parse(text);
+    const std::string clean = decoded.get<std::string>();
     std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
+    out.reserve(clean.size());
+    for (char c : clean) {
         switch (c) {
         case '&': out += "&amp;"; break;
         case '<': out += "&lt;"; break;
@@ -68,7 +72,8 @@ void write_junit(const std::filesystem::path& path, TaskStore& store, const Json
     std::string pipeline = run.value("pipeline", "pipeline");
     int failures = 0, skipped = 0;
     std::string cases;
-    for (const Json& n : run["nodes"]) {
+    const Json nodes = run.value("nodes", Json::array());
+    for (const Json& n : nodes) {
         std::string state = n.value("state", "");
         std::string name = n.value("name", "");
         cases += "    <testcase classname=\"" + xml_escape(pipeline) + ".steps\" name=\"" + xml_escape(name) + "\" time=\""
@@ -100,7 +105,7 @@ void write_junit(const std::filesystem::path& path, TaskStore& store, const Json
         }
         gate_cases += "    </testcase>\n";
     }
-    size_t steps = run["nodes"].size();
+    size_t steps = nodes.size();
     std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     xml += "<testsuites name=\"mlrun " + xml_escape(pipeline) + "\" tests=\"" + std::to_string(steps + gates.size())
            + "\" failures=\"" + std::to_string(failures + gate_failures) + "\" errors=\"0\" skipped=\""
@@ -155,7 +160,7 @@ void write_summary_markdown(const std::filesystem::path& path, const Json& run, 
                   + num(test.value("accuracy", Json())) + " | " + num(test.value("f1", Json())) + " | "
                   + num(test.value("log_loss", Json())) + " | " + num(row.value("train_time_s", Json())) + " |\n";
         }
-        if (leaderboard["recommended"].is_object()) {
+        if (leaderboard.value("recommended", Json()).is_object()) {
             md += "\n**Recommended:** " + cell(leaderboard["recommended"].value("name", "")) + " — "
                   + cell(leaderboard["recommended"].value("reason", "")) + "\n";
         }
@@ -172,7 +177,7 @@ void write_summary_markdown(const std::filesystem::path& path, const Json& run, 
         }
     }
     md += "\n### Steps\n\n| step | state | task |\n|---|---|---|\n";
-    for (const Json& n : run["nodes"]) {
+    for (const Json& n : run.value("nodes", Json::array())) {
         md += "| " + cell(n.value("name", "")) + " | " + n.value("state", "") + " | `" + n.value("task_id", "") + "` |\n";
     }
     write_file_atomic(path, md);

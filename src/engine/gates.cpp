@@ -109,8 +109,8 @@ std::vector<GateResult> check_baseline(const Json& current, const Json& baseline
             out.push_back(r);
             continue;
         }
-        const Json& a = (*now)["test"];
-        const Json& b = (*before)["test"];
+        const Json a = now->value("test", Json::object());
+        const Json b = before->value("test", Json::object());
         if (!a.contains(metric) || !b.contains(metric) || !a[metric].is_number() || !b[metric].is_number()) {
             r.message = "metric " + metric + " is missing in the current or the baseline run";
             out.push_back(r);

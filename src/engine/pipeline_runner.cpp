@@ -10,9 +10,13 @@
 #include "engine/run_observer.hpp"
 #include "engine/task_runner.hpp"
 #include "store/backends.hpp"
+#include "store/local_store.hpp"
 #include "store/task_store.hpp"
 
 #include <algorithm>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -155,6 +159,22 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
     if (run_id.empty()) {
         run_id = new_id();
     }
+    // One process drives a run at a time: a resume of a run that is still going would take
+    // its running steps for abandoned ones.
+    b.local->ensure_created();
+    fs::create_directories(b.local->root() / "records" / "runs");
+    int lock_fd = ::open((b.local->root() / "records" / "runs" / ("." + run_id + ".lock")).c_str(),
+                         O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (lock_fd >= 0) {
+            ::close(lock_fd);
+        }
+        throw UsageError("run " + run_id + " is still running in another mlrun process; wait for it or stop it first");
+    }
+    struct LockGuard {
+        int fd;
+        ~LockGuard() { ::close(fd); }
+    } run_lock{lock_fd};
     int cores = options.cores > 0 ? options.cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     int share = std::max(1, cores / spec.parallelism);
     KindRegistry::instance().set_threads(share);
@@ -291,7 +311,7 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
                 rec.cache_reason = options.no_cache ? "--no-cache" : "--no-cache-step " + step.name;
             } else if (cloned) {
                 rec.cache_decision = "rerun";
-                rec.cache_reason = "task " + clone_of[node.name].id + " was cloned from this step's task";
+                rec.cache_reason = "task " + clone_of.at(node.name).id + " was cloned from this step's task";
             } else if (std::optional<Task> hit = cache_lookup(*b.store, key.key)) {
                 node.task_id = hit->id;
                 rec.cache_decision = "hit";
@@ -307,7 +327,7 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
 
             Task task;
             if (cloned) {
-                task = b.store->update(clone_of[node.name].id, [&](Task& t) {
+                task = b.store->update(clone_of.at(node.name).id, [&](Task& t) {
                     // The clone keeps its own params; the engine rewires its inputs.
                     t.params["inputs"] = params["inputs"];
                     t.params["base_dir"] = params["base_dir"];
@@ -383,6 +403,7 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
 
     PipelineResult result;
     result.run_id = run_id;
+    result.gates = spec.gates;
     std::string why;
     if (cancelled()) {
         result.status = "aborted";
@@ -431,10 +452,32 @@ std::string resolve_run(Backends& b, const std::string& id_or_prefix)
     throw UsageError("run id prefix \"" + id_or_prefix + "\" is ambiguous");
 }
 
+namespace {
+// Every field the readers below index: they may then use operator[] safely.
+bool well_formed_run(const Json& run)
+{
+    if (!run.is_object() || !run.contains("id") || !run["id"].is_string() || !run.contains("nodes")
+        || !run["nodes"].is_array() || !run.contains("pipeline") || !run.contains("finished_ms")) {
+        return false;
+    }
+    for (const Json& n : run["nodes"]) {
+        if (!n.is_object() || !n.contains("name") || !n["name"].is_string() || !n.contains("parents")
+            || !n["parents"].is_array() || !n.contains("state") || !n.contains("metric") || !n.contains("cache")
+            || !n["cache"].is_object()) {
+            return false;
+        }
+    }
+    return true;
+}
+} // namespace
+
 Json load_run(Backends& b, const std::string& run_id)
 {
     std::string id = resolve_run(b, run_id);
     Json run = *b.store->get_record("runs", id);
+    if (!well_formed_run(run)) {
+        throw UsageError("run record " + b.local->root().string() + "/records/runs/" + id + ".json is malformed");
+    }
     // A run still going (or killed) has a stale record: read each step's task for the truth.
     std::map<std::string, Task> live;
     for (Task& t : b.store->list(TaskFilter{"", std::nullopt, "", id, ""})) {
@@ -476,8 +519,12 @@ std::vector<Json> list_runs(Backends& b)
 {
     std::vector<Json> out;
     for (const std::string& id : b.store->list_records("runs")) {
-        if (auto r = b.store->get_record("runs", id)) {
-            out.push_back(*r);
+        try {
+            if (auto r = b.store->get_record("runs", id); r && well_formed_run(*r)) {
+                out.push_back(*r);
+            }
+        } catch (const UsageError&) {
+            // an unreadable record is left out of the listing; `pipeline show` names it
         }
     }
     return out;

@@ -33,6 +33,7 @@ struct PipelineResult {
     std::string status;   // completed | failed | aborted
     std::string why;      // what made it fail
     Json record;          // the run record as written
+    std::vector<Gate> gates; // the gates: of the file that ran
 };
 
 // Validates everything before running (templates, params against each template's

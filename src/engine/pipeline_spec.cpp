@@ -249,13 +249,16 @@ void set_step_param(PipelineSpec& spec, const std::string& key, Json value, cons
     }
     std::string param = key.substr(dot + 1);
     if (!it->foreach_key.empty() && param == it->foreach_key) {
+        // The same checks as the file's foreach: node names must be valid and distinct.
         it->foreach_values.clear();
-        if (value.is_array()) {
-            for (const Json& v : value) {
-                it->foreach_values.push_back(v);
+        std::set<std::string> seen;
+        for (const Json& v : value.is_array() ? value : Json::array({value})) {
+            std::string label = v.is_string() ? v.get<std::string>() : v.dump();
+            check_name(label, "foreach value");
+            if (!seen.insert(label).second) {
+                throw UsageError(origin + " \"" + key + "\": duplicate foreach value \"" + label + "\"");
             }
-        } else {
-            it->foreach_values.push_back(value);
+            it->foreach_values.push_back(v);
         }
         if (it->foreach_values.empty()) {
             throw UsageError(origin + " \"" + key + "\": a fan-out needs at least one value");

@@ -122,7 +122,7 @@ private:
     void emit(const Json& j)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        std::string line = j.dump() + "\n";
+        std::string line = dump_json(j) + "\n";
         std::fwrite(line.data(), 1, line.size(), m_out);
         std::fflush(m_out);
     }

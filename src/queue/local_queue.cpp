@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fcntl.h>
 #include <cstdlib>
 #include <thread>
 
@@ -52,8 +53,10 @@ std::optional<Lease> LocalQueue::try_claim(const std::string& queue)
     for (const std::string& n : names) {
         std::string task_id = n.substr(n.rfind('-') + 1);
         fs::path claimed = m_root / queue / "claimed" / task_id;
-        // rename() is atomic: of several claimers exactly one moves the file.
-        if (std::rename((m_root / queue / "pending" / n).c_str(), claimed.c_str()) == 0) {
+        // renameat2 is atomic: of several claimers exactly one moves the file, and
+        // RENAME_NOREPLACE never overwrites a live claim of the same task.
+        if (::renameat2(AT_FDCWD, (m_root / queue / "pending" / n).c_str(), AT_FDCWD, claimed.c_str(), RENAME_NOREPLACE)
+            == 0) {
             Lease lease{queue, task_id, n, now_ms() + m_lease_ms};
             write_file_atomic(claimed, std::to_string(lease.expires_ms));
             return lease;

@@ -22,8 +22,13 @@ Json create_dataset(LocalStore& store, const DatasetRequest& request)
     std::map<std::string, fs::path> files;
     for (const fs::path& p : request.paths) {
         std::error_code ec;
+        auto add = [&](const std::string& rel, const fs::path& src) {
+            if (!files.emplace(rel, src).second) {
+                throw UsageError("dataset create: two inputs would both be \"" + rel + "\" in the dataset");
+            }
+        };
         if (fs::is_regular_file(p, ec)) {
-            files[p.filename().string()] = p;
+            add(p.filename().string(), p);
         } else if (fs::is_directory(p, ec)) {
             fs::path base = fs::absolute(p).lexically_normal();
             if (base.filename().empty()) {
@@ -31,7 +36,7 @@ Json create_dataset(LocalStore& store, const DatasetRequest& request)
             }
             for (const fs::directory_entry& e : fs::recursive_directory_iterator(base)) {
                 if (e.is_regular_file()) {
-                    files[(base.filename() / fs::relative(e.path(), base)).generic_string()] = e.path();
+                    add((base.filename() / fs::relative(e.path(), base)).generic_string(), e.path());
                 }
             }
         } else {
@@ -49,6 +54,17 @@ Json create_dataset(LocalStore& store, const DatasetRequest& request)
     std::string id = new_id();
     fs::path staging = store.root() / "datasets" / (".staging-" + id);
     fs::create_directories(staging);
+    struct Cleanup {
+        fs::path dir;
+        bool keep = false;
+        ~Cleanup()
+        {
+            if (!keep) {
+                std::error_code ec;
+                fs::remove_all(dir, ec);
+            }
+        }
+    } cleanup{staging};
     Json list = Json::array();
     std::uint64_t total = 0, stored = 0;
     // The parent's files are kept unless a path replaces them.
@@ -86,7 +102,8 @@ Json create_dataset(LocalStore& store, const DatasetRequest& request)
     }
     std::sort(list.begin(), list.end(), [](const Json& a, const Json& b) { return a["path"] < b["path"]; });
     fs::rename(staging, store.root() / "datasets" / id);
-    Json record{{"id", id},       {"name", request.name}, {"project", request.project}, {"parent", request.parent},
+    cleanup.keep = true;
+    Json record{{"id", id},       {"name", request.name}, {"project", request.project}, {"parent", parent.is_null() ? Json("") : parent["id"]},
                 {"created_ms", now_ms()}, {"files", list}, {"total_size", total}, {"stored_bytes", stored},
                 {"finalized", true}};
     store.put_record("datasets", id, record);

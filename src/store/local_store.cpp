@@ -166,7 +166,7 @@ void LocalStore::ensure_created()
     if (!fs::exists(meta)) {
         FileLock lock(m_root / ".store.lock");
         if (!fs::exists(meta)) {
-            write_file_atomic(meta, Json{{"schema_version", k_store_schema_version}, {"created_ms", now_ms()}}.dump(2));
+            write_file_atomic(meta, dump_json(Json{{"schema_version", k_store_schema_version}, {"created_ms", now_ms()}}, 2));
         }
     }
     m_created = true;
@@ -199,7 +199,12 @@ void LocalStore::create(Task& task)
         throw std::runtime_error("cannot create task folder " + dir.string()
                                  + (ec ? ": " + ec.message() : ": it exists already"));
     }
-    write_file_atomic(dir / "task.json", task.to_json().dump(2));
+    try {
+        write_file_atomic(dir / "task.json", dump_json(task.to_json(), 2));
+    } catch (...) {
+        fs::remove_all(dir, ec); // no empty task folder left behind
+        throw;
+    }
 }
 
 std::optional<Task> LocalStore::find(const std::string& id)
@@ -224,7 +229,7 @@ Task LocalStore::update(const std::string& id, const std::function<void(Task&)>&
     Task task = Task::from_json(parse_json_file(dir / "task.json"));
     change(task);
     task.updated_ms = now_ms();
-    write_file_atomic(dir / "task.json", task.to_json().dump(2));
+    write_file_atomic(dir / "task.json", dump_json(task.to_json(), 2));
     return task;
 }
 
@@ -346,7 +351,7 @@ void LocalStore::put_record(const std::string& kind, const std::string& id, cons
     ensure_created();
     fs::path dir = m_root / "records" / kind;
     fs::create_directories(dir);
-    write_file_atomic(dir / (id + ".json"), record.dump(2));
+    write_file_atomic(dir / (id + ".json"), dump_json(record, 2));
 }
 
 std::optional<Json> LocalStore::get_record(const std::string& kind, const std::string& id)
@@ -387,7 +392,7 @@ Json LocalStore::update_record(const std::string& kind, const std::string& id,
     fs::path path = dir / (id + ".json");
     Json record = fs::exists(path) ? parse_json_file(path) : Json();
     change(record);
-    write_file_atomic(path, record.dump(2));
+    write_file_atomic(path, dump_json(record, 2));
     return record;
 }
 

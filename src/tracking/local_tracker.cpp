@@ -51,7 +51,7 @@ void LocalTracker::log_scalars(const std::string& task_id, const std::vector<Sca
     }
     std::string lines;
     for (const Scalar& s : scalars) {
-        lines += Json{{"title", s.title}, {"series", s.series}, {"iteration", s.iteration}, {"value", s.value}}.dump();
+        lines += dump_json(Json{{"title", s.title}, {"series", s.series}, {"iteration", s.iteration}, {"value", s.value}});
         lines += '\n';
     }
     fs::path path = m_store.task_dir(task_id) / "scalars.jsonl";
@@ -76,26 +76,31 @@ std::vector<Scalar> LocalTracker::scalars(const std::string& task_id)
     if (!fs::exists(path, ec)) {
         return out;
     }
-    simdjson::padded_string text;
-    if (simdjson::padded_string::load(path.string()).get(text)) {
-        throw UsageError("cannot read " + path.string());
-    }
+    std::string text = read_file(path);
     simdjson::ondemand::parser parser;
-    simdjson::ondemand::document_stream docs;
-    if (parser.iterate_many(text).get(docs)) {
-        return out;
-    }
-    for (auto doc : docs) {
-        Scalar s;
-        std::string_view title, series;
-        // A torn last line (writer killed) is skipped, not fatal.
-        if (doc["title"].get_string().get(title) || doc["series"].get_string().get(series)
-            || doc["iteration"].get_int64().get(s.iteration) || doc["value"].get_double().get(s.value)) {
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        if (line.empty()) {
             continue;
         }
-        s.title = title;
-        s.series = series;
-        out.push_back(std::move(s));
+        // Line by line: a torn line (a writer killed mid-append) costs that line only.
+        simdjson::padded_string padded(line);
+        simdjson::ondemand::document doc;
+        if (parser.iterate(padded).get(doc)) {
+            continue;
+        }
+        Scalar sc;
+        std::string_view title, series;
+        if (doc["title"].get_string().get(title) || doc["series"].get_string().get(series)
+            || doc["iteration"].get_int64().get(sc.iteration) || doc["value"].get_double().get(sc.value)) {
+            continue;
+        }
+        sc.title = title;
+        sc.series = series;
+        out.push_back(std::move(sc));
     }
     return out;
 }
@@ -155,23 +160,28 @@ ArtifactRecord LocalTracker::log_artifact(const std::string& task_id, const std:
     tmp += ".tmp." + new_id();
     ArtifactRecord rec;
     rec.name = name;
-    if (fs::is_directory(source)) {
-        fs::copy(source, tmp, fs::copy_options::recursive);
-        auto [size, sha] = hash_folder(tmp);
-        rec.size = size;
-        rec.sha256 = sha;
-        rec.content_type = "inode/directory";
-        fs::remove_all(dest, ec);
-        fs::rename(tmp, dest);
-    } else {
-        fs::copy_file(source, tmp, fs::copy_options::overwrite_existing);
-        rec.size = fs::file_size(tmp);
-        rec.sha256 = sha256_file(tmp);
-        rec.content_type = content_type_for(source);
-        if (fs::is_directory(dest, ec)) {
+    try {
+        if (fs::is_directory(source)) {
+            fs::copy(source, tmp, fs::copy_options::recursive);
+            auto [size, sha] = hash_folder(tmp);
+            rec.size = size;
+            rec.sha256 = sha;
+            rec.content_type = "inode/directory";
             fs::remove_all(dest, ec);
+            fs::rename(tmp, dest);
+        } else {
+            fs::copy_file(source, tmp, fs::copy_options::overwrite_existing);
+            rec.size = fs::file_size(tmp);
+            rec.sha256 = sha256_file(tmp);
+            rec.content_type = content_type_for(source);
+            if (fs::is_directory(dest, ec)) {
+                fs::remove_all(dest, ec);
+            }
+            fs::rename(tmp, dest);
         }
-        fs::rename(tmp, dest);
+    } catch (...) {
+        fs::remove_all(tmp, ec); // no stray temp copy when the copy or the rename fails
+        throw;
     }
     rec.uri = "file://" + fs::absolute(dest).string();
     m_store.update(task_id, [&](Task& t) {

@@ -84,7 +84,7 @@ void run_exec(TaskContext& ctx)
     int timeout_s = ctx.task.params.value("timeout_s", 0);
 
     fs::path params_file = ctx.work_dir.parent_path() / "params.json";
-    write_file_atomic(params_file, ctx.task.params.dump(2));
+    write_file_atomic(params_file, dump_json(ctx.task.params, 2));
 
     // Environment: ours, plus the task's, plus params.env (a map of strings).
     std::map<std::string, std::string> env;
@@ -158,9 +158,21 @@ void run_exec(TaskContext& ctx)
     int kill_stage = 0;
     std::chrono::steady_clock::time_point kill_time;
     char buf[8192];
+    int status = 0;
+    bool exited = false;
+    std::chrono::steady_clock::time_point exit_time;
     while (true) {
+        // A background child of the command may keep the pipe open for ever: once the
+        // command itself exited, read what is left for a moment, then stop.
+        if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) {
+            exited = true;
+            exit_time = std::chrono::steady_clock::now();
+        }
+        if (exited && std::chrono::steady_clock::now() - exit_time > std::chrono::milliseconds(300)) {
+            break;
+        }
         pollfd pfd{pipefd[0], POLLIN, 0};
-        int n = ::poll(&pfd, 1, 100);
+        int n = ::poll(&pfd, 1, exited ? 20 : 100);
         if (n > 0) {
             ssize_t got = ::read(pipefd[0], buf, sizeof buf);
             if (got <= 0) {
@@ -189,8 +201,9 @@ void run_exec(TaskContext& ctx)
     if (!pending.empty()) {
         ctx.log(pending);
     }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    if (!exited) {
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
     }
 
     if (killed_for_abort) {

@@ -145,3 +145,26 @@ TEST_CASE("engine signals: after SIGKILL of mlrun mid-step, --resume reruns only
     // Tasks of the run: prep, the abandoned wait, the new wait, after.
     CHECK(b.store->list(TaskFilter{"", std::nullopt, "", run_id, ""}).size() == 4);
 }
+
+TEST_CASE("engine: --resume of a run that another mlrun process still drives is refused, and that run is untouched")
+{
+    TempDir dir;
+    std::string file = blocking_pipeline(dir);
+    Background bg(dir, {"pipeline", "run", "-q", file});
+    REQUIRE(wait_until([&] { return fs::exists(dir / "wait.pid"); }, 20));
+    std::string run_id = only_run(dir);
+    REQUIRE_FALSE(run_id.empty());
+    RunResult resume = run_cli(dir, {"pipeline", "run", "-q", "--resume", run_id});
+    CHECK(resume.code == 2);
+    CHECK(resume.err.find("is still running in another mlrun process") != std::string::npos);
+    // The first run's step was not taken for abandoned: let it finish, it completes.
+    write_text(dir / "marker", "");
+    pid_t pgid = std::stoi(trim(read_text(dir / "wait.pid")));
+    ::kill(-pgid, SIGKILL); // ends `sleep 30`: the step fails, the run is still the first process's
+    int code = bg.wait(20);
+    CHECK(code == 1);
+    Backends b = engine_backends(dir);
+    CHECK(node_states(load_run(b, run_id))["wait"] == "failed"); // failed by its own command, not aborted by the resume
+    RunResult again = run_cli(dir, {"pipeline", "run", "-q", "--resume", run_id});
+    CHECK(again.code == 0);
+}
