@@ -85,9 +85,15 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         cmd->add_flag("--gate-each", args->gate_each, "Check the gates against every ranked model, not only the recommended one");
         cmd->add_option("--baseline", args->baseline, "An earlier run to compare the recommended model with (see --max-drop)");
         cmd->add_option("--max-drop", args->max_drop, "Largest allowed drop against --baseline: METRIC=AMOUNT, e.g. roc_auc=0.02");
+        auto queue = std::make_shared<std::string>();
+        cmd->add_option("--queue", *queue, "Send the steps to agents on this queue (not implemented yet: runs are local)");
         cmd->add_option("--junit", args->junit, "Write a JUnit XML report: one test case per step and per gate");
         cmd->add_option("--summary-md", args->summary_md, "Write a Markdown summary (leaderboard, gates) for a CI job page");
-        cmd->callback([&cli, args] {
+        cmd->callback([&cli, args, queue] {
+            if (!queue->empty()) {
+                throw UsageError("pipeline run --queue: running steps on agents is not implemented yet; run without "
+                                 "--queue to run the pipeline here");
+            }
             if (args->file.empty() && args->options.resume_run.empty()) {
                 throw UsageError("pipeline run: give a pipeline FILE or --resume RUN");
             }

@@ -60,7 +60,7 @@ void print_task(Backends& b, const Task& t)
         row("error", t.error + (t.exit_code ? " [exit code " + std::to_string(t.exit_code) + "]" : ""));
     }
     std::printf("params:\n");
-    const Json flat_params = flatten(t.params);
+    const Json flat_params = flatten(redact_secrets(t.params));
     for (auto& [k, v] : flat_params.items()) {
         std::printf("  %s = %s\n", k.c_str(), short_json(v).c_str());
     }
@@ -199,7 +199,9 @@ void add_task_commands(CLI::App& app, Cli& cli)
             if (*json) {
                 Json arr = Json::array();
                 for (const Task& t : tasks) {
-                    arr.push_back(t.to_json());
+                    Json j = t.to_json();
+                    j["params"] = redact_secrets(j["params"]);
+                    arr.push_back(j);
                 }
                 std::string out = arr.dump(2) + "\n";
                 std::fwrite(out.data(), 1, out.size(), stdout);
@@ -224,7 +226,9 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->callback([&cli, id, json] {
             Task t = cli.backends().store->get(*id);
             if (*json) {
-                std::printf("%s\n", t.to_json().dump(2).c_str());
+                Json j = t.to_json();
+                j["params"] = redact_secrets(j["params"]);
+                std::printf("%s\n", dump_json(j, 2).c_str());
             } else {
                 print_task(cli.backends(), t);
             }

@@ -62,6 +62,33 @@ void check_utf8(std::string_view text, std::string_view what)
     }
 }
 
+Json redact_secrets(const Json& params)
+{
+    if (params.is_array()) {
+        Json out = Json::array();
+        for (const Json& v : params) {
+            out.push_back(redact_secrets(v));
+        }
+        return out;
+    }
+    if (!params.is_object()) {
+        return params;
+    }
+    Json out = Json::object();
+    for (auto it = params.begin(); it != params.end(); ++it) {
+        std::string key;
+        for (char c : it.key()) {
+            key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        bool secret = false;
+        for (const char* word : {"token", "secret", "password", "passwd", "api_key", "apikey", "credential"}) {
+            secret = secret || key.find(word) != std::string::npos;
+        }
+        out[it.key()] = secret && !it.value().is_object() ? Json("***") : redact_secrets(it.value());
+    }
+    return out;
+}
+
 Json parse_value(std::string_view text)
 {
     check_utf8(text, "value \"" + std::string(text.substr(0, 40)) + "\"");

@@ -16,6 +16,10 @@ std::string dump_json(const Json& value, int indent = -1);
 // Throws UsageError "<what>: not valid UTF-8" for text we would store in a JSON record.
 void check_utf8(std::string_view text, std::string_view what);
 
+// A copy for display with the values of secret-looking keys (token, secret, password,
+// passwd, api_key, apikey, credential; any case, any depth) replaced by "***".
+Json redact_secrets(const Json& params);
+
 // Parses the value half of --set: int, float, bool, null, JSON list/object, else a string.
 // "1" -> 1, "0.5" -> 0.5, "true" -> true, "[1,2]" -> [1,2], "abc" -> "abc", "'1'" -> "1".
 Json parse_value(std::string_view text);
