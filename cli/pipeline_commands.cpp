@@ -64,7 +64,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
     {
         auto* cmd = pipeline->add_subcommand(
             "run", "Run a pipeline file locally on a TBB graph; prints the leaderboard.\n"
-                   "Exit codes: 0 the run completed, 1 a step failed (or a strict-policy model), 2 bad input, 130 interrupted "
+                   "Exit codes: 0 the run completed and its gates passed, 1 a step failed (a model under policy strict) or a gate was missed, 2 bad input, 130 interrupted "
                    "(resume with --resume RUN).");
         auto args = std::make_shared<RunArgs>();
         cmd->add_option("file", args->file, "Pipeline YAML file (omit with --resume)");
