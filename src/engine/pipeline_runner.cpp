@@ -371,7 +371,7 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
             run.on_progress = [&](const std::string& stage, int done, int total) {
                 emit({node.name, task.id, slot, "stage", stage, done, total, now_ms() - rec.started_ms});
             };
-            run.created_started = !cloned;
+            run.created_started = cloned ? nullptr : &task;
             Task ended = run_task(b, task.id, run);
             Status status = ended.status;
             rec.finished_ms = now_ms();

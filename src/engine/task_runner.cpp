@@ -92,7 +92,7 @@ private:
 
 Task run_task(Backends& b, const std::string& task_id, const RunOptions& options)
 {
-    Task task = options.created_started ? b.store->get(task_id) : b.store->update(task_id, [&](Task& t) {
+    Task task = options.created_started ? *options.created_started : b.store->update(task_id, [&](Task& t) {
         check_transition(t.status, Status::in_progress);
         t.status = Status::in_progress;
         t.attempts += 1;

@@ -17,9 +17,9 @@ struct RunOptions {
     // Each log line as it is written (also kept in log.txt).
     std::function<void(const std::string& line)> on_log;
     std::function<void(const std::string& stage, int done, int total)> on_progress;
-    // The caller created the record already in_progress (the pipeline engine does, to save a
-    // rewrite of task.json per step): run it without the start transition.
-    bool created_started = false;
+    // The record as the caller created it, already in_progress (the pipeline engine does, to
+    // save a rewrite and a re-read of task.json per step): run it without the start transition.
+    const Task* created_started = nullptr;
 };
 
 // Never throws for a failure of the task itself: the error is kept on the task and the
