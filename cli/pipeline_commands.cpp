@@ -15,8 +15,6 @@
 #include <cstdio>
 #include <map>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 namespace mlrun::cli {
 
@@ -45,10 +43,7 @@ Json run_leaderboard(Backends& b, const Json& run)
         }
         std::optional<Task> t = b.store->find(id);
         if (t && t->kind == "summary") {
-            std::ifstream in(b.tracker->fetch_artifact(id, "leaderboard.json"));
-            std::stringstream ss;
-            ss << in.rdbuf();
-            Json lb = Json::parse(ss.str(), nullptr, false);
+            Json lb = Json::parse(read_file(b.tracker->fetch_artifact(id, "leaderboard.json")), nullptr, false);
             return lb.is_discarded() ? Json() : lb;
         }
     }

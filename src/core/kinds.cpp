@@ -1,6 +1,7 @@
 #include "core/kinds.hpp"
 
 #include "core/error.hpp"
+#include "core/util.hpp"
 #include "core/core_kinds.hpp"
 
 #include <dlfcn.h>
@@ -17,13 +18,6 @@ namespace mlrun {
 namespace {
 
 const std::vector<std::string> k_plugin_kinds{"preprocess", "train_model", "summary", "inference"};
-
-std::filesystem::path self_dir()
-{
-    std::error_code ec;
-    std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    return ec ? std::filesystem::path(".") : exe.parent_path();
-}
 
 } // namespace
 
@@ -63,11 +57,6 @@ const std::vector<std::string>& KindRegistry::known_kinds()
     return all;
 }
 
-bool KindRegistry::plugin_loaded() const
-{
-    return m_impl->plugin != nullptr;
-}
-
 const KindFn& KindRegistry::get(const std::string& name)
 {
     std::lock_guard<std::mutex> lock(m_impl->mutex);
@@ -86,8 +75,8 @@ const KindFn& KindRegistry::get(const std::string& name)
         if (const char* env = std::getenv("MLRUN_TASKS_LIB"); env && *env) {
             candidates.emplace_back(env);
         }
-        candidates.push_back(self_dir() / "libmlrun_tasks.so");
-        candidates.push_back(self_dir() / ".." / "lib" / "mlrun" / "libmlrun_tasks.so");
+        candidates.push_back(self_exe().parent_path() / "libmlrun_tasks.so");
+        candidates.push_back(self_exe().parent_path() / ".." / "lib" / "mlrun" / "libmlrun_tasks.so");
         std::string errors;
         for (const auto& path : candidates) {
             if (!std::filesystem::exists(path)) {

@@ -18,7 +18,6 @@ public:
     const KindFn& get(const std::string& name);
     // Kinds known without loading the plugin.
     static const std::vector<std::string>& known_kinds();
-    bool plugin_loaded() const;
     // Intra-op threads of libtorch/OpenCV for this process (global to the process):
     // the pipeline engine sets cores / running steps. Applied now or when the plugin loads.
     void set_threads(int threads);

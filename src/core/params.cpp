@@ -44,22 +44,50 @@ std::string dump_json(const Json& value, int indent)
     return value.dump(indent, ' ', false, Json::error_handler_t::replace);
 }
 
+namespace {
+// Length of the well-formed UTF-8 sequence at text[i], or 0 when it is not one.
+size_t utf8_sequence(std::string_view text, size_t i)
+{
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > text.size()) {
+        return 0;
+    }
+    for (size_t k = 1; k < len; ++k) {
+        if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) {
+            return 0;
+        }
+    }
+    return len;
+}
+} // namespace
+
 void check_utf8(std::string_view text, std::string_view what)
 {
-    size_t i = 0;
-    const size_t n = text.size();
-    while (i < n) {
-        unsigned char c = static_cast<unsigned char>(text[i]);
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        bool ok = len > 0 && i + len <= n;
-        for (size_t k = 1; ok && k < len; ++k) {
-            ok = (static_cast<unsigned char>(text[i + k]) >> 6) == 0x2;
-        }
-        if (!ok) {
+    for (size_t i = 0; i < text.size();) {
+        size_t len = utf8_sequence(text, i);
+        if (len == 0) {
             throw UsageError(std::string(what) + ": not valid UTF-8 (byte " + std::to_string(i + 1) + ")");
         }
         i += len;
     }
+}
+
+std::string valid_utf8(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size();) {
+        size_t len = utf8_sequence(text, i);
+        if (len == 0) {
+            out += "\xEF\xBF\xBD"; // U+FFFD
+            ++i;
+        } else {
+            out.append(text.substr(i, len));
+            i += len;
+        }
+    }
+    return out;
 }
 
 Json redact_secrets(const Json& params)

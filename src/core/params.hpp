@@ -15,6 +15,8 @@ using Json = nlohmann::json;
 std::string dump_json(const Json& value, int indent = -1);
 // Throws UsageError "<what>: not valid UTF-8" for text we would store in a JSON record.
 void check_utf8(std::string_view text, std::string_view what);
+// The text with each invalid UTF-8 byte replaced by U+FFFD (for logs of any bytes).
+std::string valid_utf8(std::string_view text);
 
 // A copy for display with the values of secret-looking keys (token, secret, password,
 // passwd, api_key, apikey, credential; any case, any depth) replaced by "***".

@@ -21,9 +21,8 @@ std::vector<fs::path> template_dirs(const std::string& extra)
         dirs.emplace_back(extra);
     }
     dirs.emplace_back("templates");
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
+    fs::path exe = self_exe();
+    if (exe.is_absolute()) {
         dirs.push_back(exe.parent_path() / "templates");
         dirs.push_back(exe.parent_path() / ".." / "share" / "mlrun" / "templates");
     }

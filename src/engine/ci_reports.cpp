@@ -9,10 +9,8 @@ namespace mlrun {
 
 std::string xml_escape(std::string_view raw)
 {
-    // Logs may hold any bytes: make it valid UTF-8 first (invalid sequences become U+FFFD).
-    const std::string text = Json(std::string(raw)).dump(-1, ' ', false, Json::error_handler_t::replace);
-    Json decoded = Json::parse(text);
-    const std::string clean = decoded.get<std::string>();
+    // Logs may hold any bytes: make it valid UTF-8 first (invalid bytes become U+FFFD).
+    const std::string clean = valid_utf8(raw);
     std::string out;
     out.reserve(clean.size());
     for (char c : clean) {

@@ -19,13 +19,6 @@
 
 namespace mlrun {
 
-std::string self_exe()
-{
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? "mlrun" : exe.string();
-}
-
 namespace {
 
 Task finish(Backends& b, const std::string& id, Status status, const std::string& error, const std::string& error_class,
@@ -127,7 +120,7 @@ Task run_task(Backends& b, const std::string& task_id, const RunOptions& options
     }
     fs::path task_dir = b.local->task_dir(task.id);
     ctx.work_dir = task_dir / "work";
-    std::string exe = self_exe();
+    std::string exe = self_exe().string();
     const char* path = std::getenv("PATH");
     ctx.env = {{"MLRUN_HOME", b.local->root().string()},
                {"MLRUN_BIN", exe},

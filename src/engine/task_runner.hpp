@@ -27,7 +27,4 @@ struct RunOptions {
 // illegal transition).
 Task run_task(Backends& backends, const std::string& task_id, const RunOptions& options);
 
-// Path of the running mlrun executable (children of exec tasks call it back).
-std::string self_exe();
-
 } // namespace mlrun
