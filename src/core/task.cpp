@@ -4,6 +4,37 @@
 
 namespace mlrun {
 
+void Task::transition(Status to, std::int64_t now)
+{
+    check_transition(status, to);
+    status = to;
+    switch (to) {
+    case Status::in_progress:
+        attempts += 1;
+        started_ms = now;
+        finished_ms = 0;
+        error.clear();
+        error_class.clear();
+        exit_code = 0;
+        break;
+    case Status::completed:
+    case Status::failed:
+    case Status::aborted:
+        finished_ms = now;
+        break;
+    case Status::draft:
+        started_ms = 0;
+        finished_ms = 0;
+        error.clear();
+        error_class.clear();
+        exit_code = 0;
+        break;
+    case Status::queued:
+    case Status::published:
+        break;
+    }
+}
+
 Json Task::to_json() const
 {
     Json arts = Json::array();

@@ -46,6 +46,12 @@ struct Task {
     std::vector<ArtifactRecord> artifacts;
     Json values = Json::object(); // single values reported by the task (metrics and the like)
 
+    // The one way a status changes (DESIGN §3): checks the move (UsageError "cannot move
+    // task from X to Y"), then keeps the record consistent with it: in_progress counts an
+    // attempt, sets started_ms and clears the previous end and error; completed, failed
+    // and aborted set finished_ms; draft (reset, clone) clears times, error and exit code.
+    void transition(Status to, std::int64_t now_ms);
+
     Json to_json() const;
     // Throws UsageError when a required field is missing or has the wrong type.
     static Task from_json(const Json& j);
