@@ -3,7 +3,7 @@
 
 #include "core/error.hpp"
 #include "core/params.hpp"
-#include "store/task_store.hpp"
+#include "ports/task_store.hpp"
 #include "tracking/tracker.hpp"
 
 #include <cstdio>

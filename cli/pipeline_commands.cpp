@@ -8,7 +8,7 @@
 #include "engine/pipeline_runner.hpp"
 #include "engine/progress.hpp"
 #include "ml/leaderboard.hpp"
-#include "store/task_store.hpp"
+#include "ports/task_store.hpp"
 #include "tracking/tracker.hpp"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // mlrun queue create|list
 #include "cli.hpp"
 
-#include "queue/queue.hpp"
+#include "ports/queue.hpp"
 
 #include <cstdio>
 

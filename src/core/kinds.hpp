@@ -2,7 +2,7 @@
 // Registry of task kinds. Core kinds (exec, noop) are built in; the libtorch/OpenCV kinds
 // (preprocess, train_model, summary, inference) live in libmlrun_tasks.so, loaded with
 // dlopen the first time one of them is needed, so control commands never load libtorch.
-#include "core/task_context.hpp"
+#include "ports/task_context.hpp"
 
 #include <string>
 #include <vector>

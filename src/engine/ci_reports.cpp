@@ -1,7 +1,7 @@
 #include "engine/ci_reports.hpp"
 
 #include "core/util.hpp"
-#include "store/task_store.hpp"
+#include "ports/task_store.hpp"
 
 #include <cstdio>
 

@@ -11,7 +11,7 @@
 #include "engine/task_runner.hpp"
 #include "store/backends.hpp"
 #include "store/local_store.hpp"
-#include "store/task_store.hpp"
+#include "ports/task_store.hpp"
 
 #include <algorithm>
 #include <fcntl.h>

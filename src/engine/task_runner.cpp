@@ -2,11 +2,11 @@
 
 #include "core/error.hpp"
 #include "core/kinds.hpp"
-#include "core/task_context.hpp"
+#include "ports/task_context.hpp"
 #include "core/util.hpp"
 #include "store/backends.hpp"
 #include "store/local_store.hpp"
-#include "store/task_store.hpp"
+#include "ports/task_store.hpp"
 #include "tracking/tracker.hpp"
 
 #include <chrono>

@@ -3,7 +3,7 @@
 // to claimed/, so agents on one machine (or a shared filesystem) never take one task twice.
 //   queues/<q>/pending/<priority>-<time>-<task id>
 //   queues/<q>/claimed/<task id>   (content: lease expiry in ms)
-#include "queue/queue.hpp"
+#include "ports/queue.hpp"
 
 #include <filesystem>
 

@@ -7,7 +7,7 @@
 //   records/<kind>/<id>.json  runs, datasets, models
 //   blobs/<aa>/<sha256>       dataset file contents, stored once
 //   datasets/<id>/            a dataset version's files (hard links to blobs)
-#include "store/task_store.hpp"
+#include "ports/task_store.hpp"
 
 #include <filesystem>
 

@@ -3,9 +3,9 @@
 #include "core/error.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
-#include "queue/queue.hpp"
+#include "ports/queue.hpp"
 #include "store/backends.hpp"
-#include "store/task_store.hpp"
+#include "ports/task_store.hpp"
 
 #include <algorithm>
 

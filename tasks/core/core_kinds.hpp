@@ -1,6 +1,6 @@
 #pragma once
 // Task kinds without libtorch or OpenCV, linked into mlrun_core.
-#include "core/task_context.hpp"
+#include "ports/task_context.hpp"
 
 namespace mlrun::kinds {
 

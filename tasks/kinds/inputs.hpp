@@ -3,7 +3,7 @@
 // --set inputs.<step>=<task id>) fills params.inputs: parent step name -> a task id or a
 // list of task ids. Kinds pick the input tasks they need by kind, through the tracker.
 #include "core/task.hpp"
-#include "core/task_context.hpp"
+#include "ports/task_context.hpp"
 
 #include <string>
 #include <vector>

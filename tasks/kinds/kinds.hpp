@@ -1,7 +1,7 @@
 #pragma once
 // The built-in ML task kinds (DESIGN §4). Each validates its params and runs; they report
 // only through ctx.track() and read inputs only through it.
-#include "core/task_context.hpp"
+#include "ports/task_context.hpp"
 
 namespace mlrun::kinds {
 

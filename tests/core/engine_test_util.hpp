@@ -7,7 +7,7 @@
 #include "engine/pipeline_runner.hpp"
 #include "store/backends.hpp"
 #include "store/local_store.hpp"
-#include "store/task_store.hpp"
+#include "ports/task_store.hpp"
 
 #include <csignal>
 #include <thread>

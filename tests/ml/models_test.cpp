@@ -1,7 +1,7 @@
 // Models (libtorch + OpenCV ml), the model folder, determinism and search.
 // Small synthetic data and few epochs: the whole file runs in a few seconds.
 #include "core/error.hpp"
-#include "core/task_context.hpp"
+#include "ports/task_context.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
 #include "ml/metrics.hpp"

@@ -1,7 +1,7 @@
 // Transform fit/apply, transform.json round trip, stratified splits and the preprocess kind
 // run against a recording tracker.
 #include "core/error.hpp"
-#include "core/task_context.hpp"
+#include "ports/task_context.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
 #include "ml/metrics.hpp"

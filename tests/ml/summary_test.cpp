@@ -1,7 +1,7 @@
 // Leaderboard ranking, CSV, plots, report and the summary kind end to end against a
 // recording fake of the tracking port.
 #include "core/error.hpp"
-#include "core/task_context.hpp"
+#include "ports/task_context.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
 #include "ml/leaderboard.hpp"

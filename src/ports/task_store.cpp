@@ -1,4 +1,4 @@
-#include "store/task_store.hpp"
+#include "ports/task_store.hpp"
 
 #include "core/error.hpp"
 

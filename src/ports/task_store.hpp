@@ -1,9 +1,13 @@
 #pragma once
 // TaskStore port: where task records, logs and run/dataset/model records live.
-// The local store (a directory) is the first adapter; see store/open_store.hpp.
+// Adapters: the local folder store (store/local_store.hpp); chosen from a URI in
+// app/wiring.cpp. The engine and the app see only this port, never an adapter.
+#include "core/results.hpp"
 #include "core/task.hpp"
 
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,12 +24,27 @@ struct TaskFilter {
     bool light = false;
 };
 
+// Held while a process drives a pipeline run; released when destroyed.
+class RunLock {
+public:
+    virtual ~RunLock() = default;
+};
+
 class TaskStore {
 public:
     virtual ~TaskStore() = default;
 
-    // Where the store is, with any secret redacted.
+    // Where the store is, with any secret redacted: for messages.
     virtual std::string location() const = 0;
+    // The store as a URI or path that another mlrun process opens (MLRUN_HOME of a child):
+    // may hold a secret, never print it.
+    virtual std::string uri() const = 0;
+    // Creates what the store needs before its first write (idempotent).
+    virtual void ensure_created() = 0;
+    // The folder of a task's files (log, artifacts, scratch `work/`), created on demand.
+    virtual std::filesystem::path task_dir(const std::string& id) = 0;
+    // The exclusive right to drive run `run_id`; nullptr when another process holds it.
+    virtual std::unique_ptr<RunLock> try_lock_run(const std::string& run_id) = 0;
 
     // Assigns id (when empty), created/updated times, and writes the new record.
     virtual void create(Task& task) = 0;
@@ -43,6 +62,17 @@ public:
     virtual void append_log(const std::string& id, std::string_view text) = 0;
     // The log from byte `offset` on ("" when there is none yet).
     virtual std::string read_log(const std::string& id, std::uint64_t offset = 0) = 0;
+    // Scalars of a task: appended in order (one write per batch), read back in order; a torn
+    // last batch of a killed writer costs that batch only.
+    virtual void append_scalars(const std::string& id, const std::vector<Scalar>& batch) = 0;
+    virtual std::vector<Scalar> read_scalars(const std::string& id) = 0;
+    // Copies a file or a folder (every file in it, as name/relative) into the task's
+    // artifacts atomically; returns size, sha256, content type and uri. Does not touch the
+    // task record (the caller keeps the returned record on it).
+    virtual ArtifactRecord put_artifact(const std::string& id, const std::string& name,
+                                        const std::filesystem::path& source) = 0;
+    // A local path to a stored artifact (file or folder); nullopt when absent.
+    virtual std::optional<std::filesystem::path> artifact_path(const std::string& id, const std::string& name) = 0;
     // Removes outputs (artifacts, scalars, log) of a task being reset.
     virtual void clear_outputs(const std::string& id) = 0;
 

@@ -1,6 +1,7 @@
 #pragma once
-// What a running task sees: its record, the tracking port, a scratch folder, its core
-// share, a log, a progress callback and a cancel flag. Task code uses nothing else.
+// What a running task sees: its record, where it reports (Reporter) and reads (Inputs),
+// a scratch folder, its core share, a log, a progress callback and a cancel flag. Task
+// code uses nothing else.
 #include "core/task.hpp"
 
 #include <atomic>
@@ -12,11 +13,13 @@
 
 namespace mlrun {
 
-class Tracker;
+class Inputs;
+class Reporter;
 
 struct TaskContext {
     Task task;                        // the record as it started (params are final)
-    Tracker* tracker = nullptr;
+    Reporter* reporter = nullptr;
+    Inputs* inputs_port = nullptr;
     std::filesystem::path work_dir;   // empty scratch folder for outputs (MLRUN_OUTPUT_DIR)
     int threads = 1;                  // the core share for this task's own threads
     std::uint64_t seed = 0;           // params.seed, or 0
@@ -44,7 +47,8 @@ struct TaskContext {
     bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
     // Throws Aborted when cancelled: call it between epochs, trials, batches of rows.
     void check_cancel() const;
-    Tracker& track() const { return *tracker; }
+    Reporter& report() const { return *reporter; }
+    Inputs& inputs() const { return *inputs_port; }
 };
 
 // A built-in task kind: validates its params and runs. Throws UsageError for bad params
