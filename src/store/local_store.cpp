@@ -396,7 +396,11 @@ void LocalStore::append_scalars(const std::string& id, const std::vector<Scalar>
     }
     std::string lines;
     for (const Scalar& s : batch) {
-        lines += dump_json(Json{{"title", s.title}, {"series", s.series}, {"iteration", s.iteration}, {"value", s.value}});
+        Json line{{"title", s.title}, {"series", s.series}, {"iteration", s.iteration}, {"value", s.value}};
+        if (s.timestamp_ms != 0) {
+            line["timestamp_ms"] = s.timestamp_ms;
+        }
+        lines += dump_json(line);
         lines += '\n';
     }
     fs::path path = task_dir(id) / "scalars.jsonl";
@@ -443,6 +447,10 @@ std::vector<Scalar> LocalStore::read_scalars(const std::string& id)
         if (doc["title"].get_string().get(title) || doc["series"].get_string().get(series)
             || doc["iteration"].get_int64().get(sc.iteration) || doc["value"].get_double().get(sc.value)) {
             continue;
+        }
+        std::int64_t stamp = 0;
+        if (!doc["timestamp_ms"].get_int64().get(stamp)) {
+            sc.timestamp_ms = stamp;
         }
         sc.title = title;
         sc.series = series;
