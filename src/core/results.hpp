@@ -13,6 +13,10 @@ struct Scalar {
     std::string series;  // "train", "valid"
     std::int64_t iteration = 0;
     double value = 0;
+    // When it was first recorded (ms since the epoch; 0 = not yet stamped). Kept so that a
+    // re-send to a tracking server carries the original time: MLflow deduplicates a point
+    // only when key, value, step and timestamp are all equal.
+    std::int64_t timestamp_ms = 0;
 };
 
 struct ModelRecord {
