@@ -1,10 +1,12 @@
-#include "store/task_ops.hpp"
+#include "app/task_ops.hpp"
 
+#include "app/wiring.hpp"
 #include "core/error.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
+#include "engine/task_runner.hpp"
 #include "ports/queue.hpp"
-#include "store/backends.hpp"
+#include "ports/result_sink.hpp"
 #include "ports/task_store.hpp"
 
 #include <algorithm>
@@ -91,12 +93,7 @@ Task reset_task(Backends& b, const std::string& id)
         if (t.status == Status::in_progress || t.status == Status::queued) {
             throw UsageError("task " + t.id + " is " + std::string(to_string(t.status)) + "; abort it before a reset");
         }
-        check_transition(t.status, Status::draft);
-        t.status = Status::draft;
-        t.started_ms = t.finished_ms = 0;
-        t.error.clear();
-        t.error_class.clear();
-        t.exit_code = 0;
+        t.transition(Status::draft, now_ms());
         t.artifacts.clear();
         t.values = Json::object();
         t.cache_key.clear();
@@ -109,9 +106,7 @@ Task abort_task(Backends& b, const std::string& id)
 {
     std::string full = b.store->resolve(id);
     Task t = b.store->update(full, [&](Task& t) {
-        check_transition(t.status, Status::aborted);
-        t.status = Status::aborted;
-        t.finished_ms = now_ms();
+        t.transition(Status::aborted, now_ms());
         t.error = "aborted by the user";
         t.error_class = "Aborted";
     });
@@ -124,12 +119,11 @@ Task abort_task(Backends& b, const std::string& id)
 Task publish_task(Backends& b, const std::string& id)
 {
     return b.store->update(b.store->resolve(id), [&](Task& t) {
-        check_transition(t.status, Status::published);
-        t.status = Status::published;
+        t.transition(Status::published, now_ms());
     });
 }
 
-Task enqueue_task(Backends& b, const std::string& id, const std::string& queue, int priority)
+void require_queue(Backends& b, const std::string& queue)
 {
     check_name(queue, "queue name");
     if (!b.queue->exists(queue)) {
@@ -141,13 +135,85 @@ Task enqueue_task(Backends& b, const std::string& id, const std::string& queue, 
         throw UsageError("unknown queue \"" + queue + "\"" + (near.empty() ? "" : " (did you mean " + near + "?)")
                          + "; create it with `mlrun queue create " + queue + "`");
     }
+}
+
+Task enqueue_task(Backends& b, const std::string& id, const std::string& queue, int priority)
+{
+    require_queue(b, queue);
     Task t = b.store->update(b.store->resolve(id), [&](Task& t) {
-        check_transition(t.status, Status::queued);
-        t.status = Status::queued;
+        t.transition(Status::queued, now_ms());
         t.queue = queue;
     });
     b.queue->push(queue, t.id, priority);
     return t;
+}
+
+Task clone_task(Backends& b, const std::string& id, const CreateRequest& request, const std::string& queue, int priority)
+{
+    if (!queue.empty()) {
+        require_queue(b, queue); // first: a refused enqueue must not leave a stray draft behind
+    }
+    Task t = clone_task(b, id, request);
+    return queue.empty() ? t : enqueue_task(b, t.id, queue, priority);
+}
+
+int exit_status(Status status)
+{
+    switch (status) {
+    case Status::completed:
+    case Status::published:
+        return 0;
+    case Status::aborted:
+        return 130;
+    default:
+        return 1;
+    }
+}
+
+TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options)
+{
+    Ports ports = b.ports();
+    Task started = start_task(*b.store, id);
+    TaskRunResult result;
+    result.task = run_task(ports, started, options);
+    for (ResultSink* sink : ports.sinks) {
+        if (Outcome o = sink->flush()) {
+            result.warnings.push_back("result sink: " + o->message);
+        }
+    }
+    result.exit_status = exit_status(result.task.status);
+    return result;
+}
+
+void log_scalar(Backends& b, const std::string& id, const Scalar& scalar)
+{
+    Scalar s = scalar;
+    s.timestamp_ms = s.timestamp_ms ? s.timestamp_ms : now_ms();
+    b.store->append_scalars(b.store->resolve(id), {s});
+}
+
+void log_value(Backends& b, const std::string& id, const std::string& name, const Json& value)
+{
+    check_relative_path(name, "value name");
+    b.store->update(b.store->resolve(id), [&](Task& t) { t.values[name] = value; });
+}
+
+ArtifactRecord log_artifact(Backends& b, const std::string& id, const std::string& name,
+                            const std::filesystem::path& source)
+{
+    std::string full = b.store->resolve(id);
+    ArtifactRecord rec = b.store->put_artifact(full, name, source);
+    b.store->update(full, [&](Task& t) {
+        // By name: a second log of the same name replaces the first.
+        auto it = std::find_if(t.artifacts.begin(), t.artifacts.end(),
+                               [&](const ArtifactRecord& a) { return a.name == rec.name; });
+        if (it != t.artifacts.end()) {
+            *it = rec;
+        } else {
+            t.artifacts.push_back(rec);
+        }
+    });
+    return rec;
 }
 
 } // namespace mlrun
