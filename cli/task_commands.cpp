@@ -5,7 +5,6 @@
 #include "core/template.hpp"
 #include "core/util.hpp"
 #include "engine/task_runner.hpp"
-#include "ports/inputs.hpp"
 #include "ports/queue.hpp"
 #include "app/task_ops.hpp"
 #include "ports/task_store.hpp"
@@ -79,7 +78,7 @@ void print_task(Backends& b, const Task& t)
                         a.content_type.c_str(), a.sha256.substr(0, 12).c_str());
         }
     }
-    std::vector<Scalar> scalars = b.inputs->scalars(t.id);
+    std::vector<Scalar> scalars = task_scalars(b, t.id);
     if (!scalars.empty()) {
         std::map<std::pair<std::string, std::string>, Scalar> last;
         for (const Scalar& s : scalars) {
@@ -190,7 +189,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
                 filter->status = parse_status(*status);
             }
             filter->light = !*json;
-            std::vector<Task> tasks = cli.backends().store->list(*filter);
+            std::vector<Task> tasks = list_tasks(cli.backends(), *filter);
             if (*json) {
                 Json arr = Json::array();
                 for (const Task& t : tasks) {
@@ -219,7 +218,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("id", *id, "Task id")->required();
         cmd->add_flag("--json", *json, "The task record as JSON");
         cmd->callback([&cli, id, json] {
-            Task t = cli.backends().store->get(*id);
+            Task t = get_task(cli.backends(), *id);
             if (*json) {
                 Json j = t.to_json();
                 j["params"] = redact_secrets(j["params"]);
@@ -237,26 +236,11 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("id", *id, "Task id")->required();
         cmd->add_flag("--follow,-f", *follow, "Keep printing new lines until the task ends");
         cmd->callback([&cli, id, follow] {
-            Backends& b = cli.backends();
-            std::string full = b.store->resolve(*id);
-            std::uint64_t offset = 0;
             install_signal_handlers();
-            while (true) {
-                std::string chunk = b.store->read_log(full, offset);
-                offset += chunk.size();
+            stream_log(cli.backends(), *id, *follow, &interrupted(), [](std::string_view chunk) {
                 std::fwrite(chunk.data(), 1, chunk.size(), stdout);
                 std::fflush(stdout);
-                if (!*follow || interrupted()) {
-                    break;
-                }
-                Task t = b.store->get(full);
-                if (is_final(t.status) || t.status == Status::draft) {
-                    std::string rest = b.store->read_log(full, offset);
-                    std::fwrite(rest.data(), 1, rest.size(), stdout);
-                    break;
-                }
-                std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            }
+            });
         });
     }
     // reset / abort / publish

@@ -5,11 +5,14 @@
 #include "core/template.hpp"
 #include "core/util.hpp"
 #include "engine/task_runner.hpp"
+#include "ports/inputs.hpp"
 #include "ports/queue.hpp"
 #include "ports/result_sink.hpp"
 #include "ports/task_store.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace mlrun {
 
@@ -183,6 +186,52 @@ TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions
     }
     result.exit_status = exit_status(result.task.status);
     return result;
+}
+
+std::vector<Task> list_tasks(Backends& b, const TaskFilter& filter)
+{
+    return b.store->list(filter);
+}
+
+Task get_task(Backends& b, const std::string& id)
+{
+    return b.store->get(id);
+}
+
+std::vector<Scalar> task_scalars(Backends& b, const std::string& id)
+{
+    return b.inputs->scalars(b.store->resolve(id));
+}
+
+void stream_log(Backends& b, const std::string& id, bool follow, const std::atomic<bool>* cancel,
+                const std::function<void(std::string_view)>& out)
+{
+    std::string full = b.store->resolve(id);
+    std::uint64_t offset = 0;
+    while (true) {
+        std::string chunk = b.store->read_log(full, offset);
+        offset += chunk.size();
+        out(chunk);
+        if (!follow || (cancel && cancel->load())) {
+            return;
+        }
+        Task t = b.store->get(full);
+        if (is_final(t.status) || t.status == Status::draft) {
+            out(b.store->read_log(full, offset));
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+void create_queue(Backends& b, const std::string& name)
+{
+    b.queue->create(name);
+}
+
+std::vector<QueueInfo> list_queues(Backends& b)
+{
+    return b.queue->list();
 }
 
 void log_scalar(Backends& b, const std::string& id, const Scalar& scalar)

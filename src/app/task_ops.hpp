@@ -4,15 +4,20 @@
 #include "core/results.hpp"
 #include "core/task.hpp"
 
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mlrun {
 
 struct Backends;
+struct QueueInfo;
 struct RunOptions;
 struct Template;
+struct TaskFilter;
 
 struct CreateRequest {
     std::string name;
@@ -54,6 +59,20 @@ struct TaskRunResult {
 // `mlrun task run`: draft/queued -> in_progress, run here, sinks flushed. UsageError when
 // the task cannot start.
 TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options);
+
+// Reads behind `task list`, `task show` and `task logs`.
+std::vector<Task> list_tasks(Backends& b, const TaskFilter& filter);
+// UsageError for an unknown id (with a suggestion).
+Task get_task(Backends& b, const std::string& id);
+std::vector<Scalar> task_scalars(Backends& b, const std::string& id);
+// The task's log to `out` in chunks; with `follow`, polls until the task ends (or is a
+// draft again) or `cancel` is set, then prints what is left.
+void stream_log(Backends& b, const std::string& id, bool follow, const std::atomic<bool>* cancel,
+                const std::function<void(std::string_view)>& out);
+
+// `mlrun queue create|list`.
+void create_queue(Backends& b, const std::string& name);
+std::vector<QueueInfo> list_queues(Backends& b);
 
 // `mlrun log ...` from inside a running task (another process): straight to the store,
 // where the runner's final write keeps them (values and artifacts merge by name).
