@@ -1,7 +1,7 @@
 #pragma once
 // Shared state of the CLI: global options, the backends (opened on first use) and the
 // exit code a command asks for. CLI11 lives only in cli/.
-#include "store/backends.hpp"
+#include "app/wiring.hpp"
 
 #include <CLI/CLI.hpp>
 

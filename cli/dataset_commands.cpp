@@ -2,8 +2,8 @@
 #include "cli.hpp"
 
 #include "core/util.hpp"
-#include "store/datasets.hpp"
-#include "store/local_store.hpp"
+#include "app/dataset_ops.hpp"
+#include "core/params.hpp"
 
 #include <cstdio>
 
@@ -25,7 +25,7 @@ void add_dataset_commands(CLI::App& app, Cli& cli)
             for (const std::string& p : *paths) {
                 req->paths.emplace_back(p);
             }
-            Json rec = create_dataset(*cli.backends().local, *req);
+            Json rec = create_dataset(cli.backends(), *req);
             std::fprintf(stderr, "dataset %s: %zu files, %llu bytes (%llu new)\n", rec["name"].get<std::string>().c_str(),
                          rec["files"].size(), static_cast<unsigned long long>(rec["total_size"].get<std::uint64_t>()),
                          static_cast<unsigned long long>(rec["stored_bytes"].get<std::uint64_t>()));
@@ -36,7 +36,7 @@ void add_dataset_commands(CLI::App& app, Cli& cli)
         auto* cmd = ds->add_subcommand("list", "List dataset versions");
         cmd->callback([&cli] {
             std::vector<std::vector<std::string>> rows;
-            for (const Json& d : list_datasets(*cli.backends().local)) {
+            for (const Json& d : list_datasets(cli.backends())) {
                 rows.push_back({d["id"], d["name"], d.value("project", ""), d.value("parent", ""),
                                 std::to_string(d["files"].size()), std::to_string(d["total_size"].get<std::uint64_t>()),
                                 age(d.value("created_ms", std::int64_t{0}))});
@@ -48,13 +48,13 @@ void add_dataset_commands(CLI::App& app, Cli& cli)
         auto* cmd = ds->add_subcommand("show", "Show a dataset version and its files");
         auto id = std::make_shared<std::string>();
         cmd->add_option("id", *id, "Dataset id")->required();
-        cmd->callback([&cli, id] { std::printf("%s\n", get_dataset(*cli.backends().local, *id).dump(2).c_str()); });
+        cmd->callback([&cli, id] { std::printf("%s\n", get_dataset(cli.backends(), *id).dump(2).c_str()); });
     }
     {
         auto* cmd = ds->add_subcommand("get", "Print the local folder holding a dataset version's files");
         auto id = std::make_shared<std::string>();
         cmd->add_option("id", *id, "Dataset id")->required();
-        cmd->callback([&cli, id] { std::printf("%s\n", dataset_path(*cli.backends().local, *id).string().c_str()); });
+        cmd->callback([&cli, id] { std::printf("%s\n", dataset_path(cli.backends(), *id).string().c_str()); });
     }
 }
 

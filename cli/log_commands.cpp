@@ -3,8 +3,7 @@
 
 #include "core/error.hpp"
 #include "core/params.hpp"
-#include "ports/task_store.hpp"
-#include "tracking/tracker.hpp"
+#include "app/task_ops.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -42,9 +41,7 @@ void add_log_commands(CLI::App& app, Cli& cli)
         cmd->add_option("iteration", *iteration, "Step or epoch")->required();
         cmd->add_option("value", *value, "Number")->required();
         cmd->callback([&cli, task, title, series, iteration, value] {
-            Backends& b = cli.backends();
-            std::string id = b.store->resolve(task_from_env(*task));
-            b.tracker->log_scalars(id, {{*title, *series, *iteration, *value}});
+            log_scalar(cli.backends(), task_from_env(*task), Scalar{*title, *series, *iteration, *value});
         });
     }
     {
@@ -54,8 +51,7 @@ void add_log_commands(CLI::App& app, Cli& cli)
         cmd->add_option("name", *name, "e.g. accuracy")->required();
         cmd->add_option("value", *value, "e.g. 0.93")->required();
         cmd->callback([&cli, task, name, value] {
-            Backends& b = cli.backends();
-            b.tracker->log_value(b.store->resolve(task_from_env(*task)), *name, parse_value(*value));
+            log_value(cli.backends(), task_from_env(*task), *name, parse_value(*value));
         });
     }
     {
@@ -65,8 +61,7 @@ void add_log_commands(CLI::App& app, Cli& cli)
         cmd->add_option("name", *name, "Artifact name (no .. or leading /)")->required();
         cmd->add_option("path", *path, "File or folder")->required();
         cmd->callback([&cli, task, name, path] {
-            Backends& b = cli.backends();
-            ArtifactRecord a = b.tracker->log_artifact(b.store->resolve(task_from_env(*task)), *name, *path);
+            ArtifactRecord a = log_artifact(cli.backends(), task_from_env(*task), *name, *path);
             std::printf("%s %llu bytes sha256:%s\n", a.name.c_str(), static_cast<unsigned long long>(a.size), a.sha256.c_str());
         });
     }

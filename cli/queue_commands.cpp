@@ -1,6 +1,7 @@
 // mlrun queue create|list
 #include "cli.hpp"
 
+#include "app/task_ops.hpp"
 #include "ports/queue.hpp"
 
 #include <cstdio>
@@ -16,7 +17,7 @@ void add_queue_commands(CLI::App& app, Cli& cli)
         auto name = std::make_shared<std::string>();
         cmd->add_option("name", *name, "Queue name")->required();
         cmd->callback([&cli, name] {
-            cli.backends().queue->create(*name);
+            create_queue(cli.backends(), *name);
             std::printf("queue %s ready\n", name->c_str());
         });
     }
@@ -24,7 +25,7 @@ void add_queue_commands(CLI::App& app, Cli& cli)
         auto* cmd = queue->add_subcommand("list", "List queues with pending and claimed tasks");
         cmd->callback([&cli] {
             std::vector<std::vector<std::string>> rows;
-            for (const QueueInfo& q : cli.backends().queue->list()) {
+            for (const QueueInfo& q : list_queues(cli.backends())) {
                 rows.push_back({q.name, std::to_string(q.pending), std::to_string(q.claimed)});
             }
             print_table({"QUEUE", "PENDING", "CLAIMED"}, rows);

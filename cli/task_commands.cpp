@@ -6,9 +6,9 @@
 #include "core/util.hpp"
 #include "engine/task_runner.hpp"
 #include "ports/queue.hpp"
-#include "store/task_ops.hpp"
+#include "app/task_ops.hpp"
 #include "ports/task_store.hpp"
-#include "tracking/tracker.hpp"
+#include "core/results.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -78,7 +78,7 @@ void print_task(Backends& b, const Task& t)
                         a.content_type.c_str(), a.sha256.substr(0, 12).c_str());
         }
     }
-    std::vector<Scalar> scalars = b.tracker->scalars(t.id);
+    std::vector<Scalar> scalars = task_scalars(b, t.id);
     if (!scalars.empty()) {
         std::map<std::pair<std::string, std::string>, Scalar> last;
         for (const Scalar& s : scalars) {
@@ -128,14 +128,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("--tag", req->tags, "Add a tag (repeatable)");
         cmd->add_option("--queue", *queue, "Enqueue the clone on this queue for an agent");
         cmd->callback([&cli, req, id, queue] {
-            if (!queue->empty() && !cli.backends().queue->exists(*queue)) {
-                // Checked first: a refused enqueue must not leave a stray draft behind.
-                throw UsageError("unknown queue \"" + *queue + "\"; create it with `mlrun queue create " + *queue + "`");
-            }
-            Task t = clone_task(cli.backends(), *id, *req);
-            if (!queue->empty()) {
-                enqueue_task(cli.backends(), t.id, *queue, 0);
-            }
+            Task t = clone_task(cli.backends(), *id, *req, *queue, 0);
             std::printf("%s\n", t.id.c_str());
         });
     }
@@ -161,8 +154,6 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_flag("--quiet,-q", *quiet, "Do not echo the task log");
         cmd->add_option("--threads", *threads, "Threads for the task (default: all cores)")->check(CLI::NonNegativeNumber);
         cmd->callback([&cli, id, quiet, threads] {
-            Backends& b = cli.backends();
-            std::string full = b.store->resolve(*id);
             install_signal_handlers();
             RunOptions options;
             options.threads = *threads > 0 ? *threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -170,12 +161,15 @@ void add_task_commands(CLI::App& app, Cli& cli)
             if (!*quiet) {
                 options.on_log = [](const std::string& line) { std::printf("%s\n", line.c_str()); std::fflush(stdout); };
             }
-            Task t = run_task(b, full, options);
-            Status s = t.status;
-            std::fprintf(stderr, "task %s %s in %s%s\n", t.id.c_str(), std::string(to_string(s)).c_str(),
+            TaskRunResult run = run_task_here(cli.backends(), *id, options);
+            const Task& t = run.task;
+            for (const std::string& w : run.warnings) {
+                std::fprintf(stderr, "mlrun: warning: %s\n", w.c_str());
+            }
+            std::fprintf(stderr, "task %s %s in %s%s\n", t.id.c_str(), std::string(to_string(t.status)).c_str(),
                          format_duration_ms(t.finished_ms - t.started_ms).c_str(),
                          t.error.empty() ? "" : (": " + t.error).c_str());
-            cli.exit_code = s == Status::completed ? 0 : s == Status::aborted ? 130 : 1;
+            cli.exit_code = run.exit_status;
         });
     }
     // list
@@ -195,7 +189,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
                 filter->status = parse_status(*status);
             }
             filter->light = !*json;
-            std::vector<Task> tasks = cli.backends().store->list(*filter);
+            std::vector<Task> tasks = list_tasks(cli.backends(), *filter);
             if (*json) {
                 Json arr = Json::array();
                 for (const Task& t : tasks) {
@@ -224,7 +218,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("id", *id, "Task id")->required();
         cmd->add_flag("--json", *json, "The task record as JSON");
         cmd->callback([&cli, id, json] {
-            Task t = cli.backends().store->get(*id);
+            Task t = get_task(cli.backends(), *id);
             if (*json) {
                 Json j = t.to_json();
                 j["params"] = redact_secrets(j["params"]);
@@ -242,26 +236,11 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("id", *id, "Task id")->required();
         cmd->add_flag("--follow,-f", *follow, "Keep printing new lines until the task ends");
         cmd->callback([&cli, id, follow] {
-            Backends& b = cli.backends();
-            std::string full = b.store->resolve(*id);
-            std::uint64_t offset = 0;
             install_signal_handlers();
-            while (true) {
-                std::string chunk = b.store->read_log(full, offset);
-                offset += chunk.size();
+            stream_log(cli.backends(), *id, *follow, &interrupted(), [](std::string_view chunk) {
                 std::fwrite(chunk.data(), 1, chunk.size(), stdout);
                 std::fflush(stdout);
-                if (!*follow || interrupted()) {
-                    break;
-                }
-                Task t = b.store->get(full);
-                if (is_final(t.status) || t.status == Status::draft) {
-                    std::string rest = b.store->read_log(full, offset);
-                    std::fwrite(rest.data(), 1, rest.size(), stdout);
-                    break;
-                }
-                std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            }
+            });
         });
     }
     // reset / abort / publish

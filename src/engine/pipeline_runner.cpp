@@ -9,15 +9,13 @@
 #include "engine/plan.hpp"
 #include "engine/run_observer.hpp"
 #include "engine/task_runner.hpp"
-#include "store/backends.hpp"
-#include "store/local_store.hpp"
+#include "ports/ports.hpp"
+#include "ports/result_sink.hpp"
 #include "ports/task_store.hpp"
 
 #include <algorithm>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -104,9 +102,24 @@ Json node_json(const Plan& plan, size_t i, const NodeRecord& r)
     return j;
 }
 
+// A run start or end to every sink, then (at the end) a flush: the run record is already
+// stored, so a failing sink is only warned about.
+void report_run(const Ports& ports, Outcome (ResultSink::*event)(const Json&), const Json& run)
+{
+    for (ResultSink* sink : ports.sinks) {
+        Outcome o = (sink->*event)(run);
+        if (!o && event == &ResultSink::run_ended) {
+            o = sink->flush();
+        }
+        if (o) {
+            std::fprintf(stderr, "mlrun: warning: result sink: %s\n", o->message.c_str());
+        }
+    }
+}
+
 } // namespace
 
-PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOptions options)
+PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOptions options)
 {
     std::string run_id;
     std::optional<Json> previous;
@@ -161,20 +174,10 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
     }
     // One process drives a run at a time: a resume of a run that is still going would take
     // its running steps for abandoned ones.
-    b.local->ensure_created();
-    fs::create_directories(b.local->root() / "records" / "runs");
-    int lock_fd = ::open((b.local->root() / "records" / "runs" / ("." + run_id + ".lock")).c_str(),
-                         O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        if (lock_fd >= 0) {
-            ::close(lock_fd);
-        }
+    std::unique_ptr<RunLock> run_lock = b.store->try_lock_run(run_id);
+    if (!run_lock) {
         throw UsageError("run " + run_id + " is still running in another mlrun process; wait for it or stop it first");
     }
-    struct LockGuard {
-        int fd;
-        ~LockGuard() { ::close(fd); }
-    } run_lock{lock_fd};
     int cores = options.cores > 0 ? options.cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     int share = std::max(1, cores / spec.parallelism);
     KindRegistry::instance().set_threads(share);
@@ -231,7 +234,7 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
         b.store->put_record("runs", run_id, rec);
         return rec;
     };
-    write_record("running", "");
+    report_run(b, &ResultSink::run_started, write_record("running", ""));
 
     std::vector<std::string> names;
     for (const PlanNode& n : plan.nodes()) {
@@ -334,6 +337,7 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
                     t.run_id = run_id;
                     t.step = node.name;
                     t.cache_key = cache_key(*b.store, t.kind, t.template_name, t.params, spec.base_dir).key;
+                    t.transition(Status::in_progress, now_ms());
                 });
                 rec.cache_key = task.cache_key;
             } else {
@@ -371,8 +375,7 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
             run.on_progress = [&](const std::string& stage, int done, int total) {
                 emit({node.name, task.id, slot, "stage", stage, done, total, now_ms() - rec.started_ms});
             };
-            run.created_started = cloned ? nullptr : &task;
-            Task ended = run_task(b, task.id, run);
+            Task ended = run_task(b, task, run);
             Status status = ended.status;
             rec.finished_ms = now_ms();
             rec.metric = primary_value(ended, spec.primary_metric);
@@ -424,13 +427,14 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
         }
     }
     result.record = write_record(result.status, result.why);
+    report_run(b, &ResultSink::run_ended, result.record);
     if (options.observer) {
         options.observer->run_finished(run_id, result.status, now_ms() - run_started);
     }
     return result;
 }
 
-std::string resolve_run(Backends& b, const std::string& id_or_prefix)
+std::string resolve_run(const Ports& b, const std::string& id_or_prefix)
 {
     check_name(id_or_prefix, "run id");
     std::vector<std::string> ids = b.store->list_records("runs");
@@ -471,12 +475,12 @@ bool well_formed_run(const Json& run)
 }
 } // namespace
 
-Json load_run(Backends& b, const std::string& run_id)
+Json load_run(const Ports& b, const std::string& run_id)
 {
     std::string id = resolve_run(b, run_id);
     Json run = *b.store->get_record("runs", id);
     if (!well_formed_run(run)) {
-        throw UsageError("run record " + b.local->root().string() + "/records/runs/" + id + ".json is malformed");
+        throw UsageError("run record " + b.store->location() + "/records/runs/" + id + ".json is malformed");
     }
     // A run still going (or killed) has a stale record: read each step's task for the truth.
     std::map<std::string, Task> live;
@@ -515,7 +519,7 @@ Json load_run(Backends& b, const std::string& run_id)
     return run;
 }
 
-std::vector<Json> list_runs(Backends& b)
+std::vector<Json> list_runs(const Ports& b)
 {
     std::vector<Json> out;
     for (const std::string& id : b.store->list_records("runs")) {
@@ -530,7 +534,7 @@ std::vector<Json> list_runs(Backends& b)
     return out;
 }
 
-std::string explain_step(Backends& b, const std::string& run_id, const std::string& step)
+std::string explain_step(const Ports& b, const std::string& run_id, const std::string& step)
 {
     Json run = load_run(b, run_id);
     const Json* node = nullptr;

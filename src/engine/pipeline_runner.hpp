@@ -11,7 +11,7 @@
 
 namespace mlrun {
 
-struct Backends;
+struct Ports;
 class RunObserver;
 
 struct PipelineOptions {
@@ -38,15 +38,15 @@ struct PipelineResult {
 
 // Validates everything before running (templates, params against each template's
 // editable list); throws UsageError for bad input. Step failures are in the result.
-PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOptions options);
+PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOptions options);
 
 // The run record with each node's live task state overlaid (for show/list during a run).
-Json load_run(Backends& b, const std::string& run_id);
+Json load_run(const Ports& b, const std::string& run_id);
 // Resolves a run id or unique prefix; UsageError when unknown.
-std::string resolve_run(Backends& b, const std::string& id_or_prefix);
-std::vector<Json> list_runs(Backends& b);
+std::string resolve_run(const Ports& b, const std::string& id_or_prefix);
+std::vector<Json> list_runs(const Ports& b);
 // Why a step was or was not reused (pipeline explain).
-std::string explain_step(Backends& b, const std::string& run_id, const std::string& step);
+std::string explain_step(const Ports& b, const std::string& run_id, const std::string& step);
 // The DAG as text with each step's status, duration and metric (pipeline show).
 std::string format_run(const Json& run);
 

@@ -2,12 +2,10 @@
 
 #include "core/error.hpp"
 #include "core/kinds.hpp"
-#include "ports/task_context.hpp"
 #include "core/util.hpp"
-#include "store/backends.hpp"
-#include "store/local_store.hpp"
+#include "engine/task_recorder.hpp"
+#include "ports/task_context.hpp"
 #include "ports/task_store.hpp"
-#include "tracking/tracker.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -20,21 +18,6 @@
 namespace mlrun {
 
 namespace {
-
-Task finish(Backends& b, const std::string& id, Status status, const std::string& error, const std::string& error_class,
-            int exit_code)
-{
-    return b.store->update(id, [&](Task& t) {
-        if (t.status == Status::aborted) {
-            return; // `mlrun task abort` got there first: the abort stands
-        }
-        t.status = status;
-        t.finished_ms = now_ms();
-        t.error = error;
-        t.error_class = error_class;
-        t.exit_code = exit_code;
-    });
-}
 
 // One cancel flag for the task: set by the caller's flag (Ctrl-C, the engine) or by
 // `mlrun task abort` from another process, seen as the record turning `aborted`.
@@ -83,29 +66,27 @@ private:
 
 } // namespace
 
-Task run_task(Backends& b, const std::string& task_id, const RunOptions& options)
+Task start_task(TaskStore& store, const std::string& id)
 {
-    Task task = options.created_started ? *options.created_started : b.store->update(task_id, [&](Task& t) {
-        check_transition(t.status, Status::in_progress);
-        t.status = Status::in_progress;
-        t.attempts += 1;
-        t.started_ms = now_ms();
-        t.finished_ms = 0;
-        t.error.clear();
-        t.error_class.clear();
-        t.exit_code = 0;
-    });
+    return store.update(store.resolve(id), [](Task& t) { t.transition(Status::in_progress, now_ms()); });
+}
 
+Task run_task(const Ports& ports, const Task& started, const RunOptions& options)
+{
+    TaskStore& store = *ports.store;
+    const Task& task = started;
     auto log = [&](const std::string& line) {
-        b.store->append_log(task.id, line + "\n");
+        store.append_log(task.id, line + "\n");
         if (options.on_log) {
             options.on_log(line);
         }
     };
+    TaskRecorder recorder(ports, started, log);
 
     TaskContext ctx;
     ctx.task = task;
-    ctx.tracker = b.tracker.get();
+    ctx.reporter = &recorder;
+    ctx.inputs_port = ports.inputs;
     ctx.threads = std::max(1, options.threads);
     ctx.log = log;
     ctx.progress = [&](const std::string& stage, int done, int total) {
@@ -113,20 +94,21 @@ Task run_task(Backends& b, const std::string& task_id, const RunOptions& options
             options.on_progress(stage, done, total);
         }
     };
-    AbortWatcher watcher(*b.store, task.id, options.cancel);
+    AbortWatcher watcher(store, task.id, options.cancel);
     ctx.cancel = watcher.flag();
     if (const Json* seed = get_path(task.params, "seed"); seed && seed->is_number_integer()) {
         ctx.seed = seed->get<std::uint64_t>();
     }
-    fs::path task_dir = b.local->task_dir(task.id);
+    fs::path task_dir = store.task_dir(task.id);
     ctx.work_dir = task_dir / "work";
     std::string exe = self_exe().string();
     const char* path = std::getenv("PATH");
-    ctx.env = {{"MLRUN_HOME", b.local->root().string()},
+    ctx.env = {{"MLRUN_HOME", store.uri()},
                {"MLRUN_BIN", exe},
                {"PATH", fs::path(exe).parent_path().string() + ":" + (path ? path : "/usr/bin:/bin")}};
 
     try {
+        recorder.started();
         std::error_code ec;
         fs::remove_all(ctx.work_dir, ec);
         fs::create_directories(ctx.work_dir);
@@ -135,26 +117,27 @@ Task run_task(Backends& b, const std::string& task_id, const RunOptions& options
         const KindFn& fn = KindRegistry::instance().get(task.kind);
         fn(ctx);
         ctx.check_cancel();
+        recorder.flush_scalars(); // a store that cannot take them fails the task
     } catch (const Aborted& e) {
         log("mlrun: aborted");
-        return finish(b, task.id, Status::aborted, "aborted by the user", "Aborted", 0);
+        return recorder.finish(Status::aborted, "aborted by the user", "Aborted", 0);
     } catch (const TaskFailed& e) {
         log(std::string("mlrun: failed: ") + e.what());
-        return finish(b, task.id, Status::failed, e.what(), "TaskFailed", e.exit_code());
+        return recorder.finish(Status::failed, e.what(), "TaskFailed", e.exit_code());
     } catch (const UsageError& e) {
         log(std::string("mlrun: failed: ") + e.what());
-        return finish(b, task.id, Status::failed, e.what(), "UsageError", 0);
+        return recorder.finish(Status::failed, e.what(), "UsageError", 0);
     } catch (const std::exception& e) {
         // libtorch and OpenCV throw their own std::exception subclasses: keep the first line.
         std::string what = e.what();
         std::string first = what.substr(0, what.find('\n'));
         log("mlrun: failed: " + what);
-        return finish(b, task.id, Status::failed, first, "exception", 0);
+        return recorder.finish(Status::failed, first, "exception", 0);
     }
     std::error_code ec;
     fs::remove_all(ctx.work_dir, ec);
     log("mlrun: completed");
-    return finish(b, task.id, Status::completed, "", "", 0);
+    return recorder.finish(Status::completed, "", "", 0);
 }
 
 } // namespace mlrun

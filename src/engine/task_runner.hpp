@@ -1,7 +1,8 @@
 #pragma once
-// Runs one task here and now: draft/queued -> in_progress -> completed | failed | aborted.
-// Used by `mlrun task run`, the pipeline executor and (later) the agent.
+// Runs one task here and now: in_progress -> completed | failed | aborted. Used by
+// `mlrun task run`, the pipeline's in-process step runner and (later) the agent.
 #include "core/task.hpp"
+#include "ports/ports.hpp"
 
 #include <atomic>
 #include <functional>
@@ -9,7 +10,7 @@
 
 namespace mlrun {
 
-struct Backends;
+class TaskStore;
 
 struct RunOptions {
     int threads = 1;                          // core share of this task
@@ -17,14 +18,17 @@ struct RunOptions {
     // Each log line as it is written (also kept in log.txt).
     std::function<void(const std::string& line)> on_log;
     std::function<void(const std::string& stage, int done, int total)> on_progress;
-    // The record as the caller created it, already in_progress (the pipeline engine does, to
-    // save a rewrite and a re-read of task.json per step): run it without the start transition.
-    const Task* created_started = nullptr;
 };
 
-// Never throws for a failure of the task itself: the error is kept on the task and the
-// final record returned. Throws UsageError when the task cannot start (unknown id,
-// illegal transition).
-Task run_task(Backends& backends, const std::string& task_id, const RunOptions& options);
+// draft/queued -> in_progress in one update of the stored record (Task::transition).
+// Throws UsageError for an unknown id or an illegal transition.
+Task start_task(TaskStore& store, const std::string& id);
+
+// Runs `started` (the record as stored, in_progress): the kind reports through a
+// TaskRecorder on `ports`; every sink hears task_started and task_ended, and the final
+// record reaches the store in one write. An abort written meanwhile by `mlrun task abort`
+// (another process) stops the task and stands. Never throws for a failure of the task
+// itself: the error is kept on the task and the final record returned as stored.
+Task run_task(const Ports& ports, const Task& started, const RunOptions& options);
 
 } // namespace mlrun

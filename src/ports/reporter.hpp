@@ -1,9 +1,10 @@
 #pragma once
 // What a running task reports about itself (ctx.report()). The engine's TaskRecorder
 // implements it: values, tags and params are kept on the task's in-memory record and
-// written once when the task ends; scalars, artifacts and models go to the store and to
-// every ResultSink as they come. Methods throw when the local store cannot take the
-// write (the task then fails with that error).
+// written once when the task ends; scalars are batched (written at the end, or every
+// TaskRecorder::k_scalar_batch); artifacts and models go to the store and to every
+// ResultSink as they come. Methods throw when the local store cannot take the write (the
+// task then fails with that error); a mirror sink's failure never throws.
 #include "core/results.hpp"
 #include "core/task.hpp"
 

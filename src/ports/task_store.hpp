@@ -41,7 +41,8 @@ public:
     virtual std::string uri() const = 0;
     // Creates what the store needs before its first write (idempotent).
     virtual void ensure_created() = 0;
-    // The folder of a task's files (log, artifacts, scratch `work/`), created on demand.
+    // The folder of a task's files (log, artifacts, scratch `work/`); it exists once the task
+    // is created (the runner creates `work/` in it).
     virtual std::filesystem::path task_dir(const std::string& id) = 0;
     // The exclusive right to drive run `run_id`; nullptr when another process holds it.
     virtual std::unique_ptr<RunLock> try_lock_run(const std::string& run_id) = 0;

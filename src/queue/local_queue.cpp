@@ -85,10 +85,11 @@ std::optional<Lease> LocalQueue::claim(const std::vector<std::string>& queues, i
     }
 }
 
-void LocalQueue::heartbeat(Lease& lease)
+bool LocalQueue::heartbeat(Lease& lease)
 {
     lease.expires_ms = now_ms() + m_lease_ms;
     write_file_atomic(m_root / lease.queue / "claimed" / lease.task_id, std::to_string(lease.expires_ms));
+    return true;
 }
 
 void LocalQueue::ack(const Lease& lease)
@@ -97,10 +98,21 @@ void LocalQueue::ack(const Lease& lease)
     fs::remove(m_root / lease.queue / "claimed" / lease.task_id, ec);
 }
 
-void LocalQueue::fail(const Lease& lease)
+FailOutcome LocalQueue::fail(const Lease& lease, const std::string&)
 {
     ack(lease);
     push(lease.queue, lease.task_id, 0);
+    return FailOutcome::requeued;
+}
+
+std::vector<DeadLetter> LocalQueue::dead_letters(const std::string&)
+{
+    return {};
+}
+
+bool LocalQueue::requeue_dead(const std::string&, const std::string&)
+{
+    return false;
 }
 
 int LocalQueue::requeue_expired()
@@ -131,7 +143,7 @@ int LocalQueue::requeue_expired()
                 expires = 0;
             }
             if (expires < now_ms()) {
-                fail(Lease{q.name, name, "", expires});
+                fail(Lease{q.name, name, "", expires}, "lease expired");
                 ++n;
             }
         }

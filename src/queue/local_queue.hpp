@@ -18,12 +18,16 @@ public:
     bool exists(const std::string& queue) override;
     void push(const std::string& queue, const std::string& task_id, int priority) override;
     std::optional<Lease> claim(const std::vector<std::string>& queues, int block_ms) override;
-    void heartbeat(Lease& lease) override;
+    bool heartbeat(Lease& lease) override;
     void ack(const Lease& lease) override;
-    void fail(const Lease& lease) override;
+    // Requeues for now (attempts and dead letters come with the queue rework).
+    FailOutcome fail(const Lease& lease, const std::string& error) override;
     int requeue_expired() override;
     std::vector<QueueInfo> list() override;
     bool remove(const std::string& queue, const std::string& task_id) override;
+    std::vector<DeadLetter> dead_letters(const std::string& queue) override;
+    bool requeue_dead(const std::string& queue, const std::string& task_id) override;
+    int max_attempts() const override { return 3; }
 
 private:
     std::optional<Lease> try_claim(const std::string& queue);

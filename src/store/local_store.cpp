@@ -156,6 +156,62 @@ std::string LocalStore::location() const
     return m_root.string();
 }
 
+std::string LocalStore::uri() const
+{
+    return m_root.string();
+}
+
+namespace {
+
+class LocalRunLock final : public RunLock {
+public:
+    explicit LocalRunLock(int fd) : m_fd(fd) {}
+    ~LocalRunLock() override { ::close(m_fd); }
+    LocalRunLock(const LocalRunLock&) = delete;
+    LocalRunLock& operator=(const LocalRunLock&) = delete;
+
+private:
+    int m_fd;
+};
+
+// sha256 of a folder: over the sorted "relative path\0file sha256\n" lines.
+std::pair<std::uint64_t, std::string> hash_folder(const fs::path& dir)
+{
+    std::vector<std::pair<std::string, fs::path>> files;
+    for (const fs::directory_entry& e : fs::recursive_directory_iterator(dir)) {
+        if (e.is_regular_file()) {
+            files.emplace_back(fs::relative(e.path(), dir).generic_string(), e.path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    std::string manifest;
+    std::uint64_t size = 0;
+    for (const auto& [rel, path] : files) {
+        manifest += rel + '\0' + sha256_file(path) + '\n';
+        size += fs::file_size(path);
+    }
+    return {size, sha256_hex(manifest)};
+}
+
+} // namespace
+
+std::unique_ptr<RunLock> LocalStore::try_lock_run(const std::string& run_id)
+{
+    check_name(run_id, "run id");
+    ensure_created();
+    fs::create_directories(m_root / "records" / "runs");
+    int fd = ::open((m_root / "records" / "runs" / ("." + run_id + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC,
+                    0644);
+    if (fd < 0) {
+        throw std::runtime_error("cannot open the lock of run " + run_id + ": " + std::strerror(errno));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return nullptr;
+    }
+    return std::make_unique<LocalRunLock>(fd);
+}
+
 void LocalStore::ensure_created()
 {
     if (m_created) {
@@ -172,7 +228,7 @@ void LocalStore::ensure_created()
     m_created = true;
 }
 
-fs::path LocalStore::task_dir(const std::string& id) const
+fs::path LocalStore::task_dir(const std::string& id)
 {
     return m_root / "tasks" / id;
 }
@@ -331,6 +387,130 @@ std::string LocalStore::read_log(const std::string& id, std::uint64_t offset)
     }
     std::string all = read_file(path);
     return offset >= all.size() ? "" : all.substr(offset);
+}
+
+void LocalStore::append_scalars(const std::string& id, const std::vector<Scalar>& batch)
+{
+    if (batch.empty()) {
+        return;
+    }
+    std::string lines;
+    for (const Scalar& s : batch) {
+        Json line{{"title", s.title}, {"series", s.series}, {"iteration", s.iteration}, {"value", s.value}};
+        if (s.timestamp_ms != 0) {
+            line["timestamp_ms"] = s.timestamp_ms;
+        }
+        lines += dump_json(line);
+        lines += '\n';
+    }
+    fs::path path = task_dir(id) / "scalars.jsonl";
+    with_task_lock(id, [&] {
+        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            throw std::runtime_error("cannot append to " + path.string() + ": " + std::strerror(errno));
+        }
+        ssize_t n = ::write(fd, lines.data(), lines.size());
+        ::close(fd);
+        if (n != static_cast<ssize_t>(lines.size())) {
+            throw std::runtime_error("cannot append to " + path.string());
+        }
+    });
+}
+
+std::vector<Scalar> LocalStore::read_scalars(const std::string& id)
+{
+    check_id(id);
+    std::vector<Scalar> out;
+    fs::path path = task_dir(id) / "scalars.jsonl";
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+        return out;
+    }
+    std::string text = read_file(path);
+    simdjson::ondemand::parser parser;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        if (line.empty()) {
+            continue;
+        }
+        // Line by line: a torn line (a writer killed mid-append) costs that line only.
+        simdjson::padded_string padded(line);
+        simdjson::ondemand::document doc;
+        if (parser.iterate(padded).get(doc)) {
+            continue;
+        }
+        Scalar sc;
+        std::string_view title, series;
+        if (doc["title"].get_string().get(title) || doc["series"].get_string().get(series)
+            || doc["iteration"].get_int64().get(sc.iteration) || doc["value"].get_double().get(sc.value)) {
+            continue;
+        }
+        std::int64_t stamp = 0;
+        if (!doc["timestamp_ms"].get_int64().get(stamp)) {
+            sc.timestamp_ms = stamp;
+        }
+        sc.title = title;
+        sc.series = series;
+        out.push_back(std::move(sc));
+    }
+    return out;
+}
+
+ArtifactRecord LocalStore::put_artifact(const std::string& id, const std::string& name, const fs::path& source)
+{
+    check_id(id);
+    check_relative_path(name, "artifact name");
+    std::error_code ec;
+    if (!fs::exists(source, ec)) {
+        throw UsageError("artifact \"" + name + "\": " + source.string() + " does not exist");
+    }
+    fs::path dest = task_dir(id) / "artifacts" / name;
+    fs::create_directories(dest.parent_path());
+    // Copy beside the destination, then rename: a reader never sees a partial artifact.
+    fs::path tmp = dest;
+    tmp += ".tmp." + new_id();
+    ArtifactRecord rec;
+    rec.name = name;
+    try {
+        if (fs::is_directory(source)) {
+            fs::copy(source, tmp, fs::copy_options::recursive);
+            auto [size, sha] = hash_folder(tmp);
+            rec.size = size;
+            rec.sha256 = sha;
+            rec.content_type = "inode/directory";
+            fs::remove_all(dest, ec);
+            fs::rename(tmp, dest);
+        } else {
+            fs::copy_file(source, tmp, fs::copy_options::overwrite_existing);
+            rec.size = fs::file_size(tmp);
+            rec.sha256 = sha256_file(tmp);
+            rec.content_type = content_type_for(source);
+            if (fs::is_directory(dest, ec)) {
+                fs::remove_all(dest, ec);
+            }
+            fs::rename(tmp, dest);
+        }
+    } catch (...) {
+        fs::remove_all(tmp, ec); // no stray temp copy when the copy or the rename fails
+        throw;
+    }
+    rec.uri = "file://" + fs::absolute(dest).string();
+    return rec;
+}
+
+std::optional<fs::path> LocalStore::artifact_path(const std::string& id, const std::string& name)
+{
+    check_id(id);
+    check_relative_path(name, "artifact name");
+    fs::path path = task_dir(id) / "artifacts" / name;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+        return std::nullopt;
+    }
+    return path;
 }
 
 void LocalStore::clear_outputs(const std::string& id)

@@ -22,6 +22,12 @@ public:
     explicit LocalStore(std::filesystem::path root);
 
     std::string location() const override;
+    std::string uri() const override;
+    // Creates the root and store.json when missing.
+    void ensure_created() override;
+    std::filesystem::path task_dir(const std::string& id) override;
+    // An flock(2) on records/runs/.<run>.lock, taken without waiting.
+    std::unique_ptr<RunLock> try_lock_run(const std::string& run_id) override;
     void create(Task& task) override;
     std::optional<Task> find(const std::string& id) override;
     Task update(const std::string& id, const std::function<void(Task&)>& change) override;
@@ -29,6 +35,13 @@ public:
     std::string resolve(const std::string& id_or_prefix) override;
     void append_log(const std::string& id, std::string_view text) override;
     std::string read_log(const std::string& id, std::uint64_t offset) override;
+    // scalars.jsonl, one O_APPEND write per batch under the task's lock.
+    void append_scalars(const std::string& id, const std::vector<Scalar>& batch) override;
+    std::vector<Scalar> read_scalars(const std::string& id) override;
+    // UsageError when `source` does not exist or `name` is not a relative path.
+    ArtifactRecord put_artifact(const std::string& id, const std::string& name,
+                                const std::filesystem::path& source) override;
+    std::optional<std::filesystem::path> artifact_path(const std::string& id, const std::string& name) override;
     void clear_outputs(const std::string& id) override;
     void put_record(const std::string& kind, const std::string& id, const Json& record) override;
     std::optional<Json> get_record(const std::string& kind, const std::string& id) override;
@@ -37,9 +50,6 @@ public:
                        const std::function<void(Json&)>& change) override;
 
     const std::filesystem::path& root() const { return m_root; }
-    std::filesystem::path task_dir(const std::string& id) const;
-    // Creates the root and store.json when missing.
-    void ensure_created();
     // Runs `fn` holding the exclusive lock of tasks/<id>/.lock.
     void with_task_lock(const std::string& id, const std::function<void()>& fn);
 

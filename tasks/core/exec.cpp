@@ -2,7 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/reporter.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -67,13 +67,13 @@ void import_metrics_file(TaskContext& ctx, const fs::path& path)
                              + ": expected {\"title\",\"series\",\"iteration\",\"value\"} or {\"name\",\"value\"}");
         }
         if (j.contains("name")) {
-            ctx.track().log_value(ctx.task.id, j["name"].get<std::string>(), j["value"]);
+            ctx.report().log_value(j["name"].get<std::string>(), j["value"]);
         } else if (j["value"].is_number()) {
             scalars.push_back({j.value("title", "metric"), j.value("series", "value"), j.value("iteration", std::int64_t{0}),
                                j["value"].get<double>()});
         }
     }
-    ctx.track().log_scalars(ctx.task.id, scalars);
+    ctx.report().log_scalars(scalars);
 }
 
 } // namespace
@@ -219,7 +219,7 @@ void run_exec(TaskContext& ctx)
     for (const fs::directory_entry& e : fs::directory_iterator(ctx.work_dir)) {
         std::string name = e.path().filename().string();
         if (name != "metrics.jsonl" && name.front() != '.') {
-            ctx.track().log_artifact(ctx.task.id, name, e.path());
+            ctx.report().log_artifact(name, e.path());
         }
     }
     if (WIFSIGNALED(status)) {

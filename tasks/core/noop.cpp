@@ -1,7 +1,7 @@
 #include "core/core_kinds.hpp"
 
 #include "core/error.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/reporter.hpp"
 
 #include <chrono>
 #include <thread>
@@ -26,7 +26,7 @@ void run_noop(TaskContext& ctx)
         throw TaskFailed("noop asked to fail");
     }
     if (p.contains("value")) {
-        ctx.track().log_value(ctx.task.id, "value", p["value"]);
+        ctx.report().log_value("value", p["value"]);
     }
 }
 

@@ -10,7 +10,8 @@
 #include "ml/models/model.hpp"
 #include "ml/table.hpp"
 #include "ml/transform.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/inputs.hpp"
+#include "ports/reporter.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -54,7 +55,7 @@ std::string find_model_task(TaskContext& ctx)
             }
             version = v->get<int>();
         }
-        const auto record = ctx.track().model(name, version);
+        const auto record = ctx.inputs().model(name, version);
         if (!record) {
             throw UsageError("model '" + name + "'" + (version > 0 ? " version " + std::to_string(version) : "")
                              + " is not registered (see `mlrun model list`)");
@@ -81,7 +82,7 @@ std::string find_model_task(TaskContext& ctx)
 Task find_preprocess_task(TaskContext& ctx, const Task& trained)
 {
     for (const std::string& id : input_ids_of(trained)) {
-        Task t = ctx.track().get_task(id);
+        Task t = ctx.inputs().get_task(id);
         if (t.kind == "preprocess") {
             return t;
         }
@@ -121,13 +122,13 @@ void run_inference(TaskContext& ctx)
     const Json& params = ctx.task.params;
     ctx.stage("load", 0, 4);
     const std::string model_task_id = find_model_task(ctx);
-    const Task trained = ctx.track().get_task(model_task_id);
+    const Task trained = ctx.inputs().get_task(model_task_id);
     const Task prep = find_preprocess_task(ctx, trained);
     ctx.say("inference: model of task " + trained.id + " (" + trained.name + "), transform of task " + prep.id);
 
     Json card;
-    const std::unique_ptr<ml::Model> model = ml::load_model(ctx.track().fetch_artifact(trained.id, "model"), &card);
-    const std::filesystem::path transform_path = ctx.track().fetch_artifact(prep.id, "transform.json");
+    const std::unique_ptr<ml::Model> model = ml::load_model(ctx.inputs().fetch_artifact(trained.id, "model"), &card);
+    const std::filesystem::path transform_path = ctx.inputs().fetch_artifact(prep.id, "transform.json");
     Json transform_json;
     try {
         transform_json = Json::parse(read_file(transform_path));
@@ -157,7 +158,7 @@ void run_inference(TaskContext& ctx)
         }
     }
     const ml::DataSource src = ml::resolve_data_source(
-        data, base_dir, [&](const std::string& id) { return ctx.track().fetch_dataset(id); });
+        data, base_dir, [&](const std::string& id) { return ctx.inputs().fetch_dataset(id); });
     ctx.say("inference: reading " + src.path.string());
     ctx.check_cancel();
     ctx.stage("transform", 1, 4);
@@ -252,15 +253,15 @@ void run_inference(TaskContext& ctx)
     }
     const std::filesystem::path dir = ctx.work_dir;
     write_file_atomic(dir / "predictions.csv", csv);
-    ctx.track().log_artifact(ctx.task.id, "predictions.csv", dir / "predictions.csv");
+    ctx.report().log_artifact("predictions.csv", dir / "predictions.csv");
 
     const double rows_per_s = batch_s > 0 ? static_cast<double>(proba.rows) / batch_s : 0.0;
-    Tracker& t = ctx.track();
-    t.log_value(ctx.task.id, "rows", proba.rows);
-    t.log_value(ctx.task.id, "rows_per_s", rows_per_s);
-    t.log_value(ctx.task.id, "latency_ms_p50", percentile(latency_ms, 0.50));
-    t.log_value(ctx.task.id, "latency_ms_p99", percentile(latency_ms, 0.99));
-    t.log_value(ctx.task.id, "model_task_id", trained.id);
+    Reporter& t = ctx.report();
+    t.log_value("rows", proba.rows);
+    t.log_value("rows_per_s", rows_per_s);
+    t.log_value("latency_ms_p50", percentile(latency_ms, 0.50));
+    t.log_value("latency_ms_p99", percentile(latency_ms, 0.99));
+    t.log_value("model_task_id", trained.id);
     if (!y_known.empty()) {
         ml::Matrix known(static_cast<std::int64_t>(known_rows.size()), proba.cols);
         for (std::size_t k = 0; k < known_rows.size(); ++k) {
@@ -272,8 +273,8 @@ void run_inference(TaskContext& ctx)
         metrics["unlabelled_rows"] = static_cast<std::int64_t>(proba.rows) - static_cast<std::int64_t>(y_known.size());
         const Json doc{{"data", src.path.string()}, {"model_task_id", trained.id}, {"metrics", metrics}};
         write_file_atomic(dir / "metrics.json", doc.dump(2) + "\n");
-        t.log_artifact(ctx.task.id, "metrics.json", dir / "metrics.json");
-        t.log_value(ctx.task.id, "metrics", metrics);
+        t.log_artifact("metrics.json", dir / "metrics.json");
+        t.log_value("metrics", metrics);
         ctx.say("inference: accuracy " + fmt(metrics.value("accuracy", 0.0)) + " on " + std::to_string(y_known.size())
                      + " labelled rows");
     }

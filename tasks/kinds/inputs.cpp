@@ -1,7 +1,7 @@
 #include "kinds/inputs.hpp"
 
 #include "core/error.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/inputs.hpp"
 
 namespace mlrun::kinds {
 
@@ -49,7 +49,7 @@ std::vector<Task> input_tasks(const TaskContext& ctx, const std::string& kind)
 {
     std::vector<Task> tasks;
     for (const std::string& id : input_task_ids(ctx)) {
-        Task t = ctx.track().get_task(id);
+        Task t = ctx.inputs().get_task(id);
         if (t.kind == kind) {
             tasks.push_back(std::move(t));
         }

@@ -1,7 +1,7 @@
 #pragma once
 // How a kind finds its inputs. The pipeline engine (or the user, with
 // --set inputs.<step>=<task id>) fills params.inputs: parent step name -> a task id or a
-// list of task ids. Kinds pick the input tasks they need by kind, through the tracker.
+// list of task ids. Kinds pick the input tasks they need by kind, through ctx.inputs().
 #include "core/task.hpp"
 #include "ports/task_context.hpp"
 

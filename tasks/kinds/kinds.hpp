@@ -1,6 +1,6 @@
 #pragma once
 // The built-in ML task kinds (DESIGN §4). Each validates its params and runs; they report
-// only through ctx.track() and read inputs only through it.
+// only through ctx.report() and read inputs only through ctx.inputs().
 #include "ports/task_context.hpp"
 
 namespace mlrun::kinds {

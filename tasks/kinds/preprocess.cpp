@@ -6,7 +6,8 @@
 #include "ml/split_io.hpp"
 #include "ml/table.hpp"
 #include "ml/transform.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/inputs.hpp"
+#include "ports/reporter.hpp"
 
 #include <cmath>
 #include <map>
@@ -165,7 +166,7 @@ void run_preprocess(TaskContext& ctx)
 
     ctx.stage("read", 0, 4);
     const ml::DataSource src = ml::resolve_data_source(
-        data, base_dir, [&](const std::string& id) { return ctx.track().fetch_dataset(id); });
+        data, base_dir, [&](const std::string& id) { return ctx.inputs().fetch_dataset(id); });
     ctx.say("preprocess: reading " + src.path.string() + " (" + src.format + ")");
 
     Outputs out;
@@ -302,15 +303,15 @@ void run_preprocess(TaskContext& ctx)
     write_file_atomic(dir / "transform.json", out.transform.dump(2) + "\n");
     write_file_atomic(dir / "describe.json", out.describe.dump(2) + "\n");
     for (const char* name : {"train.bin", "valid.bin", "test.bin", "transform.json", "describe.json"}) {
-        ctx.track().log_artifact(ctx.task.id, name, dir / name);
+        ctx.report().log_artifact(name, dir / name);
     }
-    Tracker& t = ctx.track();
+    Reporter& t = ctx.report();
     const Json balance = out.describe.contains("class_balance") ? out.describe["class_balance"]
                                                                 : balance_of(out.train.y, out.class_names);
-    t.log_value(ctx.task.id, "rows", out.rows);
-    t.log_value(ctx.task.id, "features", out.train.x.cols);
-    t.log_value(ctx.task.id, "class_balance", balance);
-    t.log_value(ctx.task.id, "split_rows",
+    t.log_value("rows", out.rows);
+    t.log_value("features", out.train.x.cols);
+    t.log_value("class_balance", balance);
+    t.log_value("split_rows",
                 {{"train", out.train.x.rows}, {"valid", out.valid.x.rows}, {"test", out.test.x.rows}});
     ctx.say("preprocess: " + std::to_string(out.rows) + " rows, " + std::to_string(out.train.x.cols) + " features, "
             + std::to_string(out.class_names.size()) + " classes " + balance.dump() + "; split "

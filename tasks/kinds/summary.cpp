@@ -9,7 +9,8 @@
 #include "ml/metrics.hpp"
 #include "ml/plots.hpp"
 #include "ml/report.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/inputs.hpp"
+#include "ports/reporter.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -98,7 +99,7 @@ Json model_lineage(const TaskContext& ctx, const Task& training)
     for (const std::string& id : ids) {
         Task input;
         try {
-            input = ctx.track().get_task(id);
+            input = ctx.inputs().get_task(id);
         } catch (const std::exception& e) {
             if (ctx.log) {
                 ctx.log("lineage: cannot read input task " + id + " of " + training.id + ": " + e.what());
@@ -171,7 +172,7 @@ void run_summary(TaskContext& ctx)
         }
         ml::Predictions predictions;
         try {
-            predictions = ml::read_predictions_csv(ctx.track().fetch_artifact(task_id, "predictions_test.csv"));
+            predictions = ml::read_predictions_csv(ctx.inputs().fetch_artifact(task_id, "predictions_test.csv"));
         } catch (const std::exception& e) {
             // A model without readable predictions keeps its rank; only its curve is missing.
             notes.push_back("ROC skipped for " + name + ": " + e.what());
@@ -251,18 +252,18 @@ void run_summary(TaskContext& ctx)
     ml::write_report_html(report, dir / "report.html");
 
     for (const char* name : {"leaderboard.json", "leaderboard.csv", "recommended_model.json", "error_models.json"}) {
-        ctx.track().log_artifact(ctx.task.id, name, dir / name);
+        ctx.report().log_artifact(name, dir / name);
     }
     for (const std::string& name : plot_names) {
-        ctx.track().log_artifact(ctx.task.id, name, dir / name);
+        ctx.report().log_artifact(name, dir / name);
     }
-    ctx.track().log_artifact(ctx.task.id, "report.html", dir / "report.html");
+    ctx.report().log_artifact("report.html", dir / "report.html");
 
-    ctx.track().log_value(ctx.task.id, "primary_metric", params.primary_metric);
-    ctx.track().log_value(ctx.task.id, "models_ranked", ranked);
-    ctx.track().log_value(ctx.task.id, "models_failed", failed);
-    ctx.track().log_value(ctx.task.id, "best_score", ranked > 0 ? board.rows[0].at("score") : Json(nullptr));
-    ctx.track().log_value(ctx.task.id, "recommended", board.recommended);
+    ctx.report().log_value("primary_metric", params.primary_metric);
+    ctx.report().log_value("models_ranked", ranked);
+    ctx.report().log_value("models_failed", failed);
+    ctx.report().log_value("best_score", ranked > 0 ? board.rows[0].at("score") : Json(nullptr));
+    ctx.report().log_value("recommended", board.recommended);
 
     const std::string table = ml::format_leaderboard_table(board_json);
     size_t start = 0;
@@ -297,8 +298,8 @@ void run_summary(TaskContext& ctx)
         record.lineage = model_lineage(ctx, training);
         record.created_ms = now_ms();
         record.reason = board.recommended.at("reason").get<std::string>();
-        const ModelRecord stored = ctx.track().register_model(record);
-        ctx.track().log_value(ctx.task.id, "registered_model", Json{{"name", stored.name}, {"version", stored.version}});
+        const ModelRecord stored = ctx.report().register_model(record);
+        ctx.report().log_value("registered_model", Json{{"name", stored.name}, {"version", stored.version}});
         log("registered " + stored.name + " version " + std::to_string(stored.version) + " (task " + best_id + ")");
     }
 }

@@ -1,6 +1,6 @@
 // The train_model kind (DESIGN §4): trains one model (or runs a search and keeps the best
 // trial) on the splits of its preprocess input task, scores it on test, and writes the
-// model folder, metrics.json and predictions_test.csv. Reports only through ctx.track().
+// model folder, metrics.json and predictions_test.csv. Reports only through ctx.report().
 #include "core/error.hpp"
 #include "core/util.hpp"
 #include "kinds/inputs.hpp"
@@ -10,7 +10,8 @@
 #include "ml/models/model.hpp"
 #include "ml/search.hpp"
 #include "ml/split_io.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/inputs.hpp"
+#include "ports/reporter.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -83,7 +84,7 @@ TrainParams read_params(const TaskContext& ctx)
 
 ml::LabeledSet load(const TaskContext& ctx, const Task& prep, const std::string& name)
 {
-    return ml::load_split(ctx.track().fetch_artifact(prep.id, name));
+    return ml::load_split(ctx.inputs().fetch_artifact(prep.id, name));
 }
 
 Json metrics_or_null(const std::vector<int>& y, const ml::Matrix& proba)
@@ -183,7 +184,7 @@ void record_trial(TaskContext& ctx, const ml::TrialResult& t, const std::string&
     if (t.ok()) {
         child.values["valid"] = Json{{metric, std::isfinite(t.valid_metric) ? Json(t.valid_metric) : Json(nullptr)}};
     }
-    ctx.track().create_child_task(ctx.task.id, std::move(child));
+    ctx.report().create_child_task(std::move(child));
 }
 
 } // namespace
@@ -236,7 +237,7 @@ void run_train_model(TaskContext& ctx)
             record_trial(ctx, t, p.primary_metric, search_started);
             if (t.ok()) {
                 if (std::isfinite(t.valid_metric)) {
-                    ctx.track().log_scalars(ctx.task.id, {{"trial", p.primary_metric, t.index, t.valid_metric}});
+                    ctx.report().log_scalars({{"trial", p.primary_metric, t.index, t.valid_metric}});
                 }
                 log("trial " + std::to_string(t.index) + " " + t.assignment.dump() + ": valid " + p.primary_metric
                     + " " + number(t.valid_metric) + " (" + number(t.train_time_s) + " s)");
@@ -254,7 +255,7 @@ void run_train_model(TaskContext& ctx)
         const ml::TrialResult& best = result.trials[static_cast<size_t>(result.best)];
         log("search: best trial " + std::to_string(best.index) + " " + best.assignment.dump() + " valid "
             + p.primary_metric + " " + number(best.valid_metric));
-        ctx.track().log_value(ctx.task.id, "best_trial", best.to_json());
+        ctx.report().log_value("best_trial", best.to_json());
         model = std::move(result.best_model);
     } else {
         model = ml::make_model(p.kind, p.model, static_cast<int>(train.x.cols), train.n_classes(), train.shape);
@@ -275,7 +276,7 @@ void run_train_model(TaskContext& ctx)
                 scalars.push_back({p.primary_metric, "valid", r.epoch, r.valid_metric});
             }
             if (!scalars.empty()) {
-                ctx.track().log_scalars(ctx.task.id, scalars);
+                ctx.report().log_scalars(scalars);
                 log("epoch " + std::to_string(r.epoch) + "/" + std::to_string(r.epochs) + ": train loss "
                     + number(r.train_loss) + ", valid loss " + number(r.valid_loss) + ", valid " + p.primary_metric
                     + " " + number(r.valid_metric));
@@ -315,17 +316,17 @@ void run_train_model(TaskContext& ctx)
     write_file_atomic(ctx.work_dir / "metrics.json", metrics.dump(2) + "\n");
     write_file_atomic(ctx.work_dir / "predictions_test.csv", predictions_csv(test, test_proba));
 
-    Tracker& track = ctx.track();
-    track.log_artifact(ctx.task.id, "model", model_dir);
-    track.log_artifact(ctx.task.id, "metrics.json", ctx.work_dir / "metrics.json");
-    track.log_artifact(ctx.task.id, "predictions_test.csv", ctx.work_dir / "predictions_test.csv");
-    track.log_value(ctx.task.id, "model_kind", model->kind());
-    track.log_value(ctx.task.id, "test", test_metrics);
-    track.log_value(ctx.task.id, "valid", valid_metrics);
-    track.log_value(ctx.task.id, "train_time_s", train_time_s);
-    track.log_value(ctx.task.id, "latency_ms_per_row", nan_to_null(latency));
-    track.log_value(ctx.task.id, "model_size_bytes", model_size);
-    track.log_value(ctx.task.id, "primary_metric", p.primary_metric);
+    Reporter& track = ctx.report();
+    track.log_artifact("model", model_dir);
+    track.log_artifact("metrics.json", ctx.work_dir / "metrics.json");
+    track.log_artifact("predictions_test.csv", ctx.work_dir / "predictions_test.csv");
+    track.log_value("model_kind", model->kind());
+    track.log_value("test", test_metrics);
+    track.log_value("valid", valid_metrics);
+    track.log_value("train_time_s", train_time_s);
+    track.log_value("latency_ms_per_row", nan_to_null(latency));
+    track.log_value("model_size_bytes", model_size);
+    track.log_value("primary_metric", p.primary_metric);
     progress("evaluate", 1, 1);
     std::string line = "test";
     if (test_metrics.is_object()) {

@@ -3,9 +3,9 @@
 #include "test_util.hpp"
 
 #include "core/util.hpp"
-#include "store/backends.hpp"
+#include "app/wiring.hpp"
 #include "store/local_store.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/inputs.hpp"
 
 #include <doctest/doctest.h>
 
@@ -130,7 +130,7 @@ TEST_CASE("cli: an exec task captures its log, scalars, values and artifacts")
 
     // Scalars from `mlrun log scalar` and from metrics.jsonl.
     Backends b = open_in(dir);
-    std::vector<Scalar> scalars = b.tracker->scalars(id);
+    std::vector<Scalar> scalars = b.inputs->scalars(id);
     REQUIRE(scalars.size() == 3);
     std::map<std::tuple<std::string, std::string, std::int64_t>, double> by_key;
     for (const Scalar& s : scalars) {

@@ -1,8 +1,8 @@
 // Quality gates, baseline drops, the smoke profile merge and the CI reports.
 #include "engine_test_util.hpp"
 
-#include "engine/ci_reports.hpp"
-#include "engine/gates.hpp"
+#include "app/ci_reports.hpp"
+#include "app/gates.hpp"
 
 #include <doctest/doctest.h>
 
@@ -118,9 +118,9 @@ steps:
   - {name: broken, template: exec, parents: [prep], params: {command: "echo 'bad <thing> & more'; exit 3"}}
   - {name: after, template: exec, parents: [broken], params: {command: "true"}}
 )");
-    PipelineResult result = run_pipeline(b, file, quiet_options());
+    PipelineResult result = run_pipeline(b.ports(), file, quiet_options());
     CHECK(result.status == "failed");
-    Json run = load_run(b, result.run_id);
+    Json run = load_run(b.ports(), result.run_id);
     std::vector<GateResult> gates{{"roc_auc>=0.8", false, "roc_auc 0.7 misses >= 0.8"}};
     write_junit(dir / "out.xml", *b.store, run, gates);
     std::string xml = read_text(dir / "out.xml");

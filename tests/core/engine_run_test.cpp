@@ -44,7 +44,7 @@ steps:
     REQUIRE_FALSE(run_id.empty());
 
     Backends b = engine_backends(dir);
-    Json record = load_run(b, run_id);
+    Json record = load_run(b.ports(), run_id);
     std::vector<std::string> names;
     for (const Json& n : record["nodes"]) {
         names.push_back(n["name"]);
@@ -113,7 +113,7 @@ steps:
     parents: [bad]
     trigger: all_done
 )");
-    PipelineResult r = run_pipeline(b, file, quiet_options());
+    PipelineResult r = run_pipeline(b.ports(), file, quiet_options());
     auto states = node_states(r.record);
     CHECK(states["bad"] == "failed");
     CHECK(states["after_success"] == "skipped");
@@ -150,7 +150,7 @@ steps:
     template: noop
     parents: [prep]
 )", "opt.yaml");
-        PipelineResult o = run_pipeline(b, opt, quiet_options());
+        PipelineResult o = run_pipeline(b.ports(), opt, quiet_options());
         auto s = node_states(o.record);
         CHECK(s["extra"] == "failed");
         CHECK(s["after_extra"] == "skipped");
@@ -185,7 +185,7 @@ TEST_CASE("engine: policy partial tolerates one failed fan-out node, strict does
     CHECK(p.code == 0);
     CHECK(p.out.find("completed") != std::string::npos);
     Backends b = engine_backends(dir);
-    Json pr = load_run(b, run_id_of(p.out));
+    Json pr = load_run(b.ports(), run_id_of(p.out));
     CHECK(pr["status"] == "completed");
     auto ps = node_states(pr);
     CHECK(ps["train::true"] == "failed");
@@ -195,7 +195,7 @@ TEST_CASE("engine: policy partial tolerates one failed fan-out node, strict does
     RunResult s = run_cli(dir, {"pipeline", "run", "-q", strict});
     CAPTURE(s.out);
     CHECK(s.code == 1);
-    Json sr = load_run(b, run_id_of(s.out));
+    Json sr = load_run(b.ports(), run_id_of(s.out));
     CHECK(sr["status"] == "failed");
     CHECK(sr["why"].get<std::string>().find("train::true") != std::string::npos);
 
@@ -221,13 +221,13 @@ steps:
     template: noop
     parents: [train]
 )");
-    PipelineResult first = run_pipeline(b, file, quiet_options());
+    PipelineResult first = run_pipeline(b.ports(), file, quiet_options());
     REQUIRE(first.status == "completed");
     for (const auto& [name, state] : node_states(first.record)) {
         CHECK_MESSAGE(state == "completed", name);
     }
 
-    PipelineResult second = run_pipeline(b, file, quiet_options());
+    PipelineResult second = run_pipeline(b.ports(), file, quiet_options());
     REQUIRE(second.status == "completed");
     for (const auto& [name, state] : node_states(second.record)) {
         CHECK_MESSAGE(state == "cached", name);
@@ -238,7 +238,7 @@ steps:
 
     PipelineOptions no_cache = quiet_options();
     no_cache.no_cache = true;
-    PipelineResult third = run_pipeline(b, file, no_cache);
+    PipelineResult third = run_pipeline(b.ports(), file, no_cache);
     for (const auto& [name, state] : node_states(third.record)) {
         CHECK_MESSAGE(state == "completed", name);
     }
@@ -246,7 +246,7 @@ steps:
 
     PipelineOptions step_only = quiet_options();
     step_only.no_cache_steps = {"train"};
-    PipelineResult fourth = run_pipeline(b, file, step_only);
+    PipelineResult fourth = run_pipeline(b.ports(), file, step_only);
     auto s4 = node_states(fourth.record);
     CHECK(s4["prep"] == "cached");
     CHECK(s4["train::a"] == "completed");
@@ -257,21 +257,21 @@ steps:
     // One fan-out node only.
     PipelineOptions node_only = quiet_options();
     node_only.no_cache_steps = {"train::b"};
-    auto s5 = node_states(run_pipeline(b, file, node_only).record);
+    auto s5 = node_states(run_pipeline(b.ports(), file, node_only).record);
     CHECK(s5["train::a"] == "cached");
     CHECK(s5["train::b"] == "completed");
 
     // explain: a hit, then a changed param named with its old and new value.
-    std::string hit = explain_step(b, second.run_id, "train::a");
+    std::string hit = explain_step(b.ports(), second.run_id, "train::a");
     CHECK(hit.find("cache: hit") != std::string::npos);
 
     PipelineOptions changed = quiet_options();
     changed.sets = {"prep.value=2"};
-    PipelineResult fifth = run_pipeline(b, file, changed);
+    PipelineResult fifth = run_pipeline(b.ports(), file, changed);
     auto s6 = node_states(fifth.record);
     CHECK(s6["prep"] == "completed");
     CHECK(s6["train::a"] == "completed"); // its input's values changed
-    std::string miss = explain_step(b, fifth.run_id, "prep");
+    std::string miss = explain_step(b.ports(), fifth.run_id, "prep");
     CAPTURE(miss);
     CHECK(miss.find("cache: miss") != std::string::npos);
     CHECK(miss.find("params.value: 1 -> 2") != std::string::npos);
@@ -318,7 +318,7 @@ steps:
             o.no_cache = true;
             o.parallelism = parallelism;
             o.serial = serial;
-            PipelineResult r = run_pipeline(b, file, o);
+            PipelineResult r = run_pipeline(b.ports(), file, o);
             CHECK(r.record["parallelism"] == parallelism);
             CHECK(r.status == "failed"); // broken is not a fan-out node
             outcomes.push_back(node_states(r.record));

@@ -66,7 +66,7 @@ TEST_CASE("engine signals: SIGINT aborts the running step, exits 130, and --resu
         REQUIRE_FALSE(run_id.empty());
     }
     Backends b = engine_backends(dir);
-    Json before = load_run(b, run_id);
+    Json before = load_run(b.ports(), run_id);
     auto states = node_states(before);
     CHECK(before["status"] == "aborted");
     CHECK(states["prep"] == "completed");
@@ -87,7 +87,7 @@ TEST_CASE("engine signals: SIGINT aborts the running step, exits 130, and --resu
     CAPTURE(resumed.err);
     CHECK(resumed.code == 0);
     CHECK(run_id_of(resumed.out) == run_id);
-    Json after = load_run(b, run_id);
+    Json after = load_run(b.ports(), run_id);
     CHECK(after["status"] == "completed");
     for (const auto& [name, state] : node_states(after)) {
         CHECK_MESSAGE(state == "completed", name);
@@ -131,7 +131,7 @@ TEST_CASE("engine signals: after SIGKILL of mlrun mid-step, --resume reruns only
     RunResult resumed = run_cli(dir, {"pipeline", "run", "-q", "--resume", run_id.substr(0, 10)});
     CAPTURE(resumed.err);
     CHECK(resumed.code == 0);
-    Json after = load_run(b, run_id);
+    Json after = load_run(b.ports(), run_id);
     CHECK(after["status"] == "completed");
     auto ids = node_tasks(after);
     CHECK(ids["prep"] == prep->id);
@@ -164,7 +164,7 @@ TEST_CASE("engine: --resume of a run that another mlrun process still drives is 
     int code = bg.wait(20);
     CHECK(code == 1);
     Backends b = engine_backends(dir);
-    CHECK(node_states(load_run(b, run_id))["wait"] == "failed"); // failed by its own command, not aborted by the resume
+    CHECK(node_states(load_run(b.ports(), run_id))["wait"] == "failed"); // failed by its own command, not aborted by the resume
     RunResult again = run_cli(dir, {"pipeline", "run", "-q", "--resume", run_id});
     CHECK(again.code == 0);
 }

@@ -5,7 +5,7 @@
 
 #include "core/error.hpp"
 #include "engine/pipeline_runner.hpp"
-#include "store/backends.hpp"
+#include "app/wiring.hpp"
 #include "store/local_store.hpp"
 #include "ports/task_store.hpp"
 

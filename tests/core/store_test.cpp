@@ -7,11 +7,11 @@
 #include "core/template.hpp"
 #include "core/util.hpp"
 #include "queue/local_queue.hpp"
-#include "store/backends.hpp"
+#include "app/wiring.hpp"
 #include "store/datasets.hpp"
 #include "store/local_store.hpp"
-#include "store/task_ops.hpp"
-#include "tracking/tracker.hpp"
+#include "app/task_ops.hpp"
+#include "ports/inputs.hpp"
 
 #include <doctest/doctest.h>
 
@@ -89,9 +89,9 @@ TEST_CASE("clone copies spec and params, not outputs, and links cloned_from (lib
 
     // Give the source every kind of output.
     mlrun::test::write_text(dir / "out.txt", "artifact body\n");
-    b.tracker->log_artifact(src.id, "out.txt", dir / "out.txt");
-    b.tracker->log_value(src.id, "accuracy", 0.9);
-    b.tracker->log_scalars(src.id, {{"loss", "train", 1, 0.5}});
+    log_artifact(b, src.id, "out.txt", dir / "out.txt");
+    log_value(b, src.id, "accuracy", 0.9);
+    log_scalar(b, src.id, Scalar{"loss", "train", 1, 0.5});
     b.store->append_log(src.id, "a line\n");
     b.store->update(src.id, [](Task& t) {
         t.status = Status::failed;
@@ -132,7 +132,7 @@ TEST_CASE("clone copies spec and params, not outputs, and links cloned_from (lib
         CHECK(t.finished_ms == 0);
         CHECK(t.cache_key.empty());
     }
-    CHECK(b.tracker->scalars(c.id).empty());
+    CHECK(b.inputs->scalars(c.id).empty());
     CHECK(b.store->read_log(c.id).empty());
     CHECK_FALSE(fs::exists(b.local->task_dir(c.id) / "artifacts"));
     // The source is untouched.
@@ -300,9 +300,9 @@ TEST_CASE("reset clears outputs, publish freezes, abort of a queued task dequeue
         r.finished_ms = 20;
     });
     mlrun::test::write_text(dir / "f.csv", "x\n1\n");
-    b.tracker->log_artifact(t.id, "f.csv", dir / "f.csv");
-    b.tracker->log_value(t.id, "acc", 0.5);
-    b.tracker->log_scalars(t.id, {{"loss", "train", 0, 1.0}});
+    log_artifact(b, t.id, "f.csv", dir / "f.csv");
+    log_value(b, t.id, "acc", 0.5);
+    log_scalar(b, t.id, Scalar{"loss", "train", 0, 1.0});
     b.store->append_log(t.id, "hello\n");
     REQUIRE(fs::exists(b.local->task_dir(t.id) / "artifacts" / "f.csv"));
 
@@ -316,7 +316,7 @@ TEST_CASE("reset clears outputs, publish freezes, abort of a queued task dequeue
     CHECK(stored.finished_ms == 0);
     CHECK(stored.params == t.params);
     CHECK_FALSE(fs::exists(b.local->task_dir(t.id) / "artifacts"));
-    CHECK(b.tracker->scalars(t.id).empty());
+    CHECK(b.inputs->scalars(t.id).empty());
     CHECK(b.store->read_log(t.id).empty());
 
     // Draft -> completed is not a legal move for publish.
@@ -482,7 +482,7 @@ TEST_CASE("local queue: expired leases go back with requeue_expired, live ones s
         CHECK(short_lease.requeue_expired() == 0);
     }
     // fail() gives the task back at once.
-    short_lease.fail(*l3);
+    short_lease.fail(*l3, "failed");
     auto l4 = long_lease.claim({"cpu"}, 0);
     REQUIRE(l4);
     CHECK(l4->task_id == "t3");

@@ -8,7 +8,8 @@
 #include "ml/models/model.hpp"
 #include "ml/search.hpp"
 #include "ml/split_io.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/inputs.hpp"
+#include "ports/reporter.hpp"
 
 #include <doctest/doctest.h>
 
@@ -420,25 +421,26 @@ TEST_CASE("fit stops when cancelled")
 namespace {
 
 // The tracking port replaced by memory: the kind reads its inputs and reports only here.
-class MemoryTracker : public Tracker {
+class MemoryTracker : public Reporter, public Inputs {
 public:
+    std::string current = "train1"; // the task that reports
     std::map<std::string, Task> tasks;
     std::map<std::string, fs::path> artifacts; // "task/name" -> path
     std::map<std::string, Json> values;
     std::vector<Scalar> logged;
 
-    void log_params(const std::string&, const Json&) override {}
-    void log_scalars(const std::string&, const std::vector<Scalar>& s) override
+    void log_params(const Json&) override {}
+    void log_scalars(const std::vector<Scalar>& s) override
     {
         logged.insert(logged.end(), s.begin(), s.end());
     }
     std::vector<Scalar> scalars(const std::string&) override { return logged; }
-    void log_value(const std::string&, const std::string& name, const Json& value) override { values[name] = value; }
-    void set_tags(const std::string&, const std::vector<std::string>&) override {}
-    ArtifactRecord log_artifact(const std::string& task_id, const std::string& name, const fs::path& source) override
+    void log_value(const std::string& name, const Json& value) override { values[name] = value; }
+    void set_tags(const std::vector<std::string>&) override {}
+    ArtifactRecord log_artifact(const std::string& name, const fs::path& source) override
     {
         REQUIRE(fs::exists(source));
-        artifacts[task_id + "/" + name] = source;
+        artifacts[current + "/" + name] = source;
         ArtifactRecord r;
         r.name = name;
         return r;
@@ -461,6 +463,7 @@ public:
         return it->second;
     }
     ModelRecord register_model(ModelRecord record) override { return record; }
+    std::string create_child_task(Task) override { return ""; }
     std::vector<ModelRecord> models(const std::string&) override { return {}; }
     std::optional<ModelRecord> model(const std::string&, int) override { return std::nullopt; }
 };
@@ -494,7 +497,8 @@ struct KindFixture {
         ctx.task.kind = "train_model";
         ctx.task.params = params;
         ctx.task.params["inputs"] = {{"preprocess", "prep1"}};
-        ctx.tracker = &tracker;
+        ctx.reporter = &tracker;
+        ctx.inputs_port = &tracker;
         ctx.work_dir = root / "work";
         fs::create_directories(ctx.work_dir);
         ctx.threads = 2;

@@ -9,7 +9,8 @@
 #include "ml/split_io.hpp"
 #include "ml/table.hpp"
 #include "ml/transform.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/inputs.hpp"
+#include "ports/reporter.hpp"
 
 #include <doctest/doctest.h>
 
@@ -44,24 +45,28 @@ struct TempDir {
 
 // Records what a kind reports; artifacts (files or folders) are copied into a folder per
 // task like the local store does; tasks are served from a map.
-class RecordingTracker : public mlrun::Tracker {
+class RecordingTracker : public mlrun::Reporter, public mlrun::Inputs {
 public:
     explicit RecordingTracker(fs::path root) : m_root(std::move(root)) {}
     std::map<std::string, Json> values;               // of the last task that logged
     std::map<std::string, fs::path> artifacts;        // name -> path, of any task
     std::map<std::string, mlrun::Task> tasks;
+    std::string current;                              // the task that reports
 
-    void log_params(const std::string&, const Json&) override {}
-    void log_scalars(const std::string&, const std::vector<mlrun::Scalar>&) override {}
+    void log_params(const Json&) override {}
+    void log_scalars(const std::vector<mlrun::Scalar>&) override {}
     std::vector<mlrun::Scalar> scalars(const std::string&) override { return {}; }
-    void log_value(const std::string& task_id, const std::string& name, const Json& value) override
+    void log_value(const std::string& name, const Json& value) override
     {
         values[name] = value;
-        tasks[task_id].values[name] = value;
+        tasks[current].values[name] = value;
     }
-    void set_tags(const std::string&, const std::vector<std::string>&) override {}
-    mlrun::ArtifactRecord log_artifact(const std::string& task_id, const std::string& name,
-                                       const fs::path& source) override
+    void set_tags(const std::vector<std::string>&) override {}
+    mlrun::ArtifactRecord log_artifact(const std::string& name, const fs::path& source) override
+    {
+        return store_artifact(current, name, source);
+    }
+    mlrun::ArtifactRecord store_artifact(const std::string& task_id, const std::string& name, const fs::path& source)
     {
         const fs::path dest = m_root / task_id / name;
         fs::create_directories(dest.parent_path());
@@ -87,6 +92,7 @@ public:
         return it->second;
     }
     mlrun::ModelRecord register_model(mlrun::ModelRecord r) override { return r; }
+    std::string create_child_task(mlrun::Task) override { return ""; }
     std::vector<mlrun::ModelRecord> models(const std::string&) override { return {}; }
     std::optional<mlrun::ModelRecord> model(const std::string&, int) override { return std::nullopt; }
 
@@ -270,12 +276,14 @@ TEST_CASE("run_preprocess: titanic through the kind, with its artifacts and valu
     RecordingTracker tracker(tmp.path / "store");
     mlrun::TaskContext ctx;
     ctx.task.id = "t1";
+    tracker.current = ctx.task.id;
     ctx.task.kind = "preprocess";
     ctx.task.params = Json::parse(R"({"data": {"path": "titanic/titanic3.arff", "target": "survived",
                                                "drop": ["boat", "body"]},
                                       "seed": 3})");
     ctx.task.params["base_dir"] = (k_repo / "examples").string();
-    ctx.tracker = &tracker;
+    ctx.reporter = &tracker;
+    ctx.inputs_port = &tracker;
     ctx.work_dir = tmp.path / "work";
     fs::create_directories(ctx.work_dir);
     std::vector<std::string> log;
@@ -317,7 +325,9 @@ TEST_CASE("run_preprocess: one-class target and grid digits")
     RecordingTracker tracker(tmp.path / "store");
     mlrun::TaskContext ctx;
     ctx.task.id = "t2";
-    ctx.tracker = &tracker;
+    tracker.current = ctx.task.id;
+    ctx.reporter = &tracker;
+    ctx.inputs_port = &tracker;
     ctx.work_dir = tmp.path / "work";
     fs::create_directories(ctx.work_dir);
     mlrun::write_file_atomic(tmp.path / "one.csv", "x,y\n1,a\n2,a\n3,a\n");
@@ -343,10 +353,12 @@ TEST_CASE("run_inference: the model of a training task on new passengers")
     TempDir tmp;
     RecordingTracker tracker(tmp.path / "store");
     mlrun::TaskContext ctx;
-    ctx.tracker = &tracker;
+    ctx.reporter = &tracker;
+    ctx.inputs_port = &tracker;
     ctx.work_dir = tmp.path / "prep";
     fs::create_directories(ctx.work_dir);
     ctx.task.id = "prep1";
+    tracker.current = ctx.task.id;
     ctx.task.kind = "preprocess";
     ctx.task.params = {{"data", {{"path", "titanic/titanic3.arff"}, {"target", "survived"}, {"drop", {"boat", "body"}}}},
                        {"base_dir", (k_repo / "examples").string()}};
@@ -361,17 +373,19 @@ TEST_CASE("run_inference: the model of a training task on new passengers")
     auto model = make_model("knn", Json::object(), static_cast<int>(train.x.cols), train.n_classes(), train.shape);
     model->fit(train, valid, FitOptions{});
     save_model(*model, tmp.path / "model", train, Json::object());
-    tracker.log_artifact("train1", "model", tmp.path / "model");
+    tracker.store_artifact("train1", "model", tmp.path / "model");
     mlrun::Task& trained = tracker.tasks["train1"];
     trained.id = "train1";
     trained.kind = "train_model";
     trained.params = {{"inputs", {{"preprocess", "prep1"}}}};
 
     mlrun::TaskContext inf;
-    inf.tracker = &tracker;
+    inf.reporter = &tracker;
+    inf.inputs_port = &tracker;
     inf.work_dir = tmp.path / "inf";
     fs::create_directories(inf.work_dir);
     inf.task.id = "inf1";
+    tracker.current = inf.task.id;
     inf.task.kind = "inference";
     inf.task.params = {{"model", {{"task_id", "train1"}}},
                        {"data", {{"path", (k_repo / "examples/titanic/new_passengers.csv").string()}}}};

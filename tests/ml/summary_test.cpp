@@ -7,7 +7,8 @@
 #include "ml/leaderboard.hpp"
 #include "ml/plots.hpp"
 #include "ml/report.hpp"
-#include "tracking/tracker.hpp"
+#include "ports/inputs.hpp"
+#include "ports/reporter.hpp"
 
 #include <cairo.h>
 #include <doctest/doctest.h>
@@ -139,8 +140,9 @@ void write_predictions(const fs::path& path, bool good, const std::vector<std::s
 }
 
 // Records everything the summary reports; serves tasks and artifacts from memory and disk.
-class FakeTracker : public Tracker {
+class FakeTracker : public Reporter, public Inputs {
 public:
+    std::string current = "sum1"; // the task that reports
     std::map<std::string, Task> tasks;
     std::map<std::string, std::map<std::string, fs::path>> artifact_files; // task -> name -> path
     std::map<std::string, json> values;                                     // name -> value (summary task)
@@ -148,13 +150,14 @@ public:
     std::vector<ModelRecord> registered;
     fs::path copies;
 
-    void log_params(const std::string&, const Json&) override {}
-    void log_scalars(const std::string&, const std::vector<Scalar>&) override {}
+    void log_params(const Json&) override {}
+    void log_scalars(const std::vector<Scalar>&) override {}
     std::vector<Scalar> scalars(const std::string&) override { return {}; }
-    void log_value(const std::string&, const std::string& name, const Json& value) override { values[name] = value; }
-    void set_tags(const std::string&, const std::vector<std::string>&) override {}
-    ArtifactRecord log_artifact(const std::string& task_id, const std::string& name, const fs::path& source) override
+    void log_value(const std::string& name, const Json& value) override { values[name] = value; }
+    void set_tags(const std::vector<std::string>&) override {}
+    ArtifactRecord log_artifact(const std::string& name, const fs::path& source) override
     {
+        const std::string& task_id = current;
         REQUIRE(fs::is_regular_file(source));
         // Copied like the real store: the summary may not rely on its scratch folder.
         fs::path dest = copies / task_id / name;
@@ -190,6 +193,7 @@ public:
         registered.push_back(record);
         return record;
     }
+    std::string create_child_task(Task) override { return ""; }
     std::vector<ModelRecord> models(const std::string&) override { return registered; }
     std::optional<ModelRecord> model(const std::string&, int) override { return std::nullopt; }
 };
@@ -250,7 +254,9 @@ struct SummaryFixture {
         ctx.task.project = "titanic/baseline";
         ctx.task.run_id = "run1";
         ctx.task.params = json{{"inputs", {{"prep", "prep1"}, {"train", {"t_mlp", "t_log", "t_svm"}}}}};
-        ctx.tracker = &tracker;
+        ctx.reporter = &tracker;
+        ctx.inputs_port = &tracker;
+        tracker.current = ctx.task.id;
         ctx.work_dir = tmp.path / "work";
         fs::create_directories(ctx.work_dir);
         ctx.log = [this](const std::string& line) { log_lines.push_back(line); };

@@ -1,4 +1,4 @@
-#include "engine/gates.hpp"
+#include "app/gates.hpp"
 
 #include "core/error.hpp"
 #include "ml/metrics.hpp"

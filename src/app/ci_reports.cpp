@@ -1,4 +1,4 @@
-#include "engine/ci_reports.hpp"
+#include "app/ci_reports.hpp"
 
 #include "core/util.hpp"
 #include "ports/task_store.hpp"

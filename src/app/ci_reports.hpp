@@ -2,7 +2,7 @@
 // Reports CI systems read: JUnit XML (one test case per step and per gate, with the step's
 // log tail on failure) and a Markdown job summary (leaderboard and gates).
 #include "core/params.hpp"
-#include "engine/gates.hpp"
+#include "app/gates.hpp"
 
 #include <filesystem>
 #include <vector>

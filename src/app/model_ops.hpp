@@ -1,0 +1,20 @@
+#pragma once
+// Model registry use cases behind `mlrun model ...`.
+#include "core/results.hpp"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mlrun {
+
+struct Backends;
+
+std::vector<ModelRecord> list_models(Backends& b);
+// "NAME" (the latest) or "NAME:VERSION"; UsageError when malformed or unknown.
+ModelRecord find_model(Backends& b, const std::string& ref);
+// Copies the model's files to `to` (default ./NAME-vVERSION), atomically; UsageError when
+// the destination exists. Returns the destination.
+std::filesystem::path pull_model(Backends& b, const std::string& ref, const std::filesystem::path& to);
+
+} // namespace mlrun

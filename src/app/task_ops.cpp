@@ -1,0 +1,268 @@
+#include "app/task_ops.hpp"
+
+#include "app/wiring.hpp"
+#include "core/error.hpp"
+#include "core/template.hpp"
+#include "core/util.hpp"
+#include "engine/task_runner.hpp"
+#include "ports/inputs.hpp"
+#include "ports/queue.hpp"
+#include "ports/result_sink.hpp"
+#include "ports/task_store.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace mlrun {
+
+namespace {
+
+void check_project(const std::string& project)
+{
+    if (!project.empty()) {
+        check_relative_path(project, "project name");
+    }
+}
+
+void add_tags(Task& t, const std::vector<std::string>& tags)
+{
+    for (const std::string& tag : tags) {
+        check_name(tag, "tag");
+        if (std::find(t.tags.begin(), t.tags.end(), tag) == t.tags.end()) {
+            t.tags.push_back(tag);
+        }
+    }
+}
+
+} // namespace
+
+Task create_task(Backends& b, const Template& tmpl, const CreateRequest& request)
+{
+    Task t;
+    t.name = request.name.empty() ? tmpl.name : request.name;
+    t.project = request.project;
+    check_project(t.project);
+    t.type = tmpl.type;
+    t.kind = tmpl.kind;
+    t.template_name = tmpl.name;
+    t.params = tmpl.params;
+    t.editable = tmpl.editable;
+    apply_sets(t.params, request.sets, &t.editable);
+    add_tags(t, request.tags);
+    if (!request.queue.empty()) {
+        check_name(request.queue, "queue name");
+    }
+    t.queue = request.queue;
+    b.store->create(t);
+    return t;
+}
+
+Task clone_task(Backends& b, const std::string& id, const CreateRequest& request)
+{
+    Task source = b.store->get(id);
+    Task t = clone_spec(source);
+    if (!request.name.empty()) {
+        t.name = request.name;
+    }
+    if (!request.project.empty()) {
+        check_project(request.project);
+        t.project = request.project;
+    }
+    apply_sets(t.params, request.sets, &t.editable);
+    add_tags(t, request.tags);
+    b.store->create(t);
+    return t;
+}
+
+Task edit_task(Backends& b, const std::string& id, const std::vector<std::string>& sets)
+{
+    return b.store->update(b.store->resolve(id), [&](Task& t) {
+        if (t.status != Status::draft) {
+            throw UsageError("task " + t.id + " is " + std::string(to_string(t.status))
+                             + "; only draft tasks can be edited (clone it, or reset it first)");
+        }
+        apply_sets(t.params, sets, &t.editable);
+    });
+}
+
+Task reset_task(Backends& b, const std::string& id)
+{
+    std::string full = b.store->resolve(id);
+    Task t = b.store->update(full, [&](Task& t) {
+        if (t.status == Status::draft) {
+            return; // already a draft: nothing to do
+        }
+        if (t.status == Status::in_progress || t.status == Status::queued) {
+            throw UsageError("task " + t.id + " is " + std::string(to_string(t.status)) + "; abort it before a reset");
+        }
+        t.transition(Status::draft, now_ms());
+        t.artifacts.clear();
+        t.values = Json::object();
+        t.cache_key.clear();
+    });
+    b.store->clear_outputs(full);
+    return t;
+}
+
+Task abort_task(Backends& b, const std::string& id)
+{
+    std::string full = b.store->resolve(id);
+    Task t = b.store->update(full, [&](Task& t) {
+        t.transition(Status::aborted, now_ms());
+        t.error = "aborted by the user";
+        t.error_class = "Aborted";
+    });
+    if (!t.queue.empty() && b.queue && b.queue->exists(t.queue)) {
+        b.queue->remove(t.queue, t.id);
+    }
+    return t;
+}
+
+Task publish_task(Backends& b, const std::string& id)
+{
+    return b.store->update(b.store->resolve(id), [&](Task& t) {
+        t.transition(Status::published, now_ms());
+    });
+}
+
+void require_queue(Backends& b, const std::string& queue)
+{
+    check_name(queue, "queue name");
+    if (!b.queue->exists(queue)) {
+        std::vector<std::string> names;
+        for (const QueueInfo& q : b.queue->list()) {
+            names.push_back(q.name);
+        }
+        std::string near = nearest(queue, names);
+        throw UsageError("unknown queue \"" + queue + "\"" + (near.empty() ? "" : " (did you mean " + near + "?)")
+                         + "; create it with `mlrun queue create " + queue + "`");
+    }
+}
+
+Task enqueue_task(Backends& b, const std::string& id, const std::string& queue, int priority)
+{
+    require_queue(b, queue);
+    Task t = b.store->update(b.store->resolve(id), [&](Task& t) {
+        t.transition(Status::queued, now_ms());
+        t.queue = queue;
+    });
+    b.queue->push(queue, t.id, priority);
+    return t;
+}
+
+Task clone_task(Backends& b, const std::string& id, const CreateRequest& request, const std::string& queue, int priority)
+{
+    if (!queue.empty()) {
+        require_queue(b, queue); // first: a refused enqueue must not leave a stray draft behind
+    }
+    Task t = clone_task(b, id, request);
+    return queue.empty() ? t : enqueue_task(b, t.id, queue, priority);
+}
+
+int exit_status(Status status)
+{
+    switch (status) {
+    case Status::completed:
+    case Status::published:
+        return 0;
+    case Status::aborted:
+        return 130;
+    default:
+        return 1;
+    }
+}
+
+TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options)
+{
+    Ports ports = b.ports();
+    Task started = start_task(*b.store, id);
+    TaskRunResult result;
+    result.task = run_task(ports, started, options);
+    for (ResultSink* sink : ports.sinks) {
+        if (Outcome o = sink->flush()) {
+            result.warnings.push_back("result sink: " + o->message);
+        }
+    }
+    result.exit_status = exit_status(result.task.status);
+    return result;
+}
+
+std::vector<Task> list_tasks(Backends& b, const TaskFilter& filter)
+{
+    return b.store->list(filter);
+}
+
+Task get_task(Backends& b, const std::string& id)
+{
+    return b.store->get(id);
+}
+
+std::vector<Scalar> task_scalars(Backends& b, const std::string& id)
+{
+    return b.inputs->scalars(b.store->resolve(id));
+}
+
+void stream_log(Backends& b, const std::string& id, bool follow, const std::atomic<bool>* cancel,
+                const std::function<void(std::string_view)>& out)
+{
+    std::string full = b.store->resolve(id);
+    std::uint64_t offset = 0;
+    while (true) {
+        std::string chunk = b.store->read_log(full, offset);
+        offset += chunk.size();
+        out(chunk);
+        if (!follow || (cancel && cancel->load())) {
+            return;
+        }
+        Task t = b.store->get(full);
+        if (is_final(t.status) || t.status == Status::draft) {
+            out(b.store->read_log(full, offset));
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+void create_queue(Backends& b, const std::string& name)
+{
+    b.queue->create(name);
+}
+
+std::vector<QueueInfo> list_queues(Backends& b)
+{
+    return b.queue->list();
+}
+
+void log_scalar(Backends& b, const std::string& id, const Scalar& scalar)
+{
+    Scalar s = scalar;
+    s.timestamp_ms = s.timestamp_ms ? s.timestamp_ms : now_ms();
+    b.store->append_scalars(b.store->resolve(id), {s});
+}
+
+void log_value(Backends& b, const std::string& id, const std::string& name, const Json& value)
+{
+    check_relative_path(name, "value name");
+    b.store->update(b.store->resolve(id), [&](Task& t) { t.values[name] = value; });
+}
+
+ArtifactRecord log_artifact(Backends& b, const std::string& id, const std::string& name,
+                            const std::filesystem::path& source)
+{
+    std::string full = b.store->resolve(id);
+    ArtifactRecord rec = b.store->put_artifact(full, name, source);
+    b.store->update(full, [&](Task& t) {
+        // By name: a second log of the same name replaces the first.
+        auto it = std::find_if(t.artifacts.begin(), t.artifacts.end(),
+                               [&](const ArtifactRecord& a) { return a.name == rec.name; });
+        if (it != t.artifacts.end()) {
+            *it = rec;
+        } else {
+            t.artifacts.push_back(rec);
+        }
+    });
+    return rec;
+}
+
+} // namespace mlrun

@@ -1,0 +1,84 @@
+#pragma once
+// Task operations behind the `mlrun task ...` and `mlrun log ...` commands: the use cases
+// the CLI (and later the submission server) call.
+#include "core/results.hpp"
+#include "core/task.hpp"
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mlrun {
+
+struct Backends;
+struct QueueInfo;
+struct RunOptions;
+struct Template;
+struct TaskFilter;
+
+struct CreateRequest {
+    std::string name;
+    std::string project;
+    std::vector<std::string> sets; // --set key=value, checked against the allow-list
+    std::vector<std::string> tags;
+    std::string queue;
+};
+
+// A draft task from a template. Returns the stored record.
+Task create_task(Backends& b, const Template& tmpl, const CreateRequest& request);
+// Copies spec and params (never outputs); draft; cloned_from = source.
+Task clone_task(Backends& b, const std::string& id, const CreateRequest& request);
+// Draft only; sets are checked against the task's editable list.
+Task edit_task(Backends& b, const std::string& id, const std::vector<std::string>& sets);
+// failed/aborted/completed -> draft; clears outputs.
+Task reset_task(Backends& b, const std::string& id);
+// queued -> aborted (dequeued) or in_progress -> aborted (the runner sees it at its next check).
+Task abort_task(Backends& b, const std::string& id);
+// completed -> published (frozen).
+Task publish_task(Backends& b, const std::string& id);
+// draft -> queued, pushed on the named queue: the one enqueue path. UsageError for an
+// unknown queue, with the nearest name as a suggestion.
+Task enqueue_task(Backends& b, const std::string& id, const std::string& queue, int priority);
+// A clone, enqueued when `queue` is given (the queue checked before anything is created).
+Task clone_task(Backends& b, const std::string& id, const CreateRequest& request, const std::string& queue,
+                int priority);
+// UsageError unless the queue exists (with a suggestion).
+void require_queue(Backends& b, const std::string& queue);
+
+// The process exit status for a task's final status: 0 completed, 130 aborted, 1 else.
+int exit_status(Status status);
+
+struct TaskRunResult {
+    Task task;                          // the final record as stored
+    int exit_status = 0;                // exit_status(task.status)
+    std::vector<std::string> warnings;  // mirrors that failed to flush
+};
+// `mlrun task run`: draft/queued -> in_progress, run here, sinks flushed. UsageError when
+// the task cannot start.
+TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options);
+
+// Reads behind `task list`, `task show` and `task logs`.
+std::vector<Task> list_tasks(Backends& b, const TaskFilter& filter);
+// UsageError for an unknown id (with a suggestion).
+Task get_task(Backends& b, const std::string& id);
+std::vector<Scalar> task_scalars(Backends& b, const std::string& id);
+// The task's log to `out` in chunks; with `follow`, polls until the task ends (or is a
+// draft again) or `cancel` is set, then prints what is left.
+void stream_log(Backends& b, const std::string& id, bool follow, const std::atomic<bool>* cancel,
+                const std::function<void(std::string_view)>& out);
+
+// `mlrun queue create|list`.
+void create_queue(Backends& b, const std::string& name);
+std::vector<QueueInfo> list_queues(Backends& b);
+
+// `mlrun log ...` from inside a running task (another process): straight to the store,
+// where the runner's final write keeps them (values and artifacts merge by name).
+void log_scalar(Backends& b, const std::string& id, const Scalar& scalar);
+void log_value(Backends& b, const std::string& id, const std::string& name, const Json& value);
+ArtifactRecord log_artifact(Backends& b, const std::string& id, const std::string& name,
+                            const std::filesystem::path& source);
+
+} // namespace mlrun

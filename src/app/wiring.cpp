@@ -1,0 +1,145 @@
+#include "app/wiring.hpp"
+
+#include "app/uri.hpp"
+#include "core/error.hpp"
+#include "ports/agent_registry.hpp"
+#include "ports/inputs.hpp"
+#include "ports/queue.hpp"
+#include "ports/result_sink.hpp"
+#include "queue/local_queue.hpp"
+#include "store/local_store.hpp"
+#include "tracking/local_inputs.hpp"
+#include "tracking/local_sink.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+
+namespace mlrun {
+
+Backends::Backends() = default;
+Backends::~Backends() = default;
+Backends::Backends(Backends&&) noexcept = default;
+Backends& Backends::operator=(Backends&&) noexcept = default;
+
+Ports Backends::ports() const
+{
+    Ports p;
+    p.store = store;
+    p.inputs = inputs.get();
+    for (const std::unique_ptr<ResultSink>& s : sinks) {
+        p.sinks.push_back(s.get());
+    }
+    p.queue = queue.get();
+    p.agents = agents.get();
+    return p;
+}
+
+namespace {
+
+// One scheme of a port: what it means, and how its adapter is opened (nullptr: no adapter
+// beyond the local ones).
+template <class Adapter>
+struct Scheme {
+    const char* scheme;
+    std::function<std::unique_ptr<Adapter>(const ParsedUri&, const std::string& text, LocalStore& local)> open;
+};
+
+std::unique_ptr<ResultSink> no_mirror(const ParsedUri&, const std::string&, LocalStore&)
+{
+    return nullptr;
+}
+
+std::unique_ptr<ResultSink> mlflow_sink(const ParsedUri&, const std::string& text, LocalStore&)
+{
+    throw UsageError("tracking server " + redact_uri(text)
+                     + ": the MLflow tracking backend is not implemented yet (use the local store)");
+}
+
+std::unique_ptr<Queue> local_queue(const ParsedUri&, const std::string&, LocalStore& local)
+{
+    return std::make_unique<LocalQueue>(local.root() / "queues");
+}
+
+std::unique_ptr<Queue> redis_queue(const ParsedUri&, const std::string& text, LocalStore&)
+{
+    throw UsageError("queue " + redact_uri(text) + ": the Redis queue adapter is not implemented yet");
+}
+
+const std::vector<Scheme<ResultSink>>& tracking_schemes()
+{
+    static const std::vector<Scheme<ResultSink>> k{{"", no_mirror}, {"http", mlflow_sink}, {"https", mlflow_sink}};
+    return k;
+}
+
+const std::vector<Scheme<Queue>>& queue_schemes()
+{
+    static const std::vector<Scheme<Queue>> k{{"", local_queue}, {"redis", redis_queue}, {"rediss", redis_queue}};
+    return k;
+}
+
+// The adapter of `text` (empty or "local": the local one), or UsageError naming `expected`.
+template <class Adapter>
+std::unique_ptr<Adapter> open_scheme(const std::vector<Scheme<Adapter>>& schemes, const std::string& text,
+                                     const char* what, const char* expected, LocalStore& local)
+{
+    ParsedUri uri = text.empty() || text == "local" ? ParsedUri{} : parse_uri(text);
+    if (!text.empty() && text != "local" && uri.scheme.empty()) {
+        throw UsageError("unsupported " + std::string(what) + " URI \"" + redact_uri(text) + "\" (expected " + expected
+                         + ")");
+    }
+    for (const Scheme<Adapter>& s : schemes) {
+        if (uri.scheme == s.scheme) {
+            return s.open(uri, text, local);
+        }
+    }
+    throw UsageError("unsupported " + std::string(what) + " URI \"" + redact_uri(uri) + "\" (expected " + expected + ")");
+}
+
+std::string from_env(const std::string& given, const char* name)
+{
+    if (!given.empty()) {
+        return given;
+    }
+    const char* env = std::getenv(name);
+    return env ? env : "";
+}
+
+} // namespace
+
+std::string resolve_home(const std::string& home)
+{
+    std::string h = home;
+    if (h.empty()) {
+        const char* env = std::getenv("MLRUN_HOME");
+        h = env && *env ? env : ".mlrun";
+    }
+    ParsedUri uri = parse_uri(h);
+    if (uri.scheme == "file") {
+        h = uri.path;
+    } else if (!uri.scheme.empty()) {
+        throw UsageError("unsupported store URI \"" + redact_uri(uri) + "\" (the task store is a local folder or file://PATH)");
+    }
+    if (h.empty()) {
+        throw UsageError("empty store path");
+    }
+    return std::filesystem::absolute(h).lexically_normal().string();
+}
+
+Backends open_backends(const BackendOptions& options)
+{
+    Backends b;
+    b.local = std::make_unique<LocalStore>(resolve_home(options.home));
+    b.store = b.local.get();
+    b.inputs = std::make_unique<LocalInputs>(*b.local);
+    b.sinks.push_back(std::make_unique<LocalSink>(*b.local));
+    if (std::unique_ptr<ResultSink> mirror = open_scheme(tracking_schemes(), from_env(options.tracking, "MLRUN_TRACKING_URI"),
+                                                         "tracking", "http(s)://host:port", *b.local)) {
+        b.sinks.push_back(std::move(mirror));
+    }
+    b.queue = open_scheme(queue_schemes(), from_env(options.queue, "MLRUN_QUEUE_URI"), "queue", "redis://host:port/db",
+                          *b.local);
+    return b;
+}
+
+} // namespace mlrun

@@ -1,0 +1,46 @@
+#pragma once
+// The one place where adapters are chosen from URIs (DESIGN §2), through a small
+// scheme -> factory table per port (like ccache's storage.cpp):
+//   store:    "" (MLRUN_HOME, else ./.mlrun), a path, or file://PATH
+//   tracking: "" or "local" (the local store only); http(s)://host:port (MLflow: not yet)
+//   queue:    "" or "local" (the store's queues/); redis://host:port/db (not yet)
+// Backends owns the adapters; the engine and the app use them through ports() only.
+#include "ports/ports.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlrun {
+
+class LocalStore;
+
+struct BackendOptions {
+    std::string home;      // --home or MLRUN_HOME
+    std::string tracking;  // --tracking or MLRUN_TRACKING_URI
+    std::string queue;     // --queue-uri or MLRUN_QUEUE_URI
+};
+
+struct Backends {
+    std::unique_ptr<LocalStore> local;            // task records, logs, datasets
+    TaskStore* store = nullptr;                   // = local, as the port
+    std::unique_ptr<Inputs> inputs;
+    std::vector<std::unique_ptr<ResultSink>> sinks; // [0] the local sink; mirrors after it
+    std::unique_ptr<Queue> queue;
+    std::unique_ptr<AgentRegistry> agents;        // null until a registry adapter is wired
+
+    Backends();
+    ~Backends();
+    Backends(Backends&&) noexcept;
+    Backends& operator=(Backends&&) noexcept;
+
+    // Views of the adapters above, valid while this object lives.
+    Ports ports() const;
+};
+
+// Throws UsageError for an unsupported or malformed URI (secrets redacted).
+Backends open_backends(const BackendOptions& options);
+// The store root after the defaults are applied (absolute).
+std::string resolve_home(const std::string& home);
+
+} // namespace mlrun
