@@ -6,6 +6,7 @@
 #include "ports/inputs.hpp"
 #include "ports/queue.hpp"
 #include "ports/result_sink.hpp"
+#include "queue/local_agents.hpp"
 #include "queue/local_queue.hpp"
 #include "store/local_store.hpp"
 #include "tracking/local_inputs.hpp"
@@ -139,6 +140,8 @@ Backends open_backends(const BackendOptions& options)
     }
     b.queue = open_scheme(queue_schemes(), from_env(options.queue, "MLRUN_QUEUE_URI"), "queue", "redis://host:port/db",
                           *b.local);
+    // Agents register beside the queues they serve (the Redis registry comes with its queue).
+    b.agents = std::make_unique<LocalAgentRegistry>(b.local->root() / "agents");
     return b;
 }
 

@@ -27,7 +27,7 @@ struct Backends {
     std::unique_ptr<Inputs> inputs;
     std::vector<std::unique_ptr<ResultSink>> sinks; // [0] the local sink; mirrors after it
     std::unique_ptr<Queue> queue;
-    std::unique_ptr<AgentRegistry> agents;        // null until a registry adapter is wired
+    std::unique_ptr<AgentRegistry> agents;        // who serves which queue
 
     Backends();
     ~Backends();
