@@ -3,6 +3,8 @@
 #include "core/error.hpp"
 #include "core/yaml.hpp"
 
+#include <simdjson.h>
+
 #include <cctype>
 
 namespace mlrun {
@@ -45,15 +47,39 @@ std::string dump_json(const Json& value, int indent)
 }
 
 namespace {
-// Length of the well-formed UTF-8 sequence at text[i], or 0 when it is not one.
+// Length of the well-formed UTF-8 sequence at text[i], or 0 when it is not one. Well-formed
+// as in Unicode Table 3-7: no overlong forms, no surrogates (U+D800..U+DFFF), nothing
+// above U+10FFFF; the same rules as simdjson::validate_utf8.
 size_t utf8_sequence(std::string_view text, size_t i)
 {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (len == 0 || i + len > text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+        return 1;
+    }
+    size_t len = 0;
+    unsigned char lo = 0x80; // the range of the second byte; later ones are 80..BF
+    unsigned char hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80; // E0 80..9F would be overlong
+        hi = c == 0xED ? 0x9F : 0xBF; // ED A0..BF would be a surrogate
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80; // F0 80..8F would be overlong
+        hi = c == 0xF4 ? 0x8F : 0xBF; // F4 90.. would be above U+10FFFF
+    } else {
+        return 0; // a continuation byte, C0/C1 (overlong) or F5..FF
+    }
+    if (i + len > text.size()) {
         return 0;
     }
-    for (size_t k = 1; k < len; ++k) {
+    const unsigned char second = static_cast<unsigned char>(text[i + 1]);
+    if (second < lo || second > hi) {
+        return 0;
+    }
+    for (size_t k = 2; k < len; ++k) {
         if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) {
             return 0;
         }
@@ -64,6 +90,11 @@ size_t utf8_sequence(std::string_view text, size_t i)
 
 void check_utf8(std::string_view text, std::string_view what)
 {
+    // simdjson validates a whole record at SIMD speed; only a failure walks the bytes to
+    // name the first bad one.
+    if (simdjson::validate_utf8(text.data(), text.size())) {
+        return;
+    }
     for (size_t i = 0; i < text.size();) {
         size_t len = utf8_sequence(text, i);
         if (len == 0) {
@@ -71,6 +102,7 @@ void check_utf8(std::string_view text, std::string_view what)
         }
         i += len;
     }
+    throw UsageError(std::string(what) + ": not valid UTF-8");
 }
 
 std::string valid_utf8(std::string_view text)

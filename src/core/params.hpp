@@ -13,7 +13,9 @@ using Json = nlohmann::json;
 
 // JSON text that never throws: invalid UTF-8 in strings becomes U+FFFD.
 std::string dump_json(const Json& value, int indent = -1);
-// Throws UsageError "<what>: not valid UTF-8" for text we would store in a JSON record.
+// Throws UsageError "<what>: not valid UTF-8 (byte N)" (N 1-based, the first bad byte) for
+// text we would store in a JSON record: overlong forms, surrogates and code points above
+// U+10FFFF are refused too (simdjson::validate_utf8).
 void check_utf8(std::string_view text, std::string_view what);
 // The text with each invalid UTF-8 byte replaced by U+FFFD (for logs of any bytes).
 std::string valid_utf8(std::string_view text);

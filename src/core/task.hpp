@@ -52,8 +52,10 @@ struct Task {
     // and aborted set finished_ms; draft (reset, clone) clears times, error and exit code.
     void transition(Status to, std::int64_t now_ms);
 
+    // task.json, every field (core/task_codec.cpp owns the format).
     Json to_json() const;
-    // Throws UsageError when a required field is missing or has the wrong type.
+    // Throws UsageError when a required field (id, kind, status) is missing or a field
+    // has the wrong type; absent optional fields keep their defaults.
     static Task from_json(const Json& j);
 };
 

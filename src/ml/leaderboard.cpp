@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
+#include "ml/io/csv.hpp"
 #include "ml/metrics.hpp"
 
 #include <algorithm>
@@ -283,22 +284,6 @@ Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std
     return board;
 }
 
-std::string csv_field(std::string_view text)
-{
-    if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
-        return std::string(text);
-    }
-    std::string out = "\"";
-    for (char c : text) {
-        if (c == '"') {
-            out += '"';
-        }
-        out += c;
-    }
-    out += '"';
-    return out;
-}
-
 std::string leaderboard_csv(const Leaderboard& board)
 {
     // Full precision in the CSV: it is data for other tools, not a display.
@@ -314,22 +299,23 @@ std::string leaderboard_csv(const Leaderboard& board)
         return buf;
     };
     const std::vector<std::string> metrics = metric_columns(board.rows, board.primary_metric);
-    std::string out = "rank,model,kind,task_id";
-    for (const std::string& m : metrics) {
-        out += "," + csv_field(m);
-    }
-    out += "," + csv_field("valid_" + board.primary_metric) + ",train_time_s,latency_ms_per_row,model_size_bytes\n";
+    std::vector<std::string> fields{"rank", "model", "kind", "task_id"};
+    fields.insert(fields.end(), metrics.begin(), metrics.end());
+    fields.insert(fields.end(), {"valid_" + board.primary_metric, "train_time_s", "latency_ms_per_row", "model_size_bytes"});
+    std::string out;
+    write_csv_row(out, fields);
     for (const json& row : board.rows) {
-        out += std::to_string(row.at("rank").get<int>()) + "," + csv_field(row.at("model").get<std::string>()) + ","
-               + csv_field(row.at("kind").get<std::string>()) + "," + csv_field(row.at("task_id").get<std::string>());
+        fields = {std::to_string(row.at("rank").get<int>()), row.at("model").get<std::string>(),
+                  row.at("kind").get<std::string>(), row.at("task_id").get<std::string>()};
         const json& test = row.at("test");
         for (const std::string& m : metrics) {
-            out += "," + (test.contains(m) ? num(test.at(m)) : std::string());
+            fields.push_back(test.contains(m) ? num(test.at(m)) : std::string());
         }
         const json& valid = row.at("valid");
-        out += "," + (valid.contains(board.primary_metric) ? num(valid.at(board.primary_metric)) : std::string());
-        out += "," + num(row.at("train_time_s")) + "," + num(row.at("latency_ms_per_row")) + ","
-               + num(row.at("model_size_bytes")) + "\n";
+        fields.push_back(valid.contains(board.primary_metric) ? num(valid.at(board.primary_metric)) : std::string());
+        fields.insert(fields.end(),
+                      {num(row.at("train_time_s")), num(row.at("latency_ms_per_row")), num(row.at("model_size_bytes"))});
+        write_csv_row(out, fields);
     }
     return out;
 }

@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace mlrun::ml {
@@ -49,8 +48,6 @@ const std::vector<std::string>& rankable_metrics();
 // Throws UsageError for a primary metric that is not in rankable_metrics().
 Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std::string& primary_metric);
 
-// One CSV field, quoted when it holds a comma, a quote, CR or LF (RFC 4180).
-std::string csv_field(std::string_view text);
 // leaderboard.csv: rank, model, kind, task_id, the test metrics (primary first), the valid
 // primary metric, train_time_s, latency_ms_per_row, model_size_bytes.
 std::string leaderboard_csv(const Leaderboard& board);

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
+#include "ml/io/csv.hpp"
 #include "ml/metrics.hpp"
 
 #include <cairo.h>
@@ -23,71 +24,6 @@ bool Predictions::has_labels() const
 }
 
 namespace {
-
-// ---------------------------------------------------------------- CSV reading
-
-struct CsvRecord {
-    std::vector<std::string> fields;
-    size_t line = 0;
-};
-
-// RFC 4180 records (quoted fields may hold commas, quotes and newlines); blank lines skipped.
-std::vector<CsvRecord> parse_csv(const std::string& text, const fs::path& path)
-{
-    std::vector<CsvRecord> records;
-    size_t line = 1;
-    size_t i = 0;
-    while (i < text.size()) {
-        CsvRecord rec;
-        rec.line = line;
-        std::string field;
-        bool end_of_record = false;
-        while (!end_of_record) {
-            field.clear();
-            if (i < text.size() && text[i] == '"') {
-                ++i;
-                while (true) {
-                    if (i >= text.size()) {
-                        throw UsageError(path.string() + ":" + std::to_string(rec.line) + ": unterminated quoted field");
-                    }
-                    char c = text[i++];
-                    if (c == '"') {
-                        if (i < text.size() && text[i] == '"') {
-                            field += '"';
-                            ++i;
-                            continue;
-                        }
-                        break;
-                    }
-                    if (c == '\n') {
-                        ++line;
-                    }
-                    field += c;
-                }
-            }
-            while (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-                field += text[i++];
-            }
-            rec.fields.push_back(field);
-            if (i < text.size() && text[i] == ',') {
-                ++i;
-                continue;
-            }
-            if (i < text.size() && text[i] == '\r') {
-                ++i;
-            }
-            if (i < text.size() && text[i] == '\n') {
-                ++i;
-                ++line;
-            }
-            end_of_record = true;
-        }
-        if (!(rec.fields.size() == 1 && rec.fields[0].empty())) {
-            records.push_back(std::move(rec));
-        }
-    }
-    return records;
-}
 
 // ---------------------------------------------------------------- drawing helpers
 
@@ -266,12 +202,15 @@ void line(cairo_t* cr, double x0, double y0, double x1, double y1)
 
 Predictions read_predictions_csv(const fs::path& path)
 {
-    const std::vector<CsvRecord> records = parse_csv(read_file(path), path);
+    const std::vector<CsvRow> records = read_csv_file(path);
     const std::string where = path.string();
     if (records.empty()) {
         throw UsageError(where + ": empty file, expected a header id,label,predicted,prob_<class>...");
     }
-    const std::vector<std::string>& header = records[0].fields;
+    std::vector<std::string> header;
+    for (const CsvField& f : records[0].fields) {
+        header.push_back(f.text);
+    }
     int id_col = -1;
     int label_col = -1;
     int pred_col = -1;
@@ -295,7 +234,7 @@ Predictions read_predictions_csv(const fs::path& path)
                          + std::string(pred_col < 0 ? "predicted" : "prob_<class>") + ")");
     }
     const int n_classes = static_cast<int>(prob_cols.size());
-    auto class_index = [&](const std::string& text, const CsvRecord& rec, size_t col, bool allow_empty) {
+    auto class_index = [&](const std::string& text, const CsvRow& rec, size_t col, bool allow_empty) {
         if (text.empty()) {
             if (allow_empty) {
                 return -1;
@@ -319,20 +258,20 @@ Predictions read_predictions_csv(const fs::path& path)
     const size_t rows = records.size() - 1;
     p.proba = Matrix(static_cast<std::int64_t>(rows), n_classes);
     for (size_t r = 0; r < rows; ++r) {
-        const CsvRecord& rec = records[r + 1];
+        const CsvRow& rec = records[r + 1];
         if (rec.fields.size() != header.size()) {
             throw UsageError(where + ":" + std::to_string(rec.line) + ": expected " + std::to_string(header.size())
                              + " fields, found " + std::to_string(rec.fields.size()));
         }
-        p.ids.push_back(id_col >= 0 ? rec.fields[static_cast<size_t>(id_col)] : std::to_string(r));
-        p.label.push_back(label_col >= 0 ? class_index(rec.fields[static_cast<size_t>(label_col)], rec,
+        p.ids.push_back(id_col >= 0 ? rec.fields[static_cast<size_t>(id_col)].text : std::to_string(r));
+        p.label.push_back(label_col >= 0 ? class_index(rec.fields[static_cast<size_t>(label_col)].text, rec,
                                                        static_cast<size_t>(label_col), true)
                                          : -1);
         p.predicted.push_back(
-            class_index(rec.fields[static_cast<size_t>(pred_col)], rec, static_cast<size_t>(pred_col), false));
+            class_index(rec.fields[static_cast<size_t>(pred_col)].text, rec, static_cast<size_t>(pred_col), false));
         for (int k = 0; k < n_classes; ++k) {
             const size_t col = static_cast<size_t>(prob_cols[static_cast<size_t>(k)]);
-            const std::string& text = rec.fields[col];
+            const std::string& text = rec.fields[col].text;
             char* end = nullptr;
             double v = std::strtod(text.c_str(), &end);
             if (text.empty() || !end || *end != '\0' || !std::isfinite(v)) {

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
+#include "ml/io/csv.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -13,15 +14,9 @@ namespace mlrun::ml {
 
 namespace {
 
-struct Field {
-    std::string text;
-    bool quoted = false;
-};
-
-struct Record {
-    std::vector<Field> fields;
-    std::size_t line = 0; // 1-based line where the record starts
-};
+// CSV records come from the one CSV reader; ARFF data lines are parsed into the same shape.
+using Field = CsvField;
+using Record = CsvRow;
 
 std::string_view trim(std::string_view s)
 {
@@ -49,87 +44,6 @@ bool is_missing(const Field& f)
 std::string where(const std::string& source, std::size_t line)
 {
     return source + ":" + std::to_string(line);
-}
-
-// RFC 4180 records: quotes double inside quoted fields, which may span lines. Blank lines
-// are skipped. Unquoted fields are trimmed of surrounding spaces.
-std::vector<Record> parse_csv_records(std::string_view text, const std::string& source, char delim, std::size_t max_records)
-{
-    std::vector<Record> records;
-    std::size_t line = 1;
-    std::size_t i = 0;
-    const std::size_t n = text.size();
-    while (i < n && (max_records == 0 || records.size() < max_records)) {
-        Record rec;
-        rec.line = line;
-        bool blank = true;
-        for (;;) {
-            Field field;
-            // Skip leading spaces before a possible opening quote.
-            std::size_t j = i;
-            while (j < n && (text[j] == ' ' || text[j] == '\t')) {
-                ++j;
-            }
-            if (j < n && text[j] == '"') {
-                field.quoted = true;
-                blank = false;
-                i = j + 1;
-                const std::size_t open_line = line;
-                for (;;) {
-                    if (i >= n) {
-                        throw UsageError(where(source, open_line) + ": unterminated quoted field");
-                    }
-                    const char c = text[i];
-                    if (c == '"') {
-                        if (i + 1 < n && text[i + 1] == '"') {
-                            field.text += '"';
-                            i += 2;
-                            continue;
-                        }
-                        ++i;
-                        break;
-                    }
-                    if (c == '\n') {
-                        ++line;
-                    }
-                    field.text += c;
-                    ++i;
-                }
-                // Only spaces may follow the closing quote before the delimiter.
-                while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r')) {
-                    ++i;
-                }
-                if (i < n && text[i] != delim && text[i] != '\n') {
-                    throw UsageError(where(source, line) + ": unexpected character '" + std::string(1, text[i])
-                                     + "' after a closing quote");
-                }
-            } else {
-                const std::size_t start = i;
-                while (i < n && text[i] != delim && text[i] != '\n') {
-                    ++i;
-                }
-                field.text = std::string(trim(text.substr(start, i - start)));
-                if (!field.text.empty()) {
-                    blank = false;
-                }
-            }
-            rec.fields.push_back(std::move(field));
-            if (i < n && text[i] == delim) {
-                blank = false;
-                ++i;
-                continue;
-            }
-            break; // end of line or of text
-        }
-        if (i < n && text[i] == '\n') {
-            ++i;
-            ++line;
-        }
-        if (!blank) {
-            records.push_back(std::move(rec));
-        }
-    }
-    return records;
 }
 
 // One ARFF data line: ' or " quotes with backslash escapes; fields trimmed.
@@ -357,12 +271,10 @@ Table Table::select_rows(const std::vector<std::size_t>& rows) const
 
 Table parse_csv(std::string_view text, const std::string& source, const ReadOptions& options)
 {
-    // A UTF-8 byte order mark would end up in the first column name.
-    if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") {
-        text.remove_prefix(3);
-    }
-    const std::size_t max_records = options.limit == 0 ? 0 : options.limit + 1;
-    std::vector<Record> records = parse_csv_records(text, source, options.delimiter, max_records);
+    CsvOptions csv;
+    csv.delimiter = options.delimiter;
+    csv.max_rows = options.limit == 0 ? 0 : options.limit + 1;
+    std::vector<Record> records = read_csv(text, source, csv);
     Table table;
     table.source = source;
     if (records.empty()) {

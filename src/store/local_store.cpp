@@ -1,9 +1,8 @@
 #include "store/local_store.hpp"
 
 #include "core/error.hpp"
+#include "core/task_codec.hpp"
 #include "core/util.hpp"
-
-#include <simdjson.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -29,85 +28,6 @@ Json parse_json_file(const fs::path& path)
         throw UsageError(path.string() + ": not valid JSON");
     }
     return j;
-}
-
-std::string dom_string(simdjson::dom::element e, const char* key)
-{
-    std::string_view v;
-    return e[key].get_string().get(v) ? std::string() : std::string(v);
-}
-
-std::int64_t dom_int(simdjson::dom::element e, const char* key)
-{
-    std::int64_t v = 0;
-    return e[key].get_int64().get(v) ? 0 : v;
-}
-
-// The listing fields of a task record, read with simdjson: a full nlohmann parse of 1,000
-// records costs ~30 ms, over the control-command budget.
-std::optional<Task> light_task(simdjson::dom::parser& parser, std::vector<char>& buf, const fs::path& path)
-{
-    // open + read + close: padded_string::load adds fstat, lseek and stdio per file.
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return std::nullopt;
-    }
-    size_t len = 0;
-    while (true) {
-        if (buf.size() < len + 4096 + simdjson::SIMDJSON_PADDING) {
-            buf.resize(2 * buf.size() + 65536);
-        }
-        ssize_t n = ::read(fd, buf.data() + len, buf.size() - len - simdjson::SIMDJSON_PADDING);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        len += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    simdjson::dom::element doc;
-    if (parser.parse(buf.data(), len, false).get(doc) || !doc.is_object()) {
-        return std::nullopt;
-    }
-    Task t;
-    t.id = dom_string(doc, "id");
-    t.kind = dom_string(doc, "kind");
-    std::string status = dom_string(doc, "status");
-    if (t.id.empty() || t.kind.empty() || status.empty()) {
-        return std::nullopt;
-    }
-    try {
-        t.status = parse_status(status);
-    } catch (const UsageError&) {
-        return std::nullopt;
-    }
-    t.name = dom_string(doc, "name");
-    t.project = dom_string(doc, "project");
-    t.type = dom_string(doc, "type");
-    t.template_name = dom_string(doc, "template");
-    t.run_id = dom_string(doc, "run_id");
-    t.step = dom_string(doc, "step");
-    t.parent = dom_string(doc, "parent");
-    t.cloned_from = dom_string(doc, "cloned_from");
-    t.queue = dom_string(doc, "queue");
-    t.error = dom_string(doc, "error");
-    t.created_ms = dom_int(doc, "created_ms");
-    t.updated_ms = dom_int(doc, "updated_ms");
-    t.started_ms = dom_int(doc, "started_ms");
-    t.finished_ms = dom_int(doc, "finished_ms");
-    t.attempts = static_cast<int>(dom_int(doc, "attempts"));
-    simdjson::dom::array tags;
-    if (!doc["tags"].get_array().get(tags)) {
-        for (simdjson::dom::element tag : tags) {
-            std::string_view v;
-            if (!tag.get_string().get(v)) {
-                t.tags.emplace_back(v);
-            }
-        }
-    }
-    return t;
 }
 
 } // namespace
@@ -302,12 +222,11 @@ std::vector<Task> LocalStore::list(const TaskFilter& filter)
         ids.push_back(e.path().filename().string());
     }
     std::sort(ids.begin(), ids.end());
-    simdjson::dom::parser parser;
-    std::vector<char> buf;
+    TaskListingReader listing;
     for (const std::string& id : ids) {
         fs::path path = m_root / "tasks" / id / "task.json";
         if (filter.light) {
-            if (std::optional<Task> t = light_task(parser, buf, path); t && matches(*t, filter)) {
+            if (std::optional<Task> t = listing.read(path); t && matches(*t, filter)) {
                 out.push_back(std::move(*t));
             }
             continue;

@@ -5,7 +5,7 @@
 #include "core/util.hpp"
 #include "kinds/inputs.hpp"
 #include "kinds/kinds.hpp"
-#include "ml/leaderboard.hpp"
+#include "ml/io/csv.hpp"
 #include "ml/metrics.hpp"
 #include "ml/models/model.hpp"
 #include "ml/table.hpp"
@@ -226,30 +226,33 @@ void run_inference(TaskContext& ctx)
     ctx.stage("write", 3, 4);
     const std::vector<int> pred = ml::argmax_rows(proba);
     const bool labelled = !set.y.empty();
-    std::string csv = "id";
-    csv += labelled ? ",label" : "";
-    csv += ",predicted";
-    for (const std::string& c : set.class_names) {
-        csv += "," + ml::csv_field("prob_" + c);
+    std::vector<std::string> fields{"id"};
+    if (labelled) {
+        fields.push_back("label");
     }
-    csv += "\n";
+    fields.push_back("predicted");
+    for (const std::string& c : set.class_names) {
+        fields.push_back("prob_" + c);
+    }
+    std::string csv;
+    ml::write_csv_row(csv, fields);
     std::vector<int> y_known;
     std::vector<std::int64_t> known_rows;
     for (std::int64_t r = 0; r < proba.rows; ++r) {
         const auto i = static_cast<std::size_t>(r);
-        csv += ml::csv_field(set.ids[i]);
+        fields = {set.ids[i]};
         if (labelled) {
-            csv += "," + (set.y[i] >= 0 ? ml::csv_field(set.class_names[static_cast<std::size_t>(set.y[i])]) : std::string());
+            fields.push_back(set.y[i] >= 0 ? set.class_names[static_cast<std::size_t>(set.y[i])] : std::string());
             if (set.y[i] >= 0) {
                 y_known.push_back(set.y[i]);
                 known_rows.push_back(r);
             }
         }
-        csv += "," + ml::csv_field(set.class_names[static_cast<std::size_t>(pred[i])]);
+        fields.push_back(set.class_names[static_cast<std::size_t>(pred[i])]);
         for (std::int64_t c = 0; c < proba.cols; ++c) {
-            csv += "," + fmt(proba.at(r, c));
+            fields.push_back(fmt(proba.at(r, c)));
         }
-        csv += "\n";
+        ml::write_csv_row(csv, fields);
     }
     const std::filesystem::path dir = ctx.work_dir;
     write_file_atomic(dir / "predictions.csv", csv);

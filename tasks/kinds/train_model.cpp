@@ -5,7 +5,7 @@
 #include "core/util.hpp"
 #include "kinds/inputs.hpp"
 #include "kinds/kinds.hpp"
-#include "ml/leaderboard.hpp"
+#include "ml/io/csv.hpp"
 #include "ml/metrics.hpp"
 #include "ml/models/model.hpp"
 #include "ml/search.hpp"
@@ -118,23 +118,22 @@ std::string predictions_csv(const ml::LabeledSet& test, const ml::Matrix& proba)
     const auto class_name = [&](int k) {
         return k >= 0 && k < test.n_classes() ? test.class_names[static_cast<size_t>(k)] : std::to_string(k);
     };
-    std::string out = "id,label,predicted";
+    std::vector<std::string> fields{"id", "label", "predicted"};
     for (const std::string& c : test.class_names) {
-        out += "," + ml::csv_field("prob_" + c);
+        fields.push_back("prob_" + c);
     }
-    out += "\n";
+    std::string out;
+    ml::write_csv_row(out, fields);
     const std::vector<int> pred = ml::argmax_rows(proba);
     const bool labelled = static_cast<std::int64_t>(test.y.size()) == test.x.rows;
     for (std::int64_t r = 0; r < proba.rows; ++r) {
         const size_t ri = static_cast<size_t>(r);
-        out += ml::csv_field(ri < test.ids.size() ? test.ids[ri] : std::to_string(r));
-        out += ",";
-        out += labelled ? ml::csv_field(class_name(test.y[ri])) : "";
-        out += "," + ml::csv_field(class_name(pred[ri]));
+        fields = {ri < test.ids.size() ? test.ids[ri] : std::to_string(r), labelled ? class_name(test.y[ri]) : "",
+                  class_name(pred[ri])};
         for (std::int64_t c = 0; c < proba.cols; ++c) {
-            out += "," + number(proba.at(r, c));
+            fields.push_back(number(proba.at(r, c)));
         }
-        out += "\n";
+        ml::write_csv_row(out, fields);
     }
     return out;
 }

@@ -4,6 +4,7 @@
 #include "ports/task_context.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
+#include "ml/io/csv.hpp"
 #include "ml/leaderboard.hpp"
 #include "ml/plots.hpp"
 #include "ml/report.hpp"
@@ -363,9 +364,9 @@ TEST_CASE("ml::build_leaderboard rejects an unknown primary metric")
 
 TEST_CASE("ml::leaderboard_csv quotes names with commas and quotes")
 {
-    CHECK(ml::csv_field("plain") == "plain");
-    CHECK(ml::csv_field("a,b") == "\"a,b\"");
-    CHECK(ml::csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+    CHECK(ml::csv_escape_field("plain") == "plain");
+    CHECK(ml::csv_escape_field("a,b") == "\"a,b\"");
+    CHECK(ml::csv_escape_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
 
     ml::Leaderboard board = ml::build_leaderboard(
         {completed("t1", "mlp, wide", 0.9, 0.1, 10), completed("t2", "the \"deep\" one", 0.8, 0.1, 10)}, "roc_auc");
