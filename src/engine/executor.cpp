@@ -58,7 +58,8 @@ public:
                 m_waiting.push_back(n);
             }
             settled = m_plan.take_settled();
-            while (!m_waiting.empty() && !m_free_slots.empty()) {
+            while (!m_waiting.empty() && !m_free_slots.empty()
+                   && (m_in_flight == 0 || !m_hooks.can_start_more || m_hooks.can_start_more())) {
                 out.push_back(Launch{m_waiting.front(), m_free_slots.back()});
                 m_waiting.pop_front();
                 m_free_slots.pop_back();
@@ -71,12 +72,6 @@ public:
             }
         }
         return out;
-    }
-
-    bool idle()
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return m_in_flight == 0 && m_waiting.empty();
     }
 
 private:

@@ -26,6 +26,9 @@ struct ExecutorHooks {
     // Starts a ready node (on a worker thread for the TBB executor). An exception from it
     // ends the node as failed with its message (unless `done` was called first).
     std::function<void(size_t node, int slot, NodeDone done)> start;
+    // Room for another start beside the ones in flight (a runner's own limit). Optional;
+    // never asked while nothing is in flight.
+    std::function<bool()> can_start_more;
     // A node the plan ended without starting it (skipped, or aborted after a cancel). Optional.
     std::function<void(size_t node)> settled;
     // When set, nodes that become ready after it turns true end aborted with cancel_reason.

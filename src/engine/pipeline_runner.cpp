@@ -286,6 +286,7 @@ PipelineResult run_pipeline(Backends& b, const std::string& file, PipelineOption
         CancelRelay relay(options.cancel, runner);
         ExecutorHooks hooks;
         hooks.start = [&](size_t i, int slot, NodeDone done) { start_node(ctx, plan, runner, i, slot, done); };
+        hooks.can_start_more = [&] { return runner.can_run_more(); };
         hooks.settled = [&](size_t i) { report_settled(ctx, plan, i); };
         hooks.cancel = options.cancel;
         if (options.serial) {

@@ -3,6 +3,7 @@
 #include "engine_test_util.hpp"
 #include "fake_step_runner.hpp"
 
+#include "engine/child_process_runner.hpp"
 #include "engine/step_runners.hpp"
 
 #include <doctest/doctest.h>
@@ -212,4 +213,108 @@ steps:
         CHECK_MESSAGE(state == "cached", name);
     }
     CHECK(b.store->list(TaskFilter{}).size() == tasks);
+}
+
+TEST_CASE("engine child runner: each step is `mlrun task run` in a child; its record is the step's end")
+{
+    TempDir dir;
+    Backends b = engine_backends(dir);
+    std::string file = write_pipeline(dir, R"(name: children
+parallelism: 2
+steps:
+  - name: prep
+    template: noop
+  - name: work
+    template: noop
+    parents: [prep]
+    foreach: {value: [a, b, c]}
+  - name: broken
+    template: exec
+    parents: [prep]
+    params: {command: "echo going; exit 3"}
+  - name: after
+    template: noop
+    parents: [broken]
+)");
+    ChildProcessStepRunner children(*b.store, MLRUN_BIN, dir.home());
+    PipelineOptions o = quiet_options();
+    o.runner = &children;
+    PipelineResult r = run_pipeline(b, file, o);
+    CHECK(r.status == "failed");
+    auto states = node_states(r.record);
+    CHECK(states["prep"] == "completed");
+    CHECK(states["work::c"] == "completed");
+    CHECK(states["broken"] == "failed");
+    CHECK(states["after"] == "skipped");
+    auto ids = node_tasks(r.record);
+    Task work = b.store->get(ids.at("work::b"));
+    CHECK(work.status == Status::completed);
+    CHECK(work.attempts == 1); // the child's start is the attempt the loop counted
+    CHECK(work.params["inputs"]["prep"] == ids.at("prep"));
+    Task broken = b.store->get(ids.at("broken"));
+    CHECK(broken.status == Status::failed);
+    CHECK(broken.exit_code == 3);
+    CHECK(b.store->read_log(broken.id).find("going") != std::string::npos);
+}
+
+TEST_CASE("engine child runner: a child that never ends its record, or cannot start, fails the step")
+{
+    TempDir dir;
+    Backends b = engine_backends(dir);
+    std::string file = write_pipeline(dir, "name: bad\nsteps:\n  - name: only\n    template: noop\n");
+    for (const std::string& exe : {std::string("/bin/false"), std::string("/nonexistent/mlrun")}) {
+        CAPTURE(exe);
+        ChildProcessStepRunner children(*b.store, exe, dir.home());
+        PipelineOptions o = quiet_options();
+        o.runner = &children;
+        o.no_cache = true;
+        PipelineResult r = run_pipeline(b, file, o);
+        CHECK(r.status == "failed");
+        Task t = b.store->get(node_tasks(r.record).at("only"));
+        CHECK(t.status == Status::failed);
+        CHECK(t.attempts == 1);
+        CHECK(t.error.find(exe == "/bin/false" ? "exit code 1" : "cannot start") != std::string::npos);
+    }
+}
+
+TEST_CASE("engine child runner: a cancel terminates the running child, whose task ends aborted")
+{
+    TempDir dir;
+    Backends b = engine_backends(dir);
+    std::string file = write_pipeline(dir, R"(name: stop
+steps:
+  - name: wait
+    template: exec
+    params: {command: "sleep 30"}
+  - name: after
+    template: noop
+    parents: [wait]
+)");
+    ChildProcessStepRunner children(*b.store, MLRUN_BIN, dir.home());
+    std::atomic<bool> cancel{false};
+    PipelineOptions o = quiet_options();
+    o.runner = &children;
+    o.cancel = &cancel;
+    std::thread stopper([&] {
+        wait_until([&] {
+            for (const Task& t : b.store->list(TaskFilter{})) {
+                if (t.step == "wait" && t.status == Status::in_progress) {
+                    return true;
+                }
+            }
+            return false;
+        }, 20);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        cancel = true;
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    PipelineResult r = run_pipeline(b, file, o);
+    stopper.join();
+    double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(took < 20);
+    CHECK(r.status == "aborted");
+    auto states = node_states(r.record);
+    CHECK(states["wait"] == "aborted");
+    CHECK(states["after"] == "aborted");
+    CHECK(b.store->get(node_tasks(r.record).at("wait")).status == Status::aborted);
 }
