@@ -253,8 +253,10 @@ struct ChildProcessStepRunner::Impl {
                 t.error_class = fallback == Status::aborted ? "Aborted" : "child process";
             });
         } catch (const std::exception& e) {
-            ended.status = Status::failed;
-            ended.finished_ms = now_ms();
+            // The store could not take the end: report it anyway, as failed.
+            if (can_transition(ended.status, Status::failed)) {
+                ended.transition(Status::failed, now_ms());
+            }
             ended.error = e.what();
         }
         --active;

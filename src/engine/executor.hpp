@@ -13,6 +13,9 @@
 
 namespace mlrun {
 
+// Why a node that became ready after a cancel did not run.
+inline constexpr const char* k_interrupted_before_start = "the run was interrupted before it started";
+
 // How a started node ended.
 struct NodeEnd {
     NodeState state = NodeState::failed; // completed | cached | failed | aborted | skipped
@@ -33,7 +36,7 @@ struct ExecutorHooks {
     std::function<void(size_t node)> settled;
     // When set, nodes that become ready after it turns true end aborted with cancel_reason.
     const std::atomic<bool>* cancel = nullptr;
-    std::string cancel_reason = "the run was interrupted before it started";
+    std::string cancel_reason = k_interrupted_before_start;
 };
 
 class Executor {

@@ -159,7 +159,7 @@ void start_node(RunContext& ctx, Plan& plan, StepRunner& runner, size_t i, int s
     NodeRecord& rec = ctx.records[i];
     try {
         if (ctx.cancelled()) {
-            const std::string reason = "the run was interrupted before it started";
+            const std::string reason = k_interrupted_before_start;
             ctx.emit({node.name, "", slot, "aborted", "", 0, 0, 0, reason});
             done(NodeEnd{NodeState::aborted, reason});
             return;

@@ -18,7 +18,9 @@ void InProcessStepRunner::start(StepRequest request, StepCallbacks callbacks)
         ended = run_task(m_backends, request.task.id, run);
     } catch (const std::exception& e) {
         ended = request.task;
-        ended.transition(Status::failed, now_ms());
+        if (can_transition(ended.status, Status::failed)) {
+            ended.transition(Status::failed, now_ms());
+        }
         ended.error = e.what();
         ended.error_class = "UsageError";
     }
