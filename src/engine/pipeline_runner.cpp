@@ -1,7 +1,7 @@
 #include "engine/pipeline_runner.hpp"
 
 #include "core/error.hpp"
-#include "core/kinds.hpp"
+#include "engine/kinds.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
 #include "engine/executor.hpp"

@@ -1,9 +1,10 @@
 #include "engine/task_runner.hpp"
 
 #include "core/error.hpp"
-#include "core/kinds.hpp"
+#include "engine/kinds.hpp"
 #include "core/task_context.hpp"
 #include "core/util.hpp"
+#include "platform/self_path.hpp"
 #include "store/backends.hpp"
 #include "store/local_store.hpp"
 #include "store/task_store.hpp"
