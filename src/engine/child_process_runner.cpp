@@ -1,13 +1,11 @@
 #include "engine/child_process_runner.hpp"
 
 #include "core/util.hpp"
+#include "platform/subprocess.hpp"
 #include "store/task_store.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,158 +19,12 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 namespace mlrun {
 
 namespace {
 
 constexpr int k_kill_grace_ms = 2000;
 constexpr size_t k_tail_bytes = 4096;
-
-// A child in its own process group with stdout+stderr on a non-blocking pipe. A minimal
-// private stand-in for platform/subprocess.hpp (same calls), to be replaced by it.
-class Child {
-public:
-    // Throws std::runtime_error naming the program when it cannot start.
-    static std::unique_ptr<Child> spawn(const std::vector<std::string>& argv,
-                                        const std::vector<std::pair<std::string, std::string>>& env)
-    {
-        int fds[2];
-        if (::pipe2(fds, O_CLOEXEC) != 0) {
-            throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
-        }
-        std::vector<std::string> env_strings;
-        for (char** e = environ; *e; ++e) {
-            std::string entry = *e;
-            bool replaced = false;
-            for (const auto& [k, v] : env) {
-                replaced = replaced || entry.rfind(k + "=", 0) == 0;
-            }
-            if (!replaced) {
-                env_strings.push_back(entry);
-            }
-        }
-        for (const auto& [k, v] : env) {
-            env_strings.push_back(k + "=" + v);
-        }
-        std::vector<char*> envp;
-        for (std::string& s : env_strings) {
-            envp.push_back(s.data());
-        }
-        envp.push_back(nullptr);
-        std::vector<std::string> args = argv;
-        std::vector<char*> argp;
-        for (std::string& a : args) {
-            argp.push_back(a.data());
-        }
-        argp.push_back(nullptr);
-
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-        posix_spawnattr_t attr;
-        posix_spawnattr_init(&attr);
-        sigset_t none;
-        sigset_t defaults;
-        sigemptyset(&none);
-        sigemptyset(&defaults);
-        for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGCHLD}) {
-            sigaddset(&defaults, sig);
-        }
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &defaults);
-        posix_spawnattr_setpgroup(&attr, 0);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-        pid_t pid = -1;
-        int rc = ::posix_spawn(&pid, argp[0], &actions, &attr, argp.data(), envp.data());
-        posix_spawn_file_actions_destroy(&actions);
-        posix_spawnattr_destroy(&attr);
-        ::close(fds[1]);
-        if (rc != 0) {
-            ::close(fds[0]);
-            throw std::runtime_error("cannot start " + argv.front() + ": " + std::strerror(rc));
-        }
-        ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-        auto child = std::unique_ptr<Child>(new Child());
-        child->m_pid = pid;
-        child->m_fd = fds[0];
-        return child;
-    }
-
-    // Kills the group (SIGKILL) if still running and reaps it.
-    ~Child()
-    {
-        if (!m_status) {
-            ::kill(-m_pid, SIGKILL);
-            int status = 0;
-            while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
-            }
-        }
-        if (m_fd >= 0) {
-            ::close(m_fd);
-        }
-    }
-
-    int output_fd() const { return m_fd; }
-
-    // Appends what can be read now; false at EOF (the pipe is then closed).
-    bool read_available(std::string& out)
-    {
-        char buf[4096];
-        while (m_fd >= 0) {
-            ssize_t n = ::read(m_fd, buf, sizeof buf);
-            if (n > 0) {
-                out.append(buf, static_cast<size_t>(n));
-            } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-                ::close(m_fd);
-                m_fd = -1;
-            } else if (errno == EAGAIN) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    // The wait status once the leader exited (what is left of its group is killed then).
-    std::optional<int> try_wait()
-    {
-        if (!m_status) {
-            int status = 0;
-            if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
-                m_status = status;
-                ::kill(-m_pid, SIGKILL);
-            }
-        }
-        return m_status;
-    }
-
-    void signal_group(int sig) const
-    {
-        if (!m_status) {
-            ::kill(-m_pid, sig);
-        }
-    }
-
-private:
-    Child() = default;
-    pid_t m_pid = -1;
-    int m_fd = -1;
-    std::optional<int> m_status;
-};
-
-std::string describe(int status)
-{
-    if (WIFEXITED(status)) {
-        return "exit code " + std::to_string(WEXITSTATUS(status));
-    }
-    if (WIFSIGNALED(status)) {
-        return "signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
-    }
-    return "status " + std::to_string(status);
-}
 
 std::string last_line(const std::string& text)
 {
@@ -191,7 +43,7 @@ struct Step {
 
 struct Running {
     Step step;
-    std::unique_ptr<Child> child;
+    Subprocess child;
     std::string tail;  // the last k_tail_bytes of its output
 };
 
@@ -263,17 +115,27 @@ struct ChildProcessStepRunner::Impl {
         step.callbacks.on_end(std::move(ended));
     }
 
+    // Appends what the child wrote, keeping the last k_tail_bytes.
+    static void read_tail(Running& r)
+    {
+        if (r.child.output_fd() >= 0) {
+            r.child.read_available(r.tail);
+        }
+        if (r.tail.size() > k_tail_bytes) {
+            r.tail.erase(0, r.tail.size() - k_tail_bytes);
+        }
+    }
+
     void loop()
     {
         std::vector<Running> running;
         bool terminated = false;
-        auto kill_at = std::chrono::steady_clock::time_point::max();
         for (;;) {
             std::deque<Step> fresh;
             {
                 std::lock_guard<std::mutex> lock(mutex);
                 if (stop) {
-                    return; // the Children's destructors kill and reap what is left
+                    return; // each Subprocess's destructor kills and reaps what is left
                 }
                 fresh.swap(queued);
             }
@@ -284,56 +146,63 @@ struct ChildProcessStepRunner::Impl {
                 }
                 try {
                     // Spawned here, by the thread that lives as long as the children.
-                    auto child = Child::spawn({exe.string(), "task", "run", "-q", "--threads",
-                                               std::to_string(std::max(1, s.request.threads)), s.request.task.id},
-                                              {{"MLRUN_HOME", home.string()}});
+                    SubprocessOptions options;
+                    options.argv = {exe.string(), "task", "run", "-q", "--threads",
+                                    std::to_string(std::max(1, s.request.threads)), s.request.task.id};
+                    options.env = {{"MLRUN_HOME", home.string()}};
+                    options.die_with_parent = true; // spawned by this thread, which outlives the child
+                    options.kill_grace_ms = k_kill_grace_ms;
+                    Subprocess child = Subprocess::spawn(options);
                     running.push_back(Running{std::move(s), std::move(child), ""});
                 } catch (const std::exception& e) {
-                    end(s, e.what(), Status::failed);
+                    end(s, std::string("cannot start mlrun task run: ") + e.what(), Status::failed);
                 }
             }
             if (abort && !terminated) {
+                // SIGTERM lets each child mark its task aborted; the group is killed after the grace.
                 terminated = true;
-                kill_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(k_kill_grace_ms);
                 for (Running& r : running) {
-                    r.child->signal_group(SIGTERM);
-                }
-            }
-            if (std::chrono::steady_clock::now() >= kill_at) {
-                for (Running& r : running) {
-                    r.child->signal_group(SIGKILL);
+                    r.child.terminate_group();
                 }
             }
 
             std::vector<pollfd> fds{{wake[0], POLLIN, 0}};
-            bool unreaped_eof = false;
+            bool unwatched = false;
             for (Running& r : running) {
-                if (r.child->output_fd() >= 0) {
-                    fds.push_back({r.child->output_fd(), POLLIN, 0});
-                } else {
-                    unreaped_eof = true;
+                if (r.child.output_fd() >= 0) {
+                    fds.push_back({r.child.output_fd(), POLLIN, 0});
+                }
+                if (r.child.exit_fd() >= 0) {
+                    fds.push_back({r.child.exit_fd(), POLLIN, 0});
+                } else if (r.child.output_fd() < 0) {
+                    unwatched = true;
                 }
             }
-            // A closed pipe means the child is exiting: look again soon rather than in 50 ms.
-            ::poll(fds.data(), fds.size(), unreaped_eof ? 1 : 50);
+            // Without a pidfd, a child whose pipe closed is exiting: look again soon.
+            ::poll(fds.data(), fds.size(), unwatched ? 1 : 50);
             char drain[64];
             while (::read(wake[0], drain, sizeof drain) > 0) {
             }
             for (size_t i = 0; i < running.size();) {
                 Running& r = running[i];
-                r.child->read_available(r.tail);
-                if (r.tail.size() > k_tail_bytes) {
-                    r.tail.erase(0, r.tail.size() - k_tail_bytes);
+                std::optional<ExitStatus> status;
+                try {
+                    read_tail(r);
+                    status = r.child.try_wait();
+                    if (status) {
+                        read_tail(r);
+                    }
+                } catch (const std::exception& e) {
+                    r.tail += std::string("\n") + e.what(); // a read error: the exit status still decides
+                    status = r.child.try_wait();
                 }
-                std::optional<int> status = r.child->try_wait();
                 if (!status) {
                     ++i;
                     continue;
                 }
-                r.child->read_available(r.tail);
                 std::string line = last_line(r.tail);
                 Status fallback = abort ? Status::aborted : Status::failed;
-                end(r.step, "mlrun task run ended with " + describe(*status) + (line.empty() ? "" : ": " + line),
+                end(r.step, "mlrun task run ended with " + status->describe() + (line.empty() ? "" : ": " + line),
                     fallback);
                 running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
             }
