@@ -4,6 +4,7 @@
 #include "app/pipeline_job.hpp"
 #include "core/util.hpp"
 #include "engine/pipeline_runner.hpp"
+#include "engine/run_record.hpp"
 #include "engine/progress.hpp"
 #include "ml/leaderboard.hpp"
 

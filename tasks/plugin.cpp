@@ -1,5 +1,5 @@
 // libmlrun_tasks.so: registers the libtorch/OpenCV task kinds with the core registry.
-#include "core/kinds.hpp"
+#include "engine/kinds.hpp"
 #include "kinds/kinds.hpp"
 
 #include <ATen/Parallel.h>

@@ -1,9 +1,10 @@
 #include "core/template.hpp"
 
 #include "core/error.hpp"
-#include "core/kinds.hpp"
+#include "core/kind_names.hpp"
 #include "core/task.hpp"
 #include "core/util.hpp"
+#include "platform/self_path.hpp"
 #include "core/yaml.hpp"
 
 #include <algorithm>
@@ -55,7 +56,7 @@ Template load_template(const fs::path& path)
         t.name = path.stem().string();
     }
     t.kind = str("kind", true);
-    const auto& kinds = KindRegistry::known_kinds();
+    const auto& kinds = known_kinds();
     if (std::find(kinds.begin(), kinds.end(), t.kind) == kinds.end()) {
         throw UsageError(where + "unknown kind \"" + t.kind + "\" (known: preprocess, train_model, summary, inference, exec, noop)");
     }

@@ -236,13 +236,6 @@ std::string content_type_for(const fs::path& path)
     return "application/octet-stream";
 }
 
-fs::path self_exe()
-{
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    return ec ? fs::path("mlrun") : exe;
-}
-
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates)
 {
     std::string best;

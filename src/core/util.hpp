@@ -36,9 +36,6 @@ void check_relative_path(std::string_view path, std::string_view what);
 // Content type from the extension (.csv text/csv, .json application/json, .png image/png...).
 std::string content_type_for(const fs::path& path);
 
-// Absolute path of the running executable (/proc/self/exe), or "mlrun" if unknown.
-fs::path self_exe();
-
 // Nearest candidate by edit distance, or "" when none is close ("did you mean ...?").
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
 

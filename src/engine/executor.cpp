@@ -4,89 +4,180 @@
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <memory>
-#include <tuple>
+#include <mutex>
+#include <optional>
 
 namespace mlrun {
 
 namespace flow = oneapi::tbb::flow;
 
-void TbbExecutor::run(const DagShape& dag, int parallelism, const NodeBody& body)
-{
-    using Token = int;
-    using JoinOut = std::tuple<flow::continue_msg, Token>;
-    using Work = flow::multifunction_node<JoinOut, std::tuple<Token, flow::continue_msg>>;
-    const size_t n = dag.parents.size();
-    parallelism = std::max(1, parallelism);
+namespace {
 
-    // Bodies block (child processes, training): give the arena a thread per token plus the
-    // waiting thread, beyond the core count if need be. Both live until the graph is done.
+struct Launch {
+    size_t node = 0;
+    int slot = 0;
+};
+
+struct Landed {
+    size_t node = 0;
+    int slot = 0;
+    NodeEnd end;
+};
+
+// The plan plus the worker slots, under one lock: what both executors share.
+class Dispatcher {
+public:
+    Dispatcher(Plan& plan, int parallelism, const ExecutorHooks& hooks) : m_plan(plan), m_hooks(hooks)
+    {
+        for (int s = parallelism; s >= 1; --s) {
+            m_free_slots.push_back(s);
+        }
+    }
+
+    // Records an end (when given) and returns the nodes to start now, each with a slot.
+    // The settled nodes are reported through hooks.settled outside the lock.
+    std::vector<Launch> next(const Landed* landed)
+    {
+        std::vector<Launch> out;
+        std::vector<size_t> settled;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (landed) {
+                m_plan.finished(landed->node, landed->end.state, landed->end.reason);
+                m_free_slots.push_back(landed->slot);
+                --m_in_flight;
+            }
+            if (m_hooks.cancel && m_hooks.cancel->load()) {
+                m_plan.cancel(m_hooks.cancel_reason);
+            }
+            for (size_t n : m_plan.take_ready()) {
+                m_waiting.push_back(n);
+            }
+            settled = m_plan.take_settled();
+            while (!m_waiting.empty() && !m_free_slots.empty()
+                   && (m_in_flight == 0 || !m_hooks.can_start_more || m_hooks.can_start_more())) {
+                out.push_back(Launch{m_waiting.front(), m_free_slots.back()});
+                m_waiting.pop_front();
+                m_free_slots.pop_back();
+                ++m_in_flight;
+            }
+        }
+        if (m_hooks.settled) {
+            for (size_t n : settled) {
+                m_hooks.settled(n);
+            }
+        }
+        return out;
+    }
+
+private:
+    Plan& m_plan;
+    const ExecutorHooks& m_hooks;
+    std::mutex m_mutex;
+    std::vector<int> m_free_slots;
+    std::deque<size_t> m_waiting; // handed out by the plan, waiting for a slot
+    size_t m_in_flight = 0;
+};
+
+// Calls hooks.start and turns an exception from it into the node's end.
+void start_guarded(const ExecutorHooks& hooks, const Launch& l, const NodeDone& done)
+{
+    try {
+        hooks.start(l.node, l.slot, done);
+    } catch (const std::exception& e) {
+        done(NodeEnd{NodeState::failed, e.what()});
+    } catch (...) {
+        done(NodeEnd{NodeState::failed, "unknown exception"});
+    }
+}
+
+} // namespace
+
+void TbbExecutor::run(Plan& plan, int parallelism, const ExecutorHooks& hooks)
+{
+    using Steps = flow::async_node<Launch, Landed>;
+    parallelism = std::max(1, parallelism);
+    Dispatcher dispatcher(plan, parallelism, hooks);
+    std::mutex error_mutex;
+    std::exception_ptr error;
+
+    // In-process steps block their thread (training): give the arena a thread per slot plus
+    // the waiting thread, beyond the core count if need be. Both live until the graph is done.
     oneapi::tbb::global_control threads(oneapi::tbb::global_control::max_allowed_parallelism,
                                         static_cast<size_t>(parallelism) + 1);
     oneapi::tbb::task_arena arena(parallelism + 1);
     arena.execute([&] {
         flow::graph g;
         // Nodes are owned here, declared after the graph they belong to.
-        flow::broadcast_node<flow::continue_msg> start(g);
-        flow::buffer_node<Token> tokens(g);
-        std::vector<std::unique_ptr<flow::continue_node<flow::continue_msg>>> gates;
-        std::vector<std::unique_ptr<flow::buffer_node<flow::continue_msg>>> ready;
-        std::vector<std::unique_ptr<flow::join_node<JoinOut, flow::reserving>>> joins;
-        std::vector<std::unique_ptr<Work>> works;
-        for (size_t i = 0; i < n; ++i) {
-            gates.push_back(std::make_unique<flow::continue_node<flow::continue_msg>>(
-                g, [](const flow::continue_msg&) { return flow::continue_msg(); }));
-            ready.push_back(std::make_unique<flow::buffer_node<flow::continue_msg>>(g));
-            joins.push_back(std::make_unique<flow::join_node<JoinOut, flow::reserving>>(g));
-            works.push_back(std::make_unique<Work>(
-                g, flow::unlimited, [&body, i](const JoinOut& in, Work::output_ports_type& out) {
-                    Token token = std::get<1>(in);
-                    body(i, token); // never throws: the body records its own failures
-                    std::get<0>(out).try_put(token);
-                    std::get<1>(out).try_put(flow::continue_msg());
-                }));
-        }
-        for (size_t i = 0; i < n; ++i) {
-            if (dag.parents[i].empty()) {
-                flow::make_edge(start, *gates[i]);
+        std::unique_ptr<Steps> steps;
+        std::unique_ptr<flow::function_node<Landed>> landed;
+        steps = std::make_unique<Steps>(g, flow::unlimited, [&hooks](const Launch& l, Steps::gateway_type& gateway) {
+            // The graph waits for this node until its end is put back through the gateway.
+            gateway.reserve_wait();
+            auto once = std::make_shared<std::atomic<bool>>(false);
+            NodeDone done = [&gateway, l, once](NodeEnd end) {
+                if (!once->exchange(true)) {
+                    gateway.try_put(Landed{l.node, l.slot, std::move(end)});
+                    gateway.release_wait();
+                }
+            };
+            start_guarded(hooks, l, done);
+        });
+        landed = std::make_unique<flow::function_node<Landed>>(g, flow::serial, [&](const Landed& end) {
+            // An exception escaping a body would cancel the graph: keep the first, stop feeding.
+            try {
+                for (const Launch& l : dispatcher.next(&end)) {
+                    steps->try_put(l);
+                }
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(error_mutex);
+                error = error ? error : std::current_exception();
             }
-            for (size_t p : dag.parents[i]) {
-                flow::make_edge(flow::output_port<1>(*works[p]), *gates[i]);
+            return flow::continue_msg();
+        });
+        flow::make_edge(*steps, *landed);
+        try {
+            for (const Launch& l : dispatcher.next(nullptr)) {
+                steps->try_put(l);
             }
-            flow::make_edge(*gates[i], *ready[i]);
-            flow::make_edge(*ready[i], flow::input_port<0>(*joins[i]));
-            flow::make_edge(tokens, flow::input_port<1>(*joins[i]));
-            flow::make_edge(*joins[i], *works[i]);
-            flow::make_edge(flow::output_port<0>(*works[i]), tokens);
+        } catch (...) {
+            error = std::current_exception();
         }
-        for (Token t = 1; t <= parallelism; ++t) {
-            tokens.try_put(t);
-        }
-        start.try_put(flow::continue_msg());
         g.wait_for_all();
     });
+    if (error) {
+        std::rethrow_exception(error);
+    }
 }
 
-void SerialExecutor::run(const DagShape& dag, int, const NodeBody& body)
+void SerialExecutor::run(Plan& plan, int, const ExecutorHooks& hooks)
 {
-    const size_t n = dag.parents.size();
-    std::vector<bool> done(n, false);
-    size_t finished = 0;
-    while (finished < n) {
-        for (size_t i = 0; i < n; ++i) {
-            if (done[i]) {
-                continue;
+    Dispatcher dispatcher(plan, 1, hooks);
+    std::mutex m;
+    std::condition_variable ended;
+    std::optional<NodeEnd> end;
+    std::vector<Launch> queue = dispatcher.next(nullptr);
+    while (!queue.empty()) {
+        Launch l = queue.front(); // one slot: at most one at a time
+        end.reset();
+        auto once = std::make_shared<std::atomic<bool>>(false);
+        NodeDone done = [&, once](NodeEnd e) {
+            if (!once->exchange(true)) {
+                std::lock_guard<std::mutex> lock(m);
+                end = std::move(e);
+                ended.notify_all();
             }
-            bool ready = true;
-            for (size_t p : dag.parents[i]) {
-                ready = ready && done[p];
-            }
-            if (ready) {
-                body(i, 1);
-                done[i] = true;
-                ++finished;
-            }
-        }
+        };
+        start_guarded(hooks, l, done);
+        std::unique_lock<std::mutex> lock(m);
+        ended.wait(lock, [&] { return end.has_value(); });
+        Landed landed{l.node, l.slot, *end};
+        lock.unlock();
+        queue = dispatcher.next(&landed);
     }
 }
 

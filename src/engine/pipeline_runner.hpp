@@ -1,9 +1,11 @@
 #pragma once
 // Runs a pipeline (ninja's Builder): expands the spec into a Plan, creates one task per
-// node, runs them on an Executor, reuses cached and resumed steps, and keeps a run record
-// (records/runs/<run id>.json) that `pipeline show/list/explain` read.
+// node, hands them to a StepRunner as the Executor's graph finds them ready, reuses cached
+// and resumed steps, and keeps a run record (records/runs/<run id>.json) that
+// `pipeline show/list/explain` read.
 #include "core/params.hpp"
 #include "engine/pipeline_spec.hpp"
+#include "engine/run_record.hpp"
 
 #include <atomic>
 #include <string>
@@ -13,6 +15,7 @@ namespace mlrun {
 
 struct Ports;
 class RunObserver;
+class StepRunner;
 
 struct PipelineOptions {
     std::vector<std::string> sets;        // step.param=value
@@ -26,6 +29,11 @@ struct PipelineOptions {
     std::string templates_dir;
     const std::atomic<bool>* cancel = nullptr;
     RunObserver* observer = nullptr;
+    // Runs each step; null: in-process (engine/step_runners.hpp), or the dry run with dry_run.
+    StepRunner* runner = nullptr;
+    // Decides as a run would (resume, cache) but runs nothing and writes nothing: no task,
+    // run record, cache entry or lock; the result's record shows what would run.
+    bool dry_run = false;
 };
 
 struct PipelineResult {
@@ -40,14 +48,6 @@ struct PipelineResult {
 // editable list); throws UsageError for bad input. Step failures are in the result.
 PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOptions options);
 
-// The run record with each node's live task state overlaid (for show/list during a run).
-Json load_run(const Ports& b, const std::string& run_id);
-// Resolves a run id or unique prefix; UsageError when unknown.
-std::string resolve_run(const Ports& b, const std::string& id_or_prefix);
-std::vector<Json> list_runs(const Ports& b);
-// Why a step was or was not reused (pipeline explain).
-std::string explain_step(const Ports& b, const std::string& run_id, const std::string& step);
-// The DAG as text with each step's status, duration and metric (pipeline show).
-std::string format_run(const Json& run);
+// load_run, resolve_run, list_runs, explain_step, format_run: engine/run_record.hpp.
 
 } // namespace mlrun

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 
 namespace mlrun {
 
@@ -63,7 +64,80 @@ Plan::Plan(const PipelineSpec& spec) : m_spec(spec)
         for (size_t p : m_nodes[i].parents) {
             m_nodes[p].children.push_back(i);
         }
+        m_waiting.push_back(m_nodes[i].parents.size());
+        if (m_nodes[i].parents.empty()) {
+            m_candidates.insert(i);
+        }
     }
+}
+
+std::vector<size_t> Plan::take_ready()
+{
+    std::vector<size_t> ready;
+    // Lowest index first: settling a node can make a lower-indexed child a candidate.
+    while (!m_candidates.empty()) {
+        size_t i = *m_candidates.begin();
+        m_candidates.erase(m_candidates.begin());
+        std::string reason;
+        if (m_cancelled) {
+            mark(i, NodeState::aborted, m_cancel_reason);
+        } else if (!should_run(i, reason)) {
+            mark(i, NodeState::skipped, reason);
+        } else {
+            mark(i, NodeState::running);
+            ++m_running;
+            ready.push_back(i);
+            continue;
+        }
+        m_settled.push_back(i);
+        ++m_ended;
+        parent_ended(i);
+    }
+    return ready;
+}
+
+std::vector<size_t> Plan::take_settled()
+{
+    std::vector<size_t> out;
+    out.swap(m_settled);
+    return out;
+}
+
+void Plan::finished(size_t node, NodeState state, const std::string& reason)
+{
+    if (node >= m_nodes.size() || m_nodes[node].state != NodeState::running) {
+        throw std::logic_error("plan: node " + (node < m_nodes.size() ? m_nodes[node].name : std::to_string(node))
+                               + " finished but was not running");
+    }
+    if (!is_ended(state)) {
+        throw std::logic_error("plan: node " + m_nodes[node].name + " finished as " + std::string(to_string(state)));
+    }
+    mark(node, state, reason);
+    --m_running;
+    ++m_ended;
+    parent_ended(node);
+}
+
+void Plan::parent_ended(size_t node)
+{
+    for (size_t c : m_nodes[node].children) {
+        if (--m_waiting[c] == 0) {
+            m_candidates.insert(c);
+        }
+    }
+}
+
+void Plan::cancel(const std::string& reason)
+{
+    if (!m_cancelled) {
+        m_cancelled = true;
+        m_cancel_reason = reason;
+    }
+}
+
+bool Plan::all_ended() const
+{
+    return m_ended == m_nodes.size();
 }
 
 size_t Plan::find(const std::string& name) const

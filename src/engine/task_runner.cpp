@@ -1,8 +1,9 @@
 #include "engine/task_runner.hpp"
 
 #include "core/error.hpp"
-#include "core/kinds.hpp"
+#include "engine/kinds.hpp"
 #include "core/util.hpp"
+#include "platform/self_path.hpp"
 #include "engine/task_recorder.hpp"
 #include "ports/task_context.hpp"
 #include "ports/task_store.hpp"

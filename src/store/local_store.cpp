@@ -4,6 +4,8 @@
 #include "core/task_codec.hpp"
 #include "core/util.hpp"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>

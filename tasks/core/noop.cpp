@@ -1,4 +1,4 @@
-#include "core/core_kinds.hpp"
+#include "tasks/core/core_kinds.hpp"
 
 #include "core/error.hpp"
 #include "ports/reporter.hpp"

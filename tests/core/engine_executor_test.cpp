@@ -1,5 +1,6 @@
 // The executors on a diamond with a fan-out: every node runs once, after its parents,
-// never more than `parallelism` bodies at once, each on a free slot 1..parallelism.
+// never more than `parallelism` bodies at once, each on a free slot 1..parallelism. The
+// DAG is a Plan of one step per node; the start hook is the body and ends the node itself.
 #include "engine/executor.hpp"
 #include "engine/pipeline_spec.hpp"
 #include "engine/plan.hpp"
@@ -16,6 +17,27 @@
 using namespace mlrun;
 
 namespace {
+
+struct DagShape {
+    std::vector<std::vector<size_t>> parents; // per node
+};
+
+// One noop step "n<i>" per node of the DAG.
+Plan plan_of(const DagShape& dag)
+{
+    PipelineSpec spec;
+    spec.file = "dag.yaml";
+    for (size_t i = 0; i < dag.parents.size(); ++i) {
+        StepSpec s;
+        s.name = "n" + std::to_string(i);
+        s.template_name = "noop";
+        for (size_t p : dag.parents[i]) {
+            s.parents.push_back("n" + std::to_string(p));
+        }
+        spec.steps.push_back(s);
+    }
+    return Plan(spec);
+}
 
 // 0 -> {1..6} -> 7 (fan-out and fan-in), 0 -> 8 -> 9 -> 7 (a longer branch), 10 alone.
 DagShape diamond()
@@ -49,7 +71,10 @@ Observed run_on(Executor& ex, const DagShape& dag, int parallelism, int sleep_ms
         std::lock_guard<std::mutex> lock(m);
         errors.push_back(e);
     };
-    ex.run(dag, parallelism, [&](size_t i, int slot) {
+    Plan plan = plan_of(dag);
+    ExecutorHooks hooks;
+    hooks.start = [&](size_t node, int slot, NodeDone end) {
+        size_t i = std::stoul(plan.nodes()[node].name.substr(1)); // the DAG's index
         int now = ++running;
         int seen = max_running.load();
         while (now > seen && !max_running.compare_exchange_weak(seen, now)) {
@@ -71,7 +96,12 @@ Observed run_on(Executor& ex, const DagShape& dag, int parallelism, int sleep_ms
         }
         done[i] = true;
         --running;
-    });
+        end(NodeEnd{NodeState::completed, ""});
+    };
+    ex.run(plan, parallelism, hooks);
+    if (!plan.all_ended()) {
+        error("the executor returned before every node ended");
+    }
     Observed o;
     for (size_t i = 0; i < n; ++i) {
         o.runs.push_back(runs[i]);

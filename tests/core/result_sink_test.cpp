@@ -4,7 +4,7 @@
 #include "engine_test_util.hpp"
 #include "recording_sink.hpp"
 
-#include "core/kinds.hpp"
+#include "engine/kinds.hpp"
 #include "core/util.hpp"
 #include "engine/task_runner.hpp"
 #include "ports/inputs.hpp"

@@ -1,7 +1,9 @@
 #pragma once
-// Registry of task kinds. Core kinds (exec, noop) are built in; the libtorch/OpenCV kinds
-// (preprocess, train_model, summary, inference) live in libmlrun_tasks.so, loaded with
-// dlopen the first time one of them is needed, so control commands never load libtorch.
+// Registry of task kinds the engine runs. Core kinds (exec, noop) are built in; the
+// libtorch/OpenCV kinds (preprocess, train_model, summary, inference) live in
+// libmlrun_tasks.so, loaded (platform/plugin) the first time one of them is needed, so
+// control commands never load libtorch.
+#include "core/kind_names.hpp"
 #include "ports/task_context.hpp"
 
 #include <string>
@@ -16,8 +18,8 @@ public:
     // Loads the task plugin when `name` is one of its kinds. Throws UsageError for an
     // unknown kind, or when the plugin cannot be loaded (with dlerror's text).
     const KindFn& get(const std::string& name);
-    // Kinds known without loading the plugin.
-    static const std::vector<std::string>& known_kinds();
+    // Kinds known without loading the plugin (core/kind_names.hpp).
+    static const std::vector<std::string>& known_kinds() { return mlrun::known_kinds(); }
     // Intra-op threads of libtorch/OpenCV for this process (global to the process):
     // the pipeline engine sets cores / running steps. Applied now or when the plugin loads.
     void set_threads(int threads);
@@ -27,9 +29,6 @@ private:
     struct Impl;
     Impl* m_impl;
 };
-
-// Kinds implemented in the plugin.
-bool is_plugin_kind(const std::string& kind);
 
 } // namespace mlrun
 

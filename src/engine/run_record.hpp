@@ -1,0 +1,55 @@
+#pragma once
+// The run record (records/runs/<run id>.json): what the runner keeps per node besides the
+// plan's state, how the record is built, and its readers (`pipeline show/list/explain`).
+#include "core/task.hpp"
+#include "engine/plan.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlrun {
+
+struct Ports;
+
+// What the runner keeps per node besides the Plan's state.
+struct NodeRecord {
+    std::string cache_key;
+    Json cache_material;
+    std::string cache_decision; // hit | miss | disabled | kept | rerun
+    std::string cache_reason;
+    std::int64_t started_ms = 0;
+    std::int64_t finished_ms = 0;
+    std::optional<double> metric;
+    bool executed = false;      // ran (or was rerun) in this invocation
+};
+
+// The fields of a run record that are not the plan's.
+struct RunRecordHeader {
+    std::string run_id;
+    std::optional<Json> previous;       // the record of the run being resumed
+    std::int64_t started_ms = 0;        // of this invocation
+    bool smoke = false;
+    std::vector<std::string> sets;
+};
+
+// A task's primary metric: values.test.<metric>, else values.best_score.
+std::optional<double> primary_value(const Task& t, const std::string& metric);
+// The node state a final task status stands for (published counts as completed).
+NodeState state_of(Status s);
+// The whole record with `status` ("running" while the run goes on) and `why`.
+Json run_record_json(const RunRecordHeader& header, const Plan& plan, const std::vector<NodeRecord>& records,
+                     const std::string& status, const std::string& why);
+
+// The run record with each node's live task state overlaid (for show/list during a run).
+Json load_run(const Ports& b, const std::string& run_id);
+// Resolves a run id or unique prefix; UsageError when unknown.
+std::string resolve_run(const Ports& b, const std::string& id_or_prefix);
+std::vector<Json> list_runs(const Ports& b);
+// Why a step was or was not reused (pipeline explain).
+std::string explain_step(const Ports& b, const std::string& run_id, const std::string& step);
+// The DAG as text with each step's status, duration and metric (pipeline show).
+std::string format_run(const Json& run);
+
+} // namespace mlrun

@@ -1,0 +1,555 @@
+#include "platform/subprocess.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <system_error>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace mlrun {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t k_max_line = 1 << 20;  // a longer line is cut into pieces of this size
+constexpr size_t k_max_kept = 1 << 20;  // output terminate_group keeps for read_available
+constexpr int k_cancel_poll_ms = 50;
+constexpr int k_exit_poll_ms = 10;      // without a pidfd, how often the leader's exit is checked
+constexpr int k_drain_ms = 100;         // after the group was killed, how long to wait for EOF
+
+// What the child reports on its error pipe when it cannot exec.
+struct ChildError {
+    int stage; // 0: exec, 1: chdir
+    int error;
+};
+
+std::system_error errno_error(int error, const std::string& what)
+{
+    return std::system_error(error, std::system_category(), what);
+}
+
+void close_fd(int& fd)
+{
+    if (fd >= 0) {
+        ::close(fd);
+        fd = -1;
+    }
+}
+
+int ms_until(Clock::time_point when)
+{
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(when - Clock::now()).count();
+    return static_cast<int>(std::clamp<long long>(left + 1, 0, 1 << 30));
+}
+
+// The child's environment: the parent's, then `overrides` in order (a later one wins).
+std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& overrides)
+{
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) {
+        env.emplace_back(*e);
+    }
+    for (const auto& [key, value] : overrides) {
+        std::string prefix = key + "=";
+        auto it = std::find_if(env.begin(), env.end(), [&](const std::string& kv) { return kv.rfind(prefix, 0) == 0; });
+        if (it != env.end()) {
+            *it = prefix + value;
+        } else {
+            env.push_back(prefix + value);
+        }
+    }
+    return env;
+}
+
+// execvp's search, done before fork with the child's PATH so that "not found" is an error
+// naming the program and the child needs no allocation. A name with '/' is used as is.
+std::string resolve_program(const std::string& name, const std::vector<std::string>& env)
+{
+    if (name.find('/') != std::string::npos) {
+        return name;
+    }
+    std::string path = "/usr/local/bin:/usr/bin:/bin";
+    for (const std::string& kv : env) {
+        if (kv.rfind("PATH=", 0) == 0) {
+            path = kv.substr(5);
+        }
+    }
+    int first_error = ENOENT;
+    size_t begin = 0;
+    while (begin <= path.size()) {
+        size_t end = path.find(':', begin);
+        if (end == std::string::npos) {
+            end = path.size();
+        }
+        std::string dir = path.substr(begin, end - begin);
+        std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+        struct stat st {};
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+            if (::access(candidate.c_str(), X_OK) == 0) {
+                return candidate;
+            }
+            first_error = EACCES;
+        }
+        begin = end + 1;
+    }
+    throw errno_error(first_error, "cannot run \"" + name + "\"");
+}
+
+// `fd` moved to a number above stdin/out/err (still close-on-exec), so that the child's
+// dup2 onto 0, 1 and 2 cannot overwrite one pipe with another when the parent has some
+// of those closed.
+int above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2) {
+        return fd;
+    }
+    int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    ::close(fd);
+    return moved;
+}
+
+std::string signal_name(int sig)
+{
+    const char* abbrev = ::sigabbrev_np(sig);
+    return abbrev ? std::string("SIG") + abbrev : "unknown";
+}
+
+} // namespace
+
+std::string ExitStatus::describe() const
+{
+    if (timed_out) {
+        return "timed out after " + (timeout_ms % 1000 == 0 ? std::to_string(timeout_ms / 1000) + " s"
+                                                             : std::to_string(timeout_ms) + " ms");
+    }
+    if (cancelled) {
+        return "cancelled";
+    }
+    if (signaled) {
+        return "killed by signal " + std::to_string(signal) + " (" + signal_name(signal) + ")";
+    }
+    return "exit code " + std::to_string(exit_code);
+}
+
+Subprocess Subprocess::spawn(const SubprocessOptions& options)
+{
+    if (options.argv.empty() || options.argv.front().empty()) {
+        throw errno_error(EINVAL, "cannot run an empty command");
+    }
+    const std::string& name = options.argv.front();
+    // Everything the child needs is built here: between fork and exec it may only make
+    // async-signal-safe calls (another thread may hold the allocator's lock).
+    std::vector<std::string> env = child_environment(options.env);
+    std::string program = resolve_program(name, env);
+    std::vector<std::string> argv = options.argv;
+    std::vector<char*> argv_ptrs;
+    for (std::string& a : argv) {
+        argv_ptrs.push_back(a.data());
+    }
+    argv_ptrs.push_back(nullptr);
+    std::vector<char*> env_ptrs;
+    for (std::string& kv : env) {
+        env_ptrs.push_back(kv.data());
+    }
+    env_ptrs.push_back(nullptr);
+    std::string cwd = options.cwd.string();
+
+    Subprocess child;
+    child.m_kill_grace_ms = options.kill_grace_ms;
+    child.m_linger_ms = options.linger_ms;
+    int out[2] = {-1, -1};
+    int report[2] = {-1, -1};
+    int dev_null = above_stdio(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    bool piped = ::pipe2(out, O_CLOEXEC) == 0;
+    out[0] = above_stdio(out[0]);
+    out[1] = above_stdio(out[1]);
+    if (dev_null < 0 || !piped || out[0] < 0 || out[1] < 0 || ::pipe2(report, O_CLOEXEC) != 0) {
+        int error = errno;
+        close_fd(dev_null);
+        close_fd(out[0]);
+        close_fd(out[1]);
+        throw errno_error(error, "cannot run \"" + name + "\": pipe");
+    }
+
+    // Signals stay blocked across fork so that no handler of ours runs in the child before
+    // it resets them; the child unblocks them just before exec.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        if (options.die_with_parent) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != parent) {
+                ::_exit(127); // the parent died before prctl took effect
+            }
+        }
+        ::dup2(dev_null, 0);
+        ::dup2(out[1], 1);
+        if (options.merge_stderr) {
+            ::dup2(1, 2);
+        }
+        ChildError failure{0, 0};
+        if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
+            failure = {1, errno};
+        } else {
+            struct sigaction dfl {};
+            dfl.sa_handler = SIG_DFL;
+            for (int sig = 1; sig < NSIG; ++sig) {
+                ::sigaction(sig, &dfl, nullptr); // fails harmlessly for SIGKILL, SIGSTOP, glibc's own
+            }
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            ::execve(program.c_str(), argv_ptrs.data(), env_ptrs.data());
+            failure = {0, errno};
+        }
+        ssize_t ignored = ::write(report[1], &failure, sizeof failure);
+        (void)ignored;
+        ::_exit(127);
+    }
+    int fork_error = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    ::close(dev_null);
+    ::close(out[1]);
+    ::close(report[1]);
+    if (pid < 0) {
+        ::close(out[0]);
+        ::close(report[0]);
+        throw errno_error(fork_error, "cannot run \"" + name + "\": fork");
+    }
+    child.m_pid = pid;
+    child.m_out_fd = out[0];
+
+    // The report pipe closes on a successful exec, or carries the reason it failed.
+    ChildError failure{0, 0};
+    ssize_t got;
+    while ((got = ::read(report[0], &failure, sizeof failure)) < 0 && errno == EINTR) {
+    }
+    ::close(report[0]);
+    if (got == static_cast<ssize_t>(sizeof failure)) {
+        child.reap();
+        throw errno_error(failure.error, failure.stage == 1 ? "cannot run \"" + name + "\" in \"" + cwd + "\""
+                                                            : "cannot run \"" + name + "\"");
+    }
+    ::fcntl(child.m_out_fd, F_SETFL, ::fcntl(child.m_out_fd, F_GETFL) | O_NONBLOCK);
+#ifdef SYS_pidfd_open
+    child.m_exit_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); // close-on-exec by itself
+#endif
+    return child;
+}
+
+Subprocess::Subprocess(Subprocess&& other) noexcept
+{
+    *this = std::move(other);
+}
+
+Subprocess& Subprocess::operator=(Subprocess&& other) noexcept
+{
+    if (this != &other) {
+        release();
+        m_pid = std::exchange(other.m_pid, -1);
+        m_out_fd = std::exchange(other.m_out_fd, -1);
+        m_exit_fd = std::exchange(other.m_exit_fd, -1);
+        m_kill_grace_ms = other.m_kill_grace_ms;
+        m_linger_ms = other.m_linger_ms;
+        m_exited = other.m_exited;
+        m_status = std::exchange(other.m_status, std::nullopt);
+        m_timed_out = other.m_timed_out;
+        m_cancelled = other.m_cancelled;
+        m_timeout_ms = other.m_timeout_ms;
+        m_kept = std::move(other.m_kept);
+    }
+    return *this;
+}
+
+Subprocess::~Subprocess()
+{
+    release();
+}
+
+void Subprocess::release() noexcept
+{
+    if (m_pid > 0 && !m_status) {
+        reap();
+    }
+    close_fds();
+    m_pid = -1;
+}
+
+void Subprocess::close_fds()
+{
+    close_fd(m_out_fd);
+    close_fd(m_exit_fd);
+}
+
+int Subprocess::pid() const
+{
+    return m_pid;
+}
+
+int Subprocess::output_fd() const
+{
+    return m_out_fd;
+}
+
+int Subprocess::exit_fd() const
+{
+    return m_status ? -1 : m_exit_fd;
+}
+
+void Subprocess::kill_group(int sig) const
+{
+    // Only while the leader is not reaped: until then its pid cannot be reused, so -pid
+    // is still our group.
+    if (m_pid > 0 && !m_status) {
+        ::kill(-m_pid, sig);
+    }
+}
+
+bool Subprocess::leader_exited()
+{
+    if (m_exited || m_status) {
+        return true;
+    }
+    siginfo_t info{};
+    int rc;
+    while ((rc = ::waitid(P_PID, static_cast<id_t>(m_pid), &info, WEXITED | WNOHANG | WNOWAIT)) < 0 && errno == EINTR) {
+    }
+    // ECHILD: reaped behind our back (SIGCHLD ignored); reap() reports it as lost.
+    m_exited = (rc == 0 && info.si_pid == m_pid) || (rc < 0 && errno == ECHILD);
+    return m_exited;
+}
+
+void Subprocess::reap()
+{
+    if (m_pid <= 0 || m_status) {
+        return;
+    }
+    // Whatever is left of the group (the leader, or its background children) dies with it.
+    ::kill(-m_pid, SIGKILL);
+    int raw = 0;
+    pid_t rc;
+    while ((rc = ::waitpid(m_pid, &raw, 0)) < 0 && errno == EINTR) {
+    }
+    ExitStatus status;
+    if (rc != m_pid) {
+        status.exit_code = -1; // lost: reaped elsewhere
+    } else if (WIFSIGNALED(raw)) {
+        status.signaled = true;
+        status.signal = WTERMSIG(raw);
+    } else {
+        status.exit_code = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    }
+    status.timed_out = m_timed_out;
+    status.cancelled = m_cancelled;
+    status.timeout_ms = m_timeout_ms;
+    m_status = status;
+    m_exited = true;
+    close_fd(m_exit_fd);
+}
+
+bool Subprocess::read_available(std::string& out)
+{
+    out += m_kept;
+    m_kept.clear();
+    char buf[65536];
+    while (m_out_fd >= 0) {
+        ssize_t got = ::read(m_out_fd, buf, sizeof buf);
+        if (got > 0) {
+            out.append(buf, static_cast<size_t>(got));
+            if (got < static_cast<ssize_t>(sizeof buf)) {
+                return true; // the pipe is empty now; the next read would say EAGAIN
+            }
+        } else if (got == 0) {
+            close_fd(m_out_fd);
+        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            return true;
+        } else if (errno != EINTR) {
+            throw errno_error(errno, "reading the output of process " + std::to_string(m_pid));
+        }
+    }
+    return false;
+}
+
+std::optional<ExitStatus> Subprocess::try_wait()
+{
+    if (!m_status && m_pid > 0 && leader_exited()) {
+        reap();
+    }
+    return m_status;
+}
+
+void Subprocess::terminate_group()
+{
+    if (m_pid <= 0 || m_status) {
+        return;
+    }
+    kill_group(SIGTERM);
+    Clock::time_point kill_at = Clock::now() + std::chrono::milliseconds(m_kill_grace_ms);
+    // Keep reading meanwhile: a child blocked on a full pipe would never see SIGTERM through.
+    while (!leader_exited() && Clock::now() < kill_at) {
+        pollfd fds[2];
+        nfds_t n = 0;
+        if (m_out_fd >= 0) {
+            fds[n++] = {m_out_fd, POLLIN, 0};
+        }
+        if (m_exit_fd >= 0) {
+            fds[n++] = {m_exit_fd, POLLIN, 0};
+        }
+        int wait_ms = std::min(ms_until(kill_at), m_exit_fd >= 0 ? 1 << 30 : k_exit_poll_ms);
+        ::poll(fds, n, wait_ms);
+        std::string chunk;
+        try {
+            read_available(chunk);
+        } catch (const std::system_error&) {
+            close_fd(m_out_fd);
+        }
+        m_kept.append(chunk, 0, std::min(chunk.size(), k_max_kept - std::min(k_max_kept, m_kept.size())));
+    }
+    reap();
+}
+
+ExitStatus Subprocess::wait(const std::function<void(std::string_view line)>& on_line, int timeout_ms,
+                            const std::atomic<bool>* cancel)
+{
+    if (m_status || m_pid <= 0) {
+        return m_status.value_or(ExitStatus{});
+    }
+    std::string pending = std::move(m_kept);
+    m_kept.clear();
+    // Hands every complete line in `pending` to on_line; `all`: the rest too (at the end).
+    auto emit_lines = [&](bool all) {
+        size_t begin = 0;
+        while (begin < pending.size()) {
+            size_t nl = pending.find('\n', begin);
+            size_t length = (nl == std::string::npos ? pending.size() : nl) - begin;
+            if (length > k_max_line) {
+                on_line(std::string_view(pending).substr(begin, k_max_line)); // cut: memory stays bounded
+                begin += k_max_line;
+            } else if (nl != std::string::npos) {
+                on_line(std::string_view(pending).substr(begin, length));
+                begin = nl + 1;
+            } else {
+                if (all) {
+                    on_line(std::string_view(pending).substr(begin, length)); // the last line had no '\n'
+                    begin = pending.size();
+                }
+                break;
+            }
+        }
+        pending.erase(0, begin);
+    };
+    auto read_lines = [&] {
+        read_available(pending);
+        emit_lines(false);
+    };
+
+    const Clock::time_point start = Clock::now();
+    const bool has_timeout = timeout_ms > 0;
+    const Clock::time_point deadline = start + std::chrono::milliseconds(std::max(timeout_ms, 0));
+    bool stopping = false;
+    bool killed = false;
+    Clock::time_point kill_at;
+    Clock::time_point linger_until;
+    bool exit_seen = false;
+    try {
+        emit_lines(false);
+        while (true) {
+            Clock::time_point now = Clock::now();
+            if (leader_exited()) {
+                if (!exit_seen) {
+                    exit_seen = true;
+                    linger_until = now + std::chrono::milliseconds(m_linger_ms);
+                }
+                // A background child may hold the pipe for ever: after the linger it dies.
+                if (m_out_fd < 0 || now >= linger_until) {
+                    break;
+                }
+            } else if (!stopping) {
+                if (cancel && cancel->load(std::memory_order_relaxed)) {
+                    m_cancelled = true;
+                } else if (has_timeout && now >= deadline) {
+                    m_timed_out = true;
+                    m_timeout_ms = timeout_ms;
+                }
+                if (m_cancelled || m_timed_out) {
+                    stopping = true;
+                    kill_group(SIGTERM);
+                    kill_at = now + std::chrono::milliseconds(m_kill_grace_ms);
+                }
+            } else if (!killed && now >= kill_at) {
+                killed = true;
+                kill_group(SIGKILL);
+            }
+
+            int wait_ms = -1;
+            auto at_most = [&](int ms) { wait_ms = wait_ms < 0 ? ms : std::min(wait_ms, ms); };
+            if (exit_seen) {
+                at_most(ms_until(linger_until));
+            } else {
+                if (!stopping && has_timeout) {
+                    at_most(ms_until(deadline));
+                }
+                if (!stopping && cancel) {
+                    at_most(k_cancel_poll_ms);
+                }
+                if (stopping && !killed) {
+                    at_most(ms_until(kill_at));
+                }
+                if (m_exit_fd < 0) {
+                    at_most(k_exit_poll_ms);
+                }
+            }
+            pollfd fds[2];
+            nfds_t n = 0;
+            if (m_out_fd >= 0) {
+                fds[n++] = {m_out_fd, POLLIN, 0};
+            }
+            if (m_exit_fd >= 0 && !exit_seen) {
+                fds[n++] = {m_exit_fd, POLLIN, 0};
+            }
+            int ready = ::poll(fds, n, wait_ms);
+            if (ready < 0 && errno != EINTR) {
+                throw errno_error(errno, "waiting for process " + std::to_string(m_pid));
+            }
+            if (ready > 0 && m_out_fd >= 0 && fds[0].revents != 0) {
+                read_lines();
+            }
+        }
+        reap(); // kills what is left of the group
+        // What the group wrote before it died; a writer that left the group (setsid) may
+        // keep the pipe open, so EOF is awaited only briefly.
+        Clock::time_point drain_until = Clock::now() + std::chrono::milliseconds(k_drain_ms);
+        while (m_out_fd >= 0) {
+            read_lines();
+            if (m_out_fd < 0 || Clock::now() >= drain_until) {
+                break;
+            }
+            pollfd fd{m_out_fd, POLLIN, 0};
+            ::poll(&fd, 1, ms_until(drain_until));
+        }
+        close_fd(m_out_fd);
+        emit_lines(true);
+    } catch (...) {
+        reap();
+        close_fd(m_out_fd);
+        throw;
+    }
+    return *m_status;
+}
+
+} // namespace mlrun
