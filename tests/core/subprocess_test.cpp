@@ -1,5 +1,6 @@
-// Subprocess: exit statuses, output lines, environment, errors, and that no child, grandchild
+// Plugin: load errors carry dlerror's text. Subprocess: exit statuses, output lines, environment, errors, and that no child, grandchild
 // or zombie survives a timeout, a cancel, a destructor, a throwing callback or a dead parent.
+#include "platform/plugin.hpp"
 #include "platform/subprocess.hpp"
 
 #include "test_util.hpp"
@@ -403,4 +404,21 @@ TEST_CASE("subprocess: die_with_parent kills the child when its parent is SIGKIL
     CHECK_FALSE(process_gone(lives, 300));
     ::kill(lives, SIGKILL);
     CHECK(process_gone(lives));
+}
+
+TEST_CASE("plugin: load and symbol errors name the library and the symbol")
+{
+    try {
+        Plugin::open("/nonexistent/libmlrun_nothing.so");
+        FAIL("no error");
+    } catch (const std::runtime_error& e) {
+        CHECK(std::string(e.what()).find("/nonexistent/libmlrun_nothing.so") != std::string::npos);
+    }
+    Plugin libc = Plugin::open("libc.so.6");
+    CHECK(libc.loaded());
+    CHECK(libc.find("getpid") != nullptr);
+    CHECK(libc.require<int()>("getpid")() == ::getpid());
+    CHECK(libc.find("mlrun_no_such_symbol") == nullptr);
+    CHECK_THROWS_WITH_AS(libc.require<void()>("mlrun_no_such_symbol"), doctest::Contains("libc.so.6: no mlrun_no_such_symbol"),
+                         std::runtime_error);
 }
