@@ -1,7 +1,9 @@
 #pragma once
 // A child process in its own process group, with its output on a pipe, that is always
 // reaped and never leaves its group behind: the exec kind runs commands with it, agents
-// run tasks with it. POSIX (Linux) only.
+// run tasks with it. Linux only: spawned like posix_spawn (clone with CLONE_VM | CLONE_VFORK,
+// so a big parent costs nothing to copy) but with PR_SET_PDEATHSIG available; exit seen
+// through a pidfd. A child that leaves the group itself (setsid) is out of reach.
 #include <atomic>
 #include <filesystem>
 #include <functional>
