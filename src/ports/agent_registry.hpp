@@ -1,0 +1,39 @@
+#pragma once
+// Agent registry port (DESIGN §6): who serves which queue. An agent registers with a TTL
+// and renews it with its heartbeat; an entry whose TTL ran out is not live. Adapters:
+// local (a file per agent under the store's queue folder), Redis (TTL keys).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlrun {
+
+struct AgentInfo {
+    std::string name;
+    std::string host;
+    int pid = 0;
+    std::vector<std::string> queues;
+    std::string current_task;      // "" when idle
+    std::int64_t started_ms = 0;
+    std::int64_t heartbeat_ms = 0; // last renewal
+    std::int64_t ttl_ms = 0;
+    int tasks_done = 0;
+    bool stopping = false;         // asked to drain (`agent stop --drain`)
+};
+
+class AgentRegistry {
+public:
+    virtual ~AgentRegistry() = default;
+    // Registers or renews `agent` (heartbeat_ms is set by the adapter).
+    virtual void beat(const AgentInfo& agent) = 0;
+    virtual void remove(const std::string& name) = 0;
+    // Live agents only (heartbeat within their TTL), sorted by name.
+    virtual std::vector<AgentInfo> live() = 0;
+    // Asks an agent to stop claiming; false when no live agent has that name.
+    virtual bool request_stop(const std::string& name) = 0;
+};
+
+// A live agent serves `queue`.
+bool served(const std::vector<AgentInfo>& agents, const std::string& queue);
+
+} // namespace mlrun
