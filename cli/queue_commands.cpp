@@ -1,7 +1,7 @@
 // mlrun queue create|list
 #include "cli.hpp"
 
-#include "queue/queue.hpp"
+#include "ports/queue.hpp"
 
 #include <cstdio>
 
@@ -21,13 +21,13 @@ void add_queue_commands(CLI::App& app, Cli& cli)
         });
     }
     {
-        auto* cmd = queue->add_subcommand("list", "List queues with pending and claimed tasks");
+        auto* cmd = queue->add_subcommand("list", "List queues with pending, claimed and dead-lettered tasks");
         cmd->callback([&cli] {
             std::vector<std::vector<std::string>> rows;
             for (const QueueInfo& q : cli.backends().queue->list()) {
-                rows.push_back({q.name, std::to_string(q.pending), std::to_string(q.claimed)});
+                rows.push_back({q.name, std::to_string(q.pending), std::to_string(q.claimed), std::to_string(q.dead)});
             }
-            print_table({"QUEUE", "PENDING", "CLAIMED"}, rows);
+            print_table({"QUEUE", "PENDING", "CLAIMED", "DEAD"}, rows);
         });
     }
 }

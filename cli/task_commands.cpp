@@ -5,7 +5,7 @@
 #include "core/template.hpp"
 #include "core/util.hpp"
 #include "engine/task_runner.hpp"
-#include "queue/queue.hpp"
+#include "ports/queue.hpp"
 #include "store/task_ops.hpp"
 #include "store/task_store.hpp"
 #include "tracking/tracker.hpp"

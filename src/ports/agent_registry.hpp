@@ -24,7 +24,8 @@ struct AgentInfo {
 class AgentRegistry {
 public:
     virtual ~AgentRegistry() = default;
-    // Registers or renews `agent` (heartbeat_ms is set by the adapter).
+    // Registers or renews `agent` (heartbeat_ms is set by the adapter). A stop request
+    // survives the agent's later beats (same started_ms), so the agent sees it in live().
     virtual void beat(const AgentInfo& agent) = 0;
     virtual void remove(const std::string& name) = 0;
     // Live agents only (heartbeat within their TTL), sorted by name.
@@ -33,7 +34,7 @@ public:
     virtual bool request_stop(const std::string& name) = 0;
 };
 
-// A live agent serves `queue`.
+// Some agent of `agents` (pass live()) lists `queue` and is not stopping.
 bool served(const std::vector<AgentInfo>& agents, const std::string& queue);
 
 } // namespace mlrun

@@ -3,7 +3,7 @@
 #include "core/error.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
-#include "queue/queue.hpp"
+#include "ports/queue.hpp"
 #include "store/backends.hpp"
 #include "store/task_store.hpp"
 

@@ -482,7 +482,7 @@ TEST_CASE("local queue: expired leases go back with requeue_expired, live ones s
         CHECK(short_lease.requeue_expired() == 0);
     }
     // fail() gives the task back at once.
-    short_lease.fail(*l3);
+    short_lease.fail(*l3, "given back");
     auto l4 = long_lease.claim({"cpu"}, 0);
     REQUIRE(l4);
     CHECK(l4->task_id == "t3");
