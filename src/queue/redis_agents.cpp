@@ -90,7 +90,8 @@ std::vector<AgentInfo> RedisAgentRegistry::live()
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     std::vector<AgentInfo> out;
-    for (const RedisValue& n : m_conn.command({"SMEMBERS", m_prefix + "agents"}).as_array()) {
+    const RedisValue names = m_conn.command({"SMEMBERS", m_prefix + "agents"});
+    for (const RedisValue& n : names.as_array()) {
         const std::string& name = n.as_string();
         RedisValue value = m_conn.command({"GET", key(name)});
         std::optional<AgentInfo> agent = value.is_nil() ? std::nullopt : decode(value.as_string());

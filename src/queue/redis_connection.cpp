@@ -299,7 +299,10 @@ void RedisConnection::connect_once()
             throw ConnectFailed{std::string("no answer: ") + fresh->ctx->errstr};
         }
         if (reply->type == REDIS_REPLY_ERROR) {
-            throw ConnectFailed{what + ": " + std::string(reply->str, reply->len), true};
+            std::string msg(reply->str, reply->len);
+            // A server still loading its data after a restart answers LOADING: worth waiting for.
+            bool transient = msg.rfind("LOADING", 0) == 0 || msg.rfind("BUSY", 0) == 0;
+            throw ConnectFailed{what + ": " + msg, !transient};
         }
     };
     if (!m_uri.password.empty()) {

@@ -2,6 +2,7 @@
 // port's behaviours (priorities, blocking claims, leases, attempts, dead letters, fencing
 // epochs, concurrent claimers) and what only Redis has to show: a server killed and
 // restarted, wrong passwords, bad URIs.
+#include "queue_suite.hpp"
 #include "redis_server.hpp"
 
 #include "core/error.hpp"
@@ -433,14 +434,22 @@ TEST_CASE("redis queue: redis-server killed and restarted → the handle reconne
     REQUIRE(held);
     CHECK(held->task_id == "claimed-before");
 
+    // The server is killed and restarted from this thread (the child is tied to the thread
+    // that started it); the handle works on another.
     server.kill();
-    std::thread restart([&] {
-        sleep_ms(300);
-        server.start();
+    std::optional<Lease> lease;
+    std::string error;
+    std::thread worker([&] {
+        try {
+            lease = q.claim({"cpu"}, 0); // sent while the server is down: retried until it is back
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
     });
-    // Sent while the server is down: retried with backoff until it is back.
-    auto lease = q.claim({"cpu"}, 0);
-    restart.join();
+    sleep_ms(300);
+    server.start();
+    worker.join();
+    CHECK(error == "");
     REQUIRE(lease);
     CHECK(lease->task_id == "before");
     CHECK(lease->epoch > held->epoch);
@@ -452,18 +461,25 @@ TEST_CASE("redis queue: redis-server killed and restarted → the handle reconne
 
     // A claim blocked on the server when it dies resumes on the restarted one and gets the push.
     RedisQueue producer(uri, o);
-    std::thread chaos([&] {
-        sleep_ms(100);
-        server.kill();
-        sleep_ms(200);
-        server.start();
-        sleep_ms(100);
-        producer.push("cpu", "after", 0);
+    std::optional<Lease> woke;
+    std::thread blocked([&] {
+        try {
+            woke = q.claim({"cpu"}, 8'000);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
     });
-    auto woke = q.claim({"cpu"}, 8'000);
-    chaos.join();
+    sleep_ms(100);
+    server.kill();
+    sleep_ms(200);
+    server.start();
+    sleep_ms(100);
+    producer.push("cpu", "after", 0);
+    blocked.join();
+    CHECK(error == "");
     REQUIRE(woke);
     CHECK(woke->task_id == "after");
+    CHECK(q.heartbeat(*woke));
 
     // Down for longer than reconnect_ms: a clear error, not a hang.
     RedisQueueOptions impatient;
@@ -537,4 +553,19 @@ TEST_CASE("redis agent registry: TTL keys, sorted live agents, stop requests tha
         bad.ttl_ms = 100;
         return bad;
     }()), UsageError);
+}
+
+TEST_CASE("queue suite: redis adapter")
+{
+    const std::string prefix = fresh_prefix(); // a fresh, empty store for each run of the body
+    mlrun::test::run_queue_suite(
+        [prefix](int max_attempts, std::int64_t lease_ms) { return open_queue(prefix, max_attempts, lease_ms); });
+}
+
+TEST_CASE("agent registry suite: redis adapter")
+{
+    const std::string prefix = fresh_prefix();
+    mlrun::test::run_agent_registry_suite([prefix] {
+        return std::make_unique<RedisAgentRegistry>(parse_redis_uri(shared_server().uri()), prefix);
+    });
 }

@@ -1,8 +1,10 @@
 #pragma once
 // A real redis-server for tests, started as a child process on a free loopback port with
 // its own temp folder (--appendonly yes --save ''), so nothing depends on a server the tests
-// did not start. It dies with the test process (PR_SET_PDEATHSIG); kill() and start() let
-// fault tests take it down and bring it back on the same port with the same data.
+// did not start. It dies with the thread that started it (PR_SET_PDEATHSIG, so a crashed
+// test leaves no server behind): construct it and call start() from the test's own thread.
+// kill() and start() let fault tests take it down and bring it back on the same port with
+// the same data.
 #include "test_util.hpp"
 
 #include <arpa/inet.h>
