@@ -26,7 +26,9 @@ struct Figures {
 Figures figures(std::vector<double> ms)
 {
     std::sort(ms.begin(), ms.end());
-    auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * (ms.size() - 1) + 0.5))]; };
+    auto at = [&](double q) {
+        return ms[std::min(ms.size() - 1, static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1) + 0.5))];
+    };
     return {at(0.50), at(0.99), ms.back()};
 }
 

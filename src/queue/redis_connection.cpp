@@ -71,6 +71,21 @@ bool all_digits(const std::string& s)
            && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
 
+// Sends `args` as one command (binary-safe); nullptr when the connection failed (c->err).
+ReplyPtr run_argv(redisContext* c, const std::vector<std::string>& args)
+{
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    argv.reserve(args.size());
+    lens.reserve(args.size());
+    for (const std::string& a : args) {
+        argv.push_back(a.c_str());
+        lens.push_back(a.size());
+    }
+    void* raw = redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data());
+    return ReplyPtr(static_cast<redisReply*>(raw), &freeReplyObject);
+}
+
 RedisValue copy_reply(const redisReply* reply)
 {
     RedisValue v;
@@ -285,16 +300,8 @@ void RedisConnection::connect_once()
     redisEnableKeepAlive(fresh->ctx.get());
 
     // Runs a set-up command; its error reply becomes `what` + the server's message.
-    auto setup = [&](std::vector<std::string> args, const std::string& what) {
-        std::vector<const char*> argv;
-        std::vector<std::size_t> lens;
-        for (const std::string& a : args) {
-            argv.push_back(a.c_str());
-            lens.push_back(a.size());
-        }
-        ReplyPtr reply(static_cast<redisReply*>(
-                           redisCommandArgv(fresh->ctx.get(), static_cast<int>(argv.size()), argv.data(), lens.data())),
-                       &freeReplyObject);
+    auto setup = [&](const std::vector<std::string>& args, const std::string& what) {
+        ReplyPtr reply = run_argv(fresh->ctx.get(), args);
         if (!reply) {
             throw ConnectFailed{std::string("no answer: ") + fresh->ctx->errstr};
         }
@@ -349,14 +356,6 @@ void RedisConnection::reconnect(const std::string& why)
 
 RedisValue RedisConnection::send(const std::vector<std::string>& args, int timeout_ms)
 {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    argv.reserve(args.size());
-    lens.reserve(args.size());
-    for (const std::string& a : args) {
-        argv.push_back(a.c_str());
-        lens.push_back(a.size());
-    }
     while (true) {
         if (!m_ctx) {
             reconnect("not connected");
@@ -365,8 +364,7 @@ RedisValue RedisConnection::send(const std::vector<std::string>& args, int timeo
         if (m_ctx->timeout_ms != timeout_ms && redisSetTimeout(c, to_timeval(timeout_ms)) == REDIS_OK) {
             m_ctx->timeout_ms = timeout_ms;
         }
-        ReplyPtr reply(static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data())),
-                       &freeReplyObject);
+        ReplyPtr reply = run_argv(c, args);
         if (reply) {
             if (reply->type == REDIS_REPLY_ERROR) {
                 throw RedisError(std::string(reply->str, reply->len));

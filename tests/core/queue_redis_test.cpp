@@ -114,7 +114,8 @@ TEST_CASE("redis connection: unreachable server, wrong password and bad database
 {
     RedisServer locked("right-horse-battery");
     const std::string port = std::to_string(locked.port());
-    std::string msg = usage_error_of([&] { RedisConnection c(parse_redis_uri("redis://:wrong-staple@127.0.0.1:" + port + "/0")); });
+    const RedisUri wrong = parse_redis_uri("redis://:wrong-staple@127.0.0.1:" + port + "/0");
+    std::string msg = usage_error_of([&] { RedisConnection c(wrong); });
     CHECK(msg.find("authentication failed") != std::string::npos);
     CHECK(msg.find("wrong-staple") == std::string::npos);
     CHECK(msg.find("redis://:***@127.0.0.1:" + port + "/0") != std::string::npos);
@@ -489,6 +490,24 @@ TEST_CASE("redis queue: redis-server killed and restarted → the handle reconne
     auto t0 = std::chrono::steady_clock::now();
     CHECK_THROWS_WITH_AS(quick.push("cpu", "x", 0), doctest::Contains("could not reconnect"), std::runtime_error);
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+}
+
+TEST_CASE("redis connection: a hung server times out into an error, and the connection recovers after it")
+{
+    RedisServer server;
+    RedisOptions o;
+    o.command_timeout_ms = 200;
+    o.connect_timeout_ms = 200;
+    o.reconnect_ms = 500;
+    RedisConnection c(parse_redis_uri(server.uri()), o);
+    CHECK(c.command({"SET", "k", "1"}).as_string() == "OK");
+    server.pause();
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH_AS(c.command({"GET", "k"}), doctest::Contains("could not reconnect"), std::runtime_error);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+    server.resume();
+    CHECK(c.command({"GET", "k"}).as_string() == "1");
+    CHECK(c.reconnects() >= 1);
 }
 
 TEST_CASE("redis agent registry: TTL keys, sorted live agents, stop requests that outlive the agent's own beats")

@@ -49,6 +49,9 @@ public:
 
     // SIGKILL, as a crash: what the append-only file holds survives.
     void kill() { stop(SIGKILL); }
+    // SIGSTOP / SIGCONT: a server that hangs (connections accepted, nothing answered).
+    void pause() { ::kill(m_pid, SIGSTOP); }
+    void resume() { ::kill(m_pid, SIGCONT); }
     // Starts it again on the same port and folder (after kill()).
     void start()
     {
@@ -147,6 +150,7 @@ private:
     {
         if (m_pid > 0) {
             ::kill(m_pid, signal);
+            ::kill(m_pid, SIGCONT); // a paused server acts on the signal only once resumed
             int status = 0;
             while (::waitpid(m_pid, &status, 0) < 0 && errno == EINTR) {
             }
