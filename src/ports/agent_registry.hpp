@@ -1,7 +1,7 @@
 #pragma once
 // Agent registry port (DESIGN §6): who serves which queue. An agent registers with a TTL
 // and renews it with its heartbeat; an entry whose TTL ran out is not live. Adapters:
-// local (a file per agent under the store's queue folder), Redis (TTL keys).
+// local (a file per agent under <store>/agents), Redis (TTL keys).
 #include <cstdint>
 #include <string>
 #include <vector>

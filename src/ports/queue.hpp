@@ -58,7 +58,8 @@ public:
     // Claims from the first queue with work (queues in priority order); waits up to
     // block_ms. nullopt when nothing came.
     virtual std::optional<Lease> claim(const std::vector<std::string>& queues, int block_ms) = 0;
-    // Extends the lease; false when it was lost (expired and reclaimed, or acked).
+    // Extends the lease; false when it was lost (expired and reclaimed, or acked). A lease
+    // past its expiry that no sweep has taken back yet is still held and is extended.
     virtual bool heartbeat(Lease& lease) = 0;
     // The message is done (whatever the task's status): it leaves the queue.
     virtual void ack(const Lease& lease) = 0;

@@ -281,6 +281,7 @@ std::optional<Lease> LocalQueue::claim(const std::vector<std::string>& queues, i
                     }
                     try {
                         Message m = decode(try_read(to).value_or(""), task_id);
+                        m.task_id = task_id; // acks and sweeps look it up by file name
                         m.attempts += 1;
                         m.epoch = next_counter(dir(q), m.epoch);
                         m.leased = true;

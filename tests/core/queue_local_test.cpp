@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <thread>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -65,35 +66,76 @@ void check_all_whole(const fs::path& root)
 
 } // namespace
 
-TEST_CASE("queue suite: local adapter")
+namespace {
+
+// Each factory owns a fresh backing store; every handle it opens shares it.
+mlrun::test::QueueFactory local_queues()
 {
-    TempDir dir;
-    mlrun::test::run_queue_suite([&](int max_attempts, std::int64_t lease_ms) {
-        return std::make_unique<LocalQueue>(dir / "queues", lease_ms, max_attempts);
-    });
-    if (fs::exists(dir / "queues")) {
-        check_all_whole(dir / "queues");
-    }
+    auto dir = std::make_shared<TempDir>();
+    return [dir](int max_attempts, std::int64_t lease_ms) {
+        return std::make_unique<LocalQueue>(*dir / "queues", lease_ms, max_attempts);
+    };
 }
 
-TEST_CASE("queue suite: fake adapter")
+mlrun::test::QueueFactory fake_queues()
 {
     auto state = std::make_shared<mlrun::test::FakeQueueState>();
-    mlrun::test::run_queue_suite([state](int max_attempts, std::int64_t lease_ms) {
+    return [state](int max_attempts, std::int64_t lease_ms) {
         return std::make_unique<mlrun::test::FakeQueue>(state, max_attempts, lease_ms);
-    });
+    };
 }
 
-TEST_CASE("agent registry suite: local adapter")
+mlrun::test::AgentRegistryFactory local_agents()
 {
-    TempDir dir;
-    mlrun::test::run_agent_registry_suite([&] { return std::make_unique<LocalAgentRegistry>(dir / "agents"); });
+    auto dir = std::make_shared<TempDir>();
+    return [dir] { return std::make_unique<LocalAgentRegistry>(*dir / "agents"); };
 }
 
-TEST_CASE("agent registry suite: fake adapter")
+mlrun::test::AgentRegistryFactory fake_agents()
 {
     auto state = std::make_shared<mlrun::test::FakeAgentState>();
-    mlrun::test::run_agent_registry_suite([state] { return std::make_unique<mlrun::test::FakeAgentRegistry>(state); });
+    return [state] { return std::make_unique<mlrun::test::FakeAgentRegistry>(state); };
+}
+
+} // namespace
+
+MLRUN_QUEUE_SUITE("queue suite: local", local_queues)
+MLRUN_QUEUE_SUITE("queue suite: fake", fake_queues)
+MLRUN_AGENT_REGISTRY_SUITE("agent registry suite: local", local_agents)
+MLRUN_AGENT_REGISTRY_SUITE("agent registry suite: fake", fake_agents)
+
+TEST_CASE("local queue: every file stays whole through fails, dead letters, sweeps and requeues")
+{
+    TempDir dir;
+    LocalQueue q(dir / "queues", 60'000, 2);
+    LocalQueue short_lease(dir / "queues", 1, 2);
+    q.create("cpu");
+    for (int i = 0; i < 20; ++i) {
+        q.push("cpu", "t" + std::to_string(i), i % 3);
+    }
+    int dead = 0;
+    for (int i = 0; i < 30; ++i) {
+        auto lease = (i % 3 == 0 ? short_lease : q).claim({"cpu"}, 0);
+        REQUIRE(lease);
+        if (i % 3 == 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            q.requeue_expired();
+        } else if (i % 3 == 1) {
+            dead += q.fail(*lease, "boom") == FailOutcome::dead_lettered ? 1 : 0;
+        } else {
+            q.ack(*lease);
+        }
+    }
+    check_all_whole(dir / "queues");
+    for (const DeadLetter& d : q.dead_letters("cpu")) {
+        CHECK(q.requeue_dead("cpu", d.task_id));
+    }
+    check_all_whole(dir / "queues");
+    auto info = q.list();
+    REQUIRE(info.size() == 1);
+    CHECK(info[0].dead == 0);
+    CHECK(info[0].claimed == 0);
+    CHECK(info[0].pending > 0);
 }
 
 TEST_CASE("local agent registry: bad names are usage errors, foreign files are skipped")
