@@ -574,17 +574,22 @@ TEST_CASE("redis agent registry: TTL keys, sorted live agents, stop requests tha
     }()), UsageError);
 }
 
-TEST_CASE("queue suite: redis adapter")
-{
-    const std::string prefix = fresh_prefix(); // a fresh, empty store for each run of the body
-    mlrun::test::run_queue_suite(
-        [prefix](int max_attempts, std::int64_t lease_ms) { return open_queue(prefix, max_attempts, lease_ms); });
-}
+namespace {
 
-TEST_CASE("agent registry suite: redis adapter")
+// A fresh prefix on the shared server per call: an empty store for each suite case.
+mlrun::test::QueueFactory redis_queues()
 {
     const std::string prefix = fresh_prefix();
-    mlrun::test::run_agent_registry_suite([prefix] {
-        return std::make_unique<RedisAgentRegistry>(parse_redis_uri(shared_server().uri()), prefix);
-    });
+    return [prefix](int max_attempts, std::int64_t lease_ms) { return open_queue(prefix, max_attempts, lease_ms); };
 }
+
+mlrun::test::AgentRegistryFactory redis_agents()
+{
+    const std::string prefix = fresh_prefix();
+    return [prefix] { return std::make_unique<RedisAgentRegistry>(parse_redis_uri(shared_server().uri()), prefix); };
+}
+
+} // namespace
+
+MLRUN_QUEUE_SUITE("queue suite: redis", redis_queues)
+MLRUN_AGENT_REGISTRY_SUITE("agent registry suite: redis", redis_agents)
