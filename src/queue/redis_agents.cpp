@@ -1,0 +1,127 @@
+#include "queue/redis_agents.hpp"
+
+#include "core/error.hpp"
+#include "core/util.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <optional>
+
+namespace mlrun {
+
+namespace {
+
+// The beat as written (stopping is not part of it: it lives in the stop key).
+std::string encode(const AgentInfo& a, std::int64_t heartbeat_ms)
+{
+    nlohmann::json j = {{"name", a.name},
+                        {"host", a.host},
+                        {"pid", a.pid},
+                        {"queues", a.queues},
+                        {"current_task", a.current_task},
+                        {"started_ms", a.started_ms},
+                        {"heartbeat_ms", heartbeat_ms},
+                        {"ttl_ms", a.ttl_ms},
+                        {"tasks_done", a.tasks_done}};
+    return j.dump();
+}
+
+// nullopt for a value that is not an agent's JSON (written by something else).
+std::optional<AgentInfo> decode(const std::string& text)
+{
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) {
+        return std::nullopt;
+    }
+    try {
+        AgentInfo a;
+        a.name = j.at("name").get<std::string>();
+        a.host = j.value("host", "");
+        a.pid = j.value("pid", 0);
+        a.queues = j.value("queues", std::vector<std::string>{});
+        a.current_task = j.value("current_task", "");
+        a.started_ms = j.value("started_ms", std::int64_t{0});
+        a.heartbeat_ms = j.value("heartbeat_ms", std::int64_t{0});
+        a.ttl_ms = j.value("ttl_ms", std::int64_t{0});
+        a.tasks_done = j.value("tasks_done", 0);
+        return a;
+    } catch (const nlohmann::json::exception&) {
+        return std::nullopt;
+    }
+}
+
+} // namespace
+
+RedisAgentRegistry::RedisAgentRegistry(const RedisUri& uri, std::string prefix, RedisOptions options)
+    : m_prefix(std::move(prefix)), m_conn(uri, options)
+{
+}
+
+void RedisAgentRegistry::beat(const AgentInfo& agent)
+{
+    check_name(agent.name, "agent name");
+    if (agent.ttl_ms < 1) {
+        throw UsageError("agent " + agent.name + ": the heartbeat TTL must be at least 1 ms");
+    }
+    const std::string ttl = std::to_string(agent.ttl_ms);
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_conn.command({"SET", key(agent.name), encode(agent, now_ms()), "PX", ttl});
+    m_conn.command({"SADD", m_prefix + "agents", agent.name});
+    RedisValue stop = m_conn.command({"GET", key(agent.name) + "/stop"});
+    if (!stop.is_nil()) {
+        if (stop.as_string() == std::to_string(agent.started_ms)) {
+            m_conn.command({"PEXPIRE", key(agent.name) + "/stop", ttl}); // lives as long as the agent
+        } else {
+            m_conn.command({"DEL", key(agent.name) + "/stop"}); // meant for an earlier run
+        }
+    }
+}
+
+void RedisAgentRegistry::remove(const std::string& name)
+{
+    check_name(name, "agent name");
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_conn.command({"DEL", key(name), key(name) + "/stop"});
+    m_conn.command({"SREM", m_prefix + "agents", name});
+}
+
+std::vector<AgentInfo> RedisAgentRegistry::live()
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    std::vector<AgentInfo> out;
+    const RedisValue names = m_conn.command({"SMEMBERS", m_prefix + "agents"});
+    for (const RedisValue& n : names.as_array()) {
+        const std::string& name = n.as_string();
+        RedisValue value = m_conn.command({"GET", key(name)});
+        std::optional<AgentInfo> agent = value.is_nil() ? std::nullopt : decode(value.as_string());
+        if (!agent) {
+            // Its TTL ran out (or the key is not ours): forget the name, unless it beat just now.
+            if (m_conn.command({"EXISTS", key(name)}).as_integer() == 0) {
+                m_conn.command({"SREM", m_prefix + "agents", name});
+            }
+            continue;
+        }
+        RedisValue stop = m_conn.command({"GET", key(name) + "/stop"});
+        agent->stopping = !stop.is_nil() && stop.as_string() == std::to_string(agent->started_ms);
+        out.push_back(std::move(*agent));
+    }
+    std::sort(out.begin(), out.end(), [](const AgentInfo& a, const AgentInfo& b) { return a.name < b.name; });
+    return out;
+}
+
+bool RedisAgentRegistry::request_stop(const std::string& name)
+{
+    check_name(name, "agent name");
+    std::lock_guard<std::mutex> lock(m_mutex);
+    RedisValue value = m_conn.command({"GET", key(name)});
+    std::optional<AgentInfo> agent = value.is_nil() ? std::nullopt : decode(value.as_string());
+    if (!agent) {
+        return false;
+    }
+    m_conn.command({"SET", key(name) + "/stop", std::to_string(agent->started_ms), "PX",
+                    std::to_string(std::max<std::int64_t>(agent->ttl_ms, 1))});
+    return true;
+}
+
+} // namespace mlrun
