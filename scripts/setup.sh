@@ -11,6 +11,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libcli11-dev libcurl4-openssl-dev libssl-dev libsimdjson-dev libtbb-dev libspdlog-dev
   libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev doctest-dev
+  libcpp-httplib-dev     # the fake MLflow server of the tests
   libtorch-dev libopencv-dev libcairo2-dev
   libopenblas0-pthread   # libtorch calls the system BLAS: OpenBLAS is ~7x faster than the reference one
 )

@@ -2,6 +2,7 @@
 // Tracking port (DESIGN §7): everything a task reports, and every input it reads,
 // goes through here, never through store paths. Adapters: local (the store itself);
 // MLflow REST comes later and plugs in here.
+#include "core/results.hpp"
 #include "core/task.hpp"
 
 #include <cstdint>
@@ -11,31 +12,6 @@
 #include <vector>
 
 namespace mlrun {
-
-struct Scalar {
-    std::string title;   // "loss", "roc_auc"
-    std::string series;  // "train", "valid"
-    std::int64_t iteration = 0;
-    double value = 0;
-};
-
-struct ModelRecord {
-    std::string name;
-    int version = 0;          // assigned by register_model
-    std::string task_id;      // the training task that made it
-    std::string run_id;       // the pipeline run
-    std::string source_task;  // the summary task that recommended it
-    std::string kind;         // model.kind
-    std::string artifact;     // artifact name of the model folder in task_id ("model")
-    Json metrics = Json::object();
-    std::vector<std::string> tags;
-    Json lineage = Json::object(); // dataset, preprocess task, params
-    std::int64_t created_ms = 0;
-    std::string reason;       // why it was recommended
-
-    Json to_json() const;
-    static ModelRecord from_json(const Json& j);
-};
 
 class Tracker {
 public:
