@@ -62,12 +62,12 @@ std::string trim(std::string_view s)
     return std::string(s);
 }
 
-// One line, at most 300 characters: server messages can carry whole SQL statements.
+// One line, at most 500 characters: server messages can carry whole SQL statements.
 std::string one_line(std::string_view s)
 {
     std::string out;
     for (char c : s) {
-        if (out.size() >= 300) {
+        if (out.size() >= 500) {
             out += "…";
             break;
         }

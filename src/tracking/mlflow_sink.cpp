@@ -749,7 +749,15 @@ struct MlflowSink::Impl {
     {
         std::unique_lock<std::mutex> lk(mu);
         while (true) {
-            cv_work.wait(lk, [&] { return !queue.empty() || stopping || !pending.points.empty(); });
+            if (queue.empty() && pending.points.empty()) {
+                busy = false;
+                cv_idle.notify_all();
+                if (stopping) {
+                    return;
+                }
+                cv_work.wait(lk, [&] { return !queue.empty() || stopping; });
+                continue;
+            }
             if (!queue.empty()) {
                 std::deque<Event> batch;
                 batch.swap(queue);
@@ -774,12 +782,6 @@ struct MlflowSink::Impl {
                 lk.unlock();
                 send_pending(false);
                 lk.lock();
-                continue;
-            }
-            busy = false;
-            cv_idle.notify_all();
-            if (stopping) {
-                return;
             }
         }
     }

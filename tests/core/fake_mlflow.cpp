@@ -124,11 +124,6 @@ std::optional<ApiError> check_length(const std::string& what, const std::string&
     return std::nullopt;
 }
 
-bool same_value(double a, double b)
-{
-    return a == b || (std::isnan(a) && std::isnan(b));
-}
-
 std::uint64_t bits(double v)
 {
     if (std::isnan(v)) {
@@ -1054,7 +1049,8 @@ struct FakeMlflow::Impl {
         }
         Fault* fault = nullptr;
         for (Fault& f : faults) {
-            if (f.remaining > 0 && req.path.find(f.path_part) != std::string::npos) {
+            if (f.remaining > 0 && (req.path.find(f.path_part) != std::string::npos
+                                    || (!f.path_part.empty() && req.body.find(f.path_part) != std::string::npos))) {
                 fault = &f;
                 break;
             }

@@ -63,8 +63,8 @@ public:
     int port() const;
     std::string url() const; // "http://127.0.0.1:<port>"
 
-    // Faults, for requests whose path contains path_part ("" = every API request), the
-    // next n of them:
+    // Faults, for requests whose path or body contains path_part ("" = every API request),
+    // the next n of them (a retry is a request too):
     // answer `status` without acting (500 INTERNAL_ERROR JSON; 429 with Retry-After).
     void fail_next(int n, int status, const std::string& path_part = "");
     // close the connection mid-answer without acting.
