@@ -1098,6 +1098,10 @@ FakeMlflow::FakeMlflow() : m_impl(std::make_unique<Impl>())
     m.server.Post(".*", h);
     m.server.Put(".*", h);
     m.server.Delete(".*", h);
+    // Answers go out at once (no Nagle wait between headers and body), and a client may
+    // keep its connection for many requests, as behind gunicorn.
+    m.server.set_tcp_nodelay(true);
+    m.server.set_keep_alive_max_count(100000);
     m.port = m.server.bind_to_any_port("127.0.0.1");
     if (m.port <= 0) {
         throw std::runtime_error("FakeMlflow: cannot bind 127.0.0.1");

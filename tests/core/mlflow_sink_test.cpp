@@ -387,7 +387,7 @@ TEST_CASE("mlflow sink: server down never blocks; the cursor says what needs syn
 TEST_CASE("mlflow sink: a full queue drops (and says so) instead of blocking; sent scalars stay a prefix")
 {
     FakeMlflow fake;
-    fake.set_delay_ms(300); // a slow server: the queue fills
+    fake.set_delay_ms(50); // a slow server
     MlflowSinkOptions o = options(fake.url());
     o.queue_capacity = 10;
     MlflowSink sink(o);
