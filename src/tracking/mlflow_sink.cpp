@@ -20,17 +20,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Event {
-    enum class Type { run_started, run_ended, task_started, task_ended, scalars, artifact, model };
-    Type type = Type::scalars;
+// What the rare events carry; kept out of Event so that a scalars event stays small.
+struct EventDetail {
     Json run;
     Task task;
-    std::string task_id;
-    std::vector<Scalar> scalars;
-    std::int64_t first_index = 0; // index of scalars[0] among the task's scalars
     ArtifactRecord record;
     std::filesystem::path stored;
     ModelRecord model;
+};
+
+struct Event {
+    enum class Type { run_started, run_ended, task_started, task_ended, scalars, artifact, model };
+    Type type = Type::scalars;
+    std::string task_id;
+    std::vector<Scalar> scalars;
+    std::int64_t first_index = 0; // index of scalars[0] among the task's scalars
+    std::unique_ptr<EventDetail> d; // all but scalars
 };
 
 // What the sink knows of one task (key = task id) or pipeline run (key = "run:<id>").
@@ -723,10 +728,10 @@ struct MlflowSink::Impl {
         }
         send_pending(false);
         const std::string key = e.type == Event::Type::run_started || e.type == Event::Type::run_ended
-                                    ? run_key(e.run.value("id", ""))
+                                    ? run_key(e.d->run.value("id", ""))
                                     : e.type == Event::Type::task_started || e.type == Event::Type::task_ended
-                                          ? e.task.id
-                                          : e.type == Event::Type::model ? e.model.task_id : e.task_id;
+                                          ? e.d->task.id
+                                          : e.type == Event::Type::model ? e.d->model.task_id : e.task_id;
         const std::string why = blocked();
         if (!why.empty()) {
             fail(key, why);
@@ -734,12 +739,12 @@ struct MlflowSink::Impl {
             return;
         }
         switch (e.type) {
-        case Event::Type::run_started: on_run(e.run, false); break;
-        case Event::Type::run_ended: on_run(e.run, true); break;
-        case Event::Type::task_started: on_task_started(e.task); break;
-        case Event::Type::task_ended: on_task_ended(e.task); break;
-        case Event::Type::artifact: on_artifact(e.task_id, e.record, e.stored); break;
-        case Event::Type::model: on_model(e.model); break;
+        case Event::Type::run_started: on_run(e.d->run, false); break;
+        case Event::Type::run_ended: on_run(e.d->run, true); break;
+        case Event::Type::task_started: on_task_started(e.d->task); break;
+        case Event::Type::task_ended: on_task_ended(e.d->task); break;
+        case Event::Type::artifact: on_artifact(e.task_id, e.d->record, e.d->stored); break;
+        case Event::Type::model: on_model(e.d->model); break;
         case Event::Type::scalars: break;
         }
         notify(key);
@@ -807,32 +812,36 @@ MlflowSink::~MlflowSink()
 Outcome MlflowSink::run_started(const Json& run)
 {
     Event e;
+    e.d = std::make_unique<EventDetail>();
     e.type = Event::Type::run_started;
-    e.run = run;
+    e.d->run = run;
     return m_impl->push(std::move(e));
 }
 
 Outcome MlflowSink::run_ended(const Json& run)
 {
     Event e;
+    e.d = std::make_unique<EventDetail>();
     e.type = Event::Type::run_ended;
-    e.run = run;
+    e.d->run = run;
     return m_impl->push(std::move(e));
 }
 
 Outcome MlflowSink::task_started(const Task& task)
 {
     Event e;
+    e.d = std::make_unique<EventDetail>();
     e.type = Event::Type::task_started;
-    e.task = task;
+    e.d->task = task;
     return m_impl->push(std::move(e));
 }
 
 Outcome MlflowSink::task_ended(const Task& task)
 {
     Event e;
+    e.d = std::make_unique<EventDetail>();
     e.type = Event::Type::task_ended;
-    e.task = task;
+    e.d->task = task;
     return m_impl->push(std::move(e));
 }
 
@@ -842,6 +851,7 @@ Outcome MlflowSink::scalars(const std::string& task_id, const std::vector<Scalar
         return ok();
     }
     Impl& m = *m_impl;
+    bool wake = false;
     {
         std::lock_guard<std::mutex> lk(m.mu);
         SyncState& s = m.states[task_id];
@@ -858,6 +868,10 @@ Outcome MlflowSink::scalars(const std::string& task_id, const std::vector<Scalar
             }
             return failure(why, true);
         }
+        // Wake the sender only when it sleeps or a request's worth is waiting: a wake-up per
+        // call would cost the training thread a context switch per step.
+        wake = !m.busy || (m.queued_scalars < k_max_batch_metrics
+                           && m.queued_scalars + batch.size() >= k_max_batch_metrics);
         m.queued_scalars += batch.size();
         Event e;
         e.type = Event::Type::scalars;
@@ -866,7 +880,9 @@ Outcome MlflowSink::scalars(const std::string& task_id, const std::vector<Scalar
         e.first_index = first;
         m.queue.push_back(std::move(e));
     }
-    m.cv_work.notify_one();
+    if (wake) {
+        m.cv_work.notify_one();
+    }
     return ok();
 }
 
@@ -874,18 +890,20 @@ Outcome MlflowSink::artifact(const std::string& task_id, const ArtifactRecord& r
                              const std::filesystem::path& stored)
 {
     Event e;
+    e.d = std::make_unique<EventDetail>();
     e.type = Event::Type::artifact;
     e.task_id = task_id;
-    e.record = record;
-    e.stored = stored;
+    e.d->record = record;
+    e.d->stored = stored;
     return m_impl->push(std::move(e));
 }
 
 Outcome MlflowSink::model_registered(const ModelRecord& record)
 {
     Event e;
+    e.d = std::make_unique<EventDetail>();
     e.type = Event::Type::model;
-    e.model = record;
+    e.d->model = record;
     return m_impl->push(std::move(e));
 }
 

@@ -197,6 +197,7 @@ struct FakeMlflow::Impl {
     std::string bearer;
     std::string basic; // "Basic base64"
     bool html_mode = false;
+    bool ack_only = false;
     std::vector<std::string> requests;   // "METHOD path"
     std::vector<std::string> violations;
 
@@ -1077,6 +1078,10 @@ struct FakeMlflow::Impl {
             drop(res);
             return;
         }
+        if (ack_only && req.path == "/api/2.0/mlflow/runs/log-batch") {
+            res.set_content("{}", "application/json");
+            return;
+        }
         api(req, res);
     }
 
@@ -1201,6 +1206,12 @@ void FakeMlflow::set_html_mode(bool on)
 {
     std::lock_guard<std::mutex> lk(m_impl->mu);
     m_impl->html_mode = on;
+}
+
+void FakeMlflow::set_ack_only(bool on)
+{
+    std::lock_guard<std::mutex> lk(m_impl->mu);
+    m_impl->ack_only = on;
 }
 
 std::vector<FakeRun> FakeMlflow::runs() const

@@ -78,6 +78,9 @@ public:
     void require_basic(const std::string& user, const std::string& password);
     // Every path answers an HTML page: some web server, not MLflow.
     void set_html_mode(bool on);
+    // runs/log-batch answers {} at once without reading or storing the batch (benchmarks:
+    // what the client costs, without the fake's own JSON parsing).
+    void set_ack_only(bool on);
 
     // State, copied under the lock.
     std::vector<FakeRun> runs() const;
