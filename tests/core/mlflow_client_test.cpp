@@ -217,3 +217,43 @@ TEST_CASE("mlflow registry: model, versions by run id, alias set and read")
     CHECK_FALSE(f.client.set_model_version_tag("cpp-model", "1", "validation_status", "approved").has_value());
     CHECK(f.fake.violations().empty());
 }
+
+TEST_CASE("fake mlflow: answers as the recorded server does (limits, wrong types, HTML, non-idempotent create)")
+{
+    // limits.txt: 1001 metrics -> 400 with its message; param value as a number -> 200 stored as "";
+    // metric without timestamp -> 400; transcript: runs/create twice = two runs; GET runs/search -> 405 HTML
+    Fixture f;
+    HttpClient& http = f.client.http();
+    std::string body = "{\"run_id\":\"" + f.run + "\",\"metrics\":[";
+    for (int i = 0; i < 1001; ++i) {
+        body += (i ? "," : "") + std::string("{\"key\":\"m\",\"value\":1,\"timestamp\":1,\"step\":") + std::to_string(i) + "}";
+    }
+    body += "]}";
+    auto over = http.post_json("/api/2.0/mlflow/runs/log-batch", body);
+    REQUIRE_FALSE(over.ok());
+    CHECK(over.error().status == 400);
+    CHECK(over.error().message.find("A batch logging request can contain at most 1000 metrics. Got 1001 metrics.")
+          != std::string::npos);
+    CHECK(f.fake.run(f.run)->metrics.empty()); // all or nothing
+
+    auto typed = http.post_json("/api/2.0/mlflow/runs/log-batch",
+                                "{\"run_id\":\"" + f.run + "\",\"params\":[{\"key\":\"numparam\",\"value\":5}]}");
+    CHECK(typed.ok());
+    CHECK(f.fake.run(f.run)->param("numparam").empty());
+    CHECK(f.fake.violations().size() == 1);
+
+    auto nots = http.post_json("/api/2.0/mlflow/runs/log-batch",
+                               "{\"run_id\":\"" + f.run + "\",\"metrics\":[{\"key\":\"nots\",\"value\":1,\"step\":0}]}");
+    REQUIRE_FALSE(nots.ok());
+    CHECK(nots.error().status == 400);
+
+    const std::string create = "{\"experiment_id\":\"" + f.experiment + "\",\"start_time\":1}";
+    CHECK(http.post_json("/api/2.0/mlflow/runs/create", create).ok());
+    CHECK(http.post_json("/api/2.0/mlflow/runs/create", create).ok());
+    CHECK(f.fake.runs().size() == 3);
+
+    auto get_search = http.get("/api/2.0/mlflow/runs/search?experiment_ids=1");
+    REQUIRE_FALSE(get_search.ok());
+    CHECK(get_search.error().status == 405);
+    CHECK(get_search.error().kind == HttpError::Kind::not_mlflow);
+}
