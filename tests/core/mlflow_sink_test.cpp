@@ -231,7 +231,9 @@ TEST_CASE("mlflow sink: 100,000 scalars arrive complete and in order in at most 
 {
     // limits.txt: 1000 metrics per request is the most the server takes
     FakeMlflow fake;
-    MlflowSink sink(options(fake.url()));
+    MlflowSinkOptions o = options(fake.url());
+    o.linger_ms = 1000; // a loaded test machine may pause the feeding thread; flush() cuts the wait
+    MlflowSink sink(o);
     sink.task_started(make_task("t1", Status::in_progress));
     feed_scalars(sink, "t1", 100000, 100);
     CHECK_FALSE(sink.flush().has_value());
