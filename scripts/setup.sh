@@ -12,6 +12,7 @@ packages=(
   libcli11-dev libcurl4-openssl-dev libssl-dev libsimdjson-dev libtbb-dev libspdlog-dev
   libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libcsv-dev doctest-dev
   redis-server           # the Redis queue tests start their own server (tests/core/redis_server.hpp)
+  libcpp-httplib-dev     # the fake MLflow server of the tests
   libtorch-dev libopencv-dev libcairo2-dev
   libopenblas0-pthread   # libtorch calls the system BLAS: OpenBLAS is ~7x faster than the reference one
 )

@@ -1,0 +1,167 @@
+// MLflow mirror benchmark (bench/README.md, "MLflow mirror"), against the fake server of
+// the tests on loopback:
+//  1. client-side throughput: scalars/s through MlflowSink when the server acknowledges
+//     each log-batch at once without parsing it (what the client costs: JSON writing, HTTP);
+//     and the same against the storing fake (its own parsing included);
+//  2. training-loop overhead: a loop that does ~1 ms of work and logs 10 scalars per step,
+//     with the mirror against a server answering each request after 200 ms, against the
+//     same loop with no mirror.
+// Usage: mlflow_sink_bench [SCALARS=1000000] [STEPS=2000]
+#include "fake_mlflow.hpp"
+
+#include "tracking/mlflow_sink.hpp"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+using namespace mlrun;
+using namespace mlrun::mlflow;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t0)
+{
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double cpu_seconds()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec)
+           + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+Task task(const std::string& id)
+{
+    Task t;
+    t.id = id;
+    t.name = id;
+    t.project = "bench";
+    t.kind = "train_model";
+    t.status = Status::in_progress;
+    t.started_ms = 1795345450000;
+    return t;
+}
+
+MlflowSinkOptions options(const std::string& url)
+{
+    MlflowSinkOptions o;
+    o.http.base_url = url;
+    o.user = "bench";
+    return o;
+}
+
+std::vector<Scalar> step_scalars(std::int64_t step)
+{
+    std::vector<Scalar> out;
+    static const char* k_titles[] = {"loss", "acc", "lr", "grad_norm", "f1"};
+    for (int i = 0; i < 10; ++i) {
+        out.push_back({k_titles[i % 5], i < 5 ? "train" : "valid", step, 1.0 / static_cast<double>(step + i + 1),
+                       1795345450000 + step});
+    }
+    return out;
+}
+
+void throughput(bool ack_only, std::int64_t n)
+{
+    test::FakeMlflow fake;
+    fake.set_ack_only(ack_only);
+    MlflowSink sink(options(fake.url()));
+    sink.task_started(task("t1"));
+    sink.flush();
+    const double cpu0 = cpu_seconds();
+    const auto t0 = Clock::now();
+    for (std::int64_t step = 0; step < n / 10; ++step) {
+        sink.scalars("t1", step_scalars(step));
+    }
+    const double enqueue_s = seconds_since(t0);
+    const Outcome flushed = sink.flush();
+    const double wall = seconds_since(t0);
+    const double cpu = cpu_seconds() - cpu0;
+    std::printf("%-28s %9lld scalars  %6.3f s wall  %10.0f scalars/s  enqueue %6.1f ns/scalar  "
+                "cpu %5.2f s (client + fake)  %4d log-batch requests%s\n",
+                ack_only ? "ack-at-once server:" : "storing fake server:", static_cast<long long>(n), wall,
+                static_cast<double>(n) / wall, enqueue_s * 1e9 / static_cast<double>(n), cpu,
+                fake.count("log-batch"), flushed ? "  (FAILED)" : "");
+}
+
+volatile double g_sink_hole = 0;
+
+// About `us` microseconds of arithmetic.
+void work(long iterations)
+{
+    double acc = 0;
+    for (long i = 0; i < iterations; ++i) {
+        acc += std::sqrt(static_cast<double>(i) + acc * 1e-9);
+    }
+    g_sink_hole = acc;
+}
+
+long calibrate_1ms()
+{
+    long it = 1000;
+    while (true) {
+        const auto t0 = Clock::now();
+        work(it);
+        const double s = seconds_since(t0);
+        if (s > 0.02) {
+            return static_cast<long>(static_cast<double>(it) * 0.001 / s);
+        }
+        it *= 2;
+    }
+}
+
+// Wall time of the loop; *in_sink (when given) sums the time spent inside sink->scalars().
+double loop(MlflowSink* sink, std::int64_t steps, long iterations, double* in_sink = nullptr)
+{
+    const auto t0 = Clock::now();
+    for (std::int64_t step = 0; step < steps; ++step) {
+        work(iterations);
+        if (sink) {
+            std::vector<Scalar> batch = step_scalars(step);
+            const auto c0 = Clock::now();
+            sink->scalars("t1", batch);
+            *in_sink += seconds_since(c0);
+        }
+    }
+    return seconds_since(t0);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    const std::int64_t n = argc > 1 ? std::atoll(argv[1]) : 1000000;
+    const std::int64_t steps = argc > 2 ? std::atoll(argv[2]) : 2000;
+
+    throughput(true, n);
+    throughput(false, std::min<std::int64_t>(n, 200000));
+
+    const long it = calibrate_1ms();
+    test::FakeMlflow slow;
+    slow.set_delay_ms(200);
+    double best_without = 1e9, best_with = 1e9, best_in_sink = 1e9;
+    for (int round = 0; round < 3; ++round) {
+        best_without = std::min(best_without, loop(nullptr, steps, it));
+        MlflowSink sink(options(slow.url()));
+        sink.task_started(task("t1"));
+        double in_sink = 0;
+        best_with = std::min(best_with, loop(&sink, steps, it, &in_sink));
+        best_in_sink = std::min(best_in_sink, in_sink);
+        // The destructor sends what is queued: 200 ms per request, outside the timed loop.
+    }
+    std::printf("training loop, %lld steps of ~1 ms + 10 scalars, server answering after 200 ms: "
+                "%.3f s without mirror, %.3f s with (%+.2f %%); inside scalars(): %.2f us per step = %.3f %% of "
+                "the loop without mirror\n",
+                static_cast<long long>(steps), best_without, best_with, 100.0 * (best_with - best_without) / best_without,
+                best_in_sink * 1e6 / static_cast<double>(steps), 100.0 * best_in_sink / best_without);
+    return 0;
+}
