@@ -1,13 +1,13 @@
 // libmlrun_tasks.so: registers the libtorch/OpenCV task kinds with the core registry.
-#include "engine/kinds.hpp"
 #include "kinds/kinds.hpp"
+#include "ports/task_context.hpp"
 
 #include <ATen/Parallel.h>
 #include <opencv2/core/utility.hpp>
 
 #include <algorithm>
 
-extern "C" void mlrun_register_kinds(mlrun::KindRegistry& registry)
+extern "C" void mlrun_register_kinds(mlrun::KindSet& registry)
 {
     registry.add("preprocess", mlrun::kinds::run_preprocess);
     registry.add("train_model", mlrun::kinds::run_train_model);

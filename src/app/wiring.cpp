@@ -9,7 +9,7 @@
 #include "queue/local_agents.hpp"
 #include "queue/local_queue.hpp"
 #include "store/local_store.hpp"
-#include "tracking/local_inputs.hpp"
+#include "store/local_inputs.hpp"
 #include "tracking/local_sink.hpp"
 
 #include <cstdlib>

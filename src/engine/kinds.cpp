@@ -14,7 +14,7 @@ namespace mlrun {
 
 namespace {
 
-using RegisterFn = void(KindRegistry&);
+using RegisterFn = void(KindSet&);
 using SetThreadsFn = void(int);
 
 } // namespace

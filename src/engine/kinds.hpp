@@ -11,10 +11,10 @@
 
 namespace mlrun {
 
-class KindRegistry {
+class KindRegistry final : public KindSet {
 public:
     static KindRegistry& instance();
-    void add(const std::string& name, KindFn fn);
+    void add(const std::string& name, KindFn fn) override;
     // Loads the task plugin when `name` is one of its kinds. Throws UsageError for an
     // unknown kind, or when the plugin cannot be loaded (with dlerror's text).
     const KindFn& get(const std::string& name);
@@ -33,5 +33,5 @@ private:
 } // namespace mlrun
 
 // The plugin's entry points (tasks/plugin.cpp).
-extern "C" void mlrun_register_kinds(mlrun::KindRegistry& registry);
+extern "C" void mlrun_register_kinds(mlrun::KindSet& registry);
 extern "C" void mlrun_set_threads(int threads);

@@ -55,4 +55,12 @@ struct TaskContext {
 // (the task fails with that message), TaskFailed or anything else for a failure.
 using KindFn = std::function<void(TaskContext&)>;
 
+// Where kinds are registered (the engine's registry): the task plugin's entry point
+// `mlrun_register_kinds(KindSet&)` adds its kinds here, knowing nothing of the engine.
+class KindSet {
+public:
+    virtual ~KindSet() = default;
+    virtual void add(const std::string& name, KindFn fn) = 0;
+};
+
 } // namespace mlrun

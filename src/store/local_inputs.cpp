@@ -1,4 +1,4 @@
-#include "tracking/local_inputs.hpp"
+#include "store/local_inputs.hpp"
 
 #include "core/error.hpp"
 #include "core/util.hpp"
