@@ -101,7 +101,10 @@ int main(int argc, char** argv)
         RedisConnection pop_conn(uri);
         const std::string list = o.prefix + "raw";
         std::vector<double> raw_ms = paced(
-            n, pace_ms, [&](int i) { push_conn.command({"LPUSH", list, std::to_string(i)}); },
+            n, pace_ms,
+            [&](int i) {
+                push_conn.command({"LPUSH", list, std::to_string(i)});
+            },
             [&] {
                 while (true) {
                     RedisValue r = pop_conn.command_blocking({"BRPOP", list, "10"}, 10'000);

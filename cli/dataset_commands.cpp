@@ -1,9 +1,9 @@
 // mlrun dataset create|list|show|get
 #include "cli.hpp"
 
-#include "core/util.hpp"
 #include "app/dataset_ops.hpp"
 #include "core/params.hpp"
+#include "core/util.hpp"
 
 #include <cstdio>
 
@@ -14,7 +14,8 @@ void add_dataset_commands(CLI::App& app, Cli& cli)
     CLI::App* ds = app.add_subcommand("dataset", "Versioned, content-addressed datasets");
     ds->require_subcommand(1);
     {
-        auto* cmd = ds->add_subcommand("create", "Make a finalized dataset version from files and folders; prints its id");
+        auto* cmd = ds->add_subcommand("create",
+                                       "Make a finalized dataset version from files and folders; prints its id");
         auto req = std::make_shared<DatasetRequest>();
         auto paths = std::make_shared<std::vector<std::string>>();
         cmd->add_option("--name", req->name, "Dataset name")->required();
@@ -26,8 +27,9 @@ void add_dataset_commands(CLI::App& app, Cli& cli)
                 req->paths.emplace_back(p);
             }
             Json rec = create_dataset(cli.backends(), *req);
-            std::fprintf(stderr, "dataset %s: %zu files, %llu bytes (%llu new)\n", rec["name"].get<std::string>().c_str(),
-                         rec["files"].size(), static_cast<unsigned long long>(rec["total_size"].get<std::uint64_t>()),
+            std::fprintf(stderr, "dataset %s: %zu files, %llu bytes (%llu new)\n",
+                         rec["name"].get<std::string>().c_str(), rec["files"].size(),
+                         static_cast<unsigned long long>(rec["total_size"].get<std::uint64_t>()),
                          static_cast<unsigned long long>(rec["stored_bytes"].get<std::uint64_t>()));
             std::printf("%s\n", rec["id"].get<std::string>().c_str());
         });

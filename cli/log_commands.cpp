@@ -1,9 +1,9 @@
 // mlrun log scalar|value|artifact: how an exec task's command reports (MLRUN_TASK_ID).
 #include "cli.hpp"
 
+#include "app/task_ops.hpp"
 #include "core/error.hpp"
 #include "core/params.hpp"
-#include "app/task_ops.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -50,9 +50,8 @@ void add_log_commands(CLI::App& app, Cli& cli)
         auto value = std::make_shared<std::string>();
         cmd->add_option("name", *name, "e.g. accuracy")->required();
         cmd->add_option("value", *value, "e.g. 0.93")->required();
-        cmd->callback([&cli, task, name, value] {
-            log_value(cli.backends(), task_from_env(*task), *name, parse_value(*value));
-        });
+        cmd->callback(
+            [&cli, task, name, value] { log_value(cli.backends(), task_from_env(*task), *name, parse_value(*value)); });
     }
     {
         auto* cmd = log->add_subcommand("artifact", "Store a file or folder as an artifact: NAME PATH");
@@ -62,7 +61,8 @@ void add_log_commands(CLI::App& app, Cli& cli)
         cmd->add_option("path", *path, "File or folder")->required();
         cmd->callback([&cli, task, name, path] {
             ArtifactRecord a = log_artifact(cli.backends(), task_from_env(*task), *name, *path);
-            std::printf("%s %llu bytes sha256:%s\n", a.name.c_str(), static_cast<unsigned long long>(a.size), a.sha256.c_str());
+            std::printf("%s %llu bytes sha256:%s\n", a.name.c_str(), static_cast<unsigned long long>(a.size),
+                        a.sha256.c_str());
         });
     }
 }

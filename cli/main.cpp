@@ -14,7 +14,10 @@ namespace mlrun::cli {
 
 namespace {
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_signal(int) { g_interrupted.store(true); }
+extern "C" void on_signal(int)
+{
+    g_interrupted.store(true);
+}
 } // namespace
 
 const std::atomic<bool>& interrupted()
@@ -24,7 +27,7 @@ const std::atomic<bool>& interrupted()
 
 void install_signal_handlers()
 {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);

@@ -4,8 +4,8 @@
 #include "app/pipeline_job.hpp"
 #include "core/util.hpp"
 #include "engine/pipeline_runner.hpp"
-#include "engine/run_record.hpp"
 #include "engine/progress.hpp"
+#include "engine/run_record.hpp"
 #include "ml/leaderboard.hpp"
 
 #include <cstdio>
@@ -29,17 +29,21 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
     {
         auto* cmd = pipeline->add_subcommand(
             "run", "Run a pipeline file locally on a TBB graph; prints the leaderboard.\n"
-                   "Exit codes: 0 the run completed and its gates passed, 1 a step failed (a model under policy strict) or a gate was missed, 2 bad input, 130 interrupted "
+                   "Exit codes: 0 the run completed and its gates passed, 1 a step failed (a model under policy "
+                   "strict) or a gate was missed, 2 bad input, 130 interrupted "
                    "(resume with --resume RUN).");
         auto args = std::make_shared<RunArgs>();
         cmd->add_option("file", args->request.file, "Pipeline YAML file (omit with --resume)");
         cmd->add_option("--set", args->request.options.sets, "Override a step param: step.key=value (repeatable)");
-        cmd->add_option("--parallelism,-j", args->request.options.parallelism, "Steps running at once (default: the file's)")
+        cmd->add_option("--parallelism,-j", args->request.options.parallelism,
+                        "Steps running at once (default: the file's)")
             ->check(CLI::PositiveNumber);
         cmd->add_flag("--no-cache", args->request.options.no_cache, "Run every step even if a cached result exists");
-        cmd->add_option("--no-cache-step", args->request.options.no_cache_steps, "Run this step (or train::x node) even if cached");
+        cmd->add_option("--no-cache-step", args->request.options.no_cache_steps,
+                        "Run this step (or train::x node) even if cached");
         cmd->add_option("--resume", args->request.options.resume_run, "Rerun only what did not complete in this run");
-        cmd->add_flag("--smoke", args->request.options.smoke, "Apply the file's smoke profile (small data, few epochs) for CI");
+        cmd->add_flag("--smoke", args->request.options.smoke,
+                      "Apply the file's smoke profile (small data, few epochs) for CI");
         cmd->add_flag("--json", args->json, "One JSON event per line on stdout instead of progress");
         cmd->add_flag("--quiet,-q", args->quiet, "No progress output");
         cmd->add_option("--cores", args->request.options.cores, "Cores to share between running steps (default: all)")
@@ -47,14 +51,20 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         cmd->add_option("--gate", args->request.gates,
                         "Quality gate on the recommended model's test metric, e.g. 'roc_auc>=0.80' (repeatable; "
                         "adds to the file's gates:). A missed gate exits 1");
-        cmd->add_flag("--gate-each", args->request.gate_each, "Check the gates against every ranked model, not only the recommended one");
-        cmd->add_option("--baseline", args->request.baseline, "An earlier run to compare the recommended model with (see --max-drop)");
-        cmd->add_option("--max-drop", args->request.max_drop, "Largest allowed drop against --baseline: METRIC=AMOUNT, e.g. roc_auc=0.02");
-        cmd->add_option("--queue", args->request.queue, "Send the steps to agents on this queue (not implemented yet: runs are local)");
-        cmd->add_option("--junit", args->request.junit, "Write a JUnit XML report: one test case per step and per gate");
-        cmd->add_option("--summary-md", args->request.summary_md, "Write a Markdown summary (leaderboard, gates) for a CI job page");
+        cmd->add_flag("--gate-each", args->request.gate_each,
+                      "Check the gates against every ranked model, not only the recommended one");
+        cmd->add_option("--baseline", args->request.baseline,
+                        "An earlier run to compare the recommended model with (see --max-drop)");
+        cmd->add_option("--max-drop", args->request.max_drop,
+                        "Largest allowed drop against --baseline: METRIC=AMOUNT, e.g. roc_auc=0.02");
+        cmd->add_option("--queue", args->request.queue,
+                        "Send the steps to agents on this queue (not implemented yet: runs are local)");
+        cmd->add_option("--junit", args->request.junit,
+                        "Write a JUnit XML report: one test case per step and per gate");
+        cmd->add_option("--summary-md", args->request.summary_md,
+                        "Write a Markdown summary (leaderboard, gates) for a CI job page");
         cmd->callback([&cli, args] {
-            ProgressMode mode = args->json ? ProgressMode::json
+            ProgressMode mode = args->json    ? ProgressMode::json
                                 : args->quiet ? ProgressMode::quiet
                                               : default_progress_mode(stderr);
             std::unique_ptr<RunObserver> progress = make_progress(mode, args->json ? stdout : stderr);
@@ -72,16 +82,18 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
                     std::printf("\n%s", ml::format_leaderboard_table(lb).c_str());
                 }
                 for (const GateResult& g : checked) {
-                    std::printf("gate %s: %s — %s\n", g.passed ? "passed" : "FAILED", g.name.c_str(), g.message.c_str());
+                    std::printf("gate %s: %s — %s\n", g.passed ? "passed" : "FAILED", g.name.c_str(),
+                                g.message.c_str());
                 }
                 std::printf("\nrun %s %s%s\n", result.run_id.c_str(), result.status.c_str(),
                             result.why.empty() ? "" : (": " + result.why).c_str());
                 std::printf("details: mlrun pipeline show %s\n", result.run_id.c_str());
             } else {
                 for (const GateResult& g : checked) {
-                    std::printf("%s\n", Json{{"event", "gate"}, {"gate", g.name}, {"passed", g.passed}, {"message", g.message}}
-                                            .dump()
-                                            .c_str());
+                    std::printf("%s\n",
+                                Json{{"event", "gate"}, {"gate", g.name}, {"passed", g.passed}, {"message", g.message}}
+                                    .dump()
+                                    .c_str());
                 }
             }
             for (const GateResult& g : checked) {
@@ -119,19 +131,21 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
                 std::int64_t s = r.value("started_ms", std::int64_t{0});
                 std::int64_t f = r.value("finished_ms", Json()).is_number() ? r["finished_ms"].get<std::int64_t>() : 0;
                 rows.push_back({r.value("id", ""), r.value("pipeline", ""), r.value("status", ""),
-                                std::to_string(r.value("nodes", Json::array()).size()), f ? format_duration_ms(f - s) : "-", age(s),
-                                r.value("smoke", false) ? "smoke" : ""});
+                                std::to_string(r.value("nodes", Json::array()).size()),
+                                f ? format_duration_ms(f - s) : "-", age(s), r.value("smoke", false) ? "smoke" : ""});
             }
             print_table({"RUN", "PIPELINE", "STATUS", "STEPS", "DURATION", "STARTED", "PROFILE"}, rows);
         });
     }
     {
-        auto* cmd = pipeline->add_subcommand("explain", "Tell why a step of a run was or was not reused from the cache");
+        auto* cmd = pipeline->add_subcommand("explain",
+                                             "Tell why a step of a run was or was not reused from the cache");
         auto id = std::make_shared<std::string>();
         auto step = std::make_shared<std::string>();
         cmd->add_option("run", *id, "Run id")->required();
         cmd->add_option("step", *step, "Step name, e.g. train::mlp")->required();
-        cmd->callback([&cli, id, step] { std::printf("%s", explain_step(cli.backends().ports(), *id, *step).c_str()); });
+        cmd->callback(
+            [&cli, id, step] { std::printf("%s", explain_step(cli.backends().ports(), *id, *step).c_str()); });
     }
 }
 

@@ -1,14 +1,14 @@
 // mlrun task create|clone|edit|run|list|show|logs|reset|abort|publish|enqueue
 #include "cli.hpp"
 
+#include "app/task_ops.hpp"
 #include "core/error.hpp"
+#include "core/results.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
 #include "engine/task_runner.hpp"
 #include "ports/queue.hpp"
-#include "app/task_ops.hpp"
 #include "ports/task_store.hpp"
-#include "core/results.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -134,7 +134,8 @@ void add_task_commands(CLI::App& app, Cli& cli)
     }
     // edit
     {
-        auto* cmd = task->add_subcommand("edit", "Change params of a draft task (keys in the template's editable list)");
+        auto* cmd = task->add_subcommand("edit",
+                                         "Change params of a draft task (keys in the template's editable list)");
         auto id = std::make_shared<std::string>();
         auto sets = std::make_shared<std::vector<std::string>>();
         cmd->add_option("id", *id, "Task id")->required();
@@ -146,20 +147,26 @@ void add_task_commands(CLI::App& app, Cli& cli)
     }
     // run
     {
-        auto* cmd = task->add_subcommand("run", "Run a draft task here and now (exit 1 if it fails, 130 if interrupted)");
+        auto* cmd = task->add_subcommand("run",
+                                         "Run a draft task here and now (exit 1 if it fails, 130 if interrupted)");
         auto id = std::make_shared<std::string>();
         auto quiet = std::make_shared<bool>(false);
         auto threads = std::make_shared<int>(0);
         cmd->add_option("id", *id, "Task id")->required();
         cmd->add_flag("--quiet,-q", *quiet, "Do not echo the task log");
-        cmd->add_option("--threads", *threads, "Threads for the task (default: all cores)")->check(CLI::NonNegativeNumber);
+        cmd->add_option("--threads", *threads, "Threads for the task (default: all cores)")
+            ->check(CLI::NonNegativeNumber);
         cmd->callback([&cli, id, quiet, threads] {
             install_signal_handlers();
             RunOptions options;
-            options.threads = *threads > 0 ? *threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+            options.threads = *threads > 0 ? *threads
+                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
             options.cancel = &interrupted();
             if (!*quiet) {
-                options.on_log = [](const std::string& line) { std::printf("%s\n", line.c_str()); std::fflush(stdout); };
+                options.on_log = [](const std::string& line) {
+                    std::printf("%s\n", line.c_str());
+                    std::fflush(stdout);
+                };
             }
             TaskRunResult run = run_task_here(cli.backends(), *id, options);
             const Task& t = run.task;
@@ -179,7 +186,8 @@ void add_task_commands(CLI::App& app, Cli& cli)
         auto status = std::make_shared<std::string>();
         auto json = std::make_shared<bool>(false);
         cmd->add_option("--project", filter->project, "Only this project (and its subprojects)");
-        cmd->add_option("--status", *status, "Only this status (draft, queued, in_progress, completed, failed, aborted, published)");
+        cmd->add_option("--status", *status,
+                        "Only this status (draft, queued, in_progress, completed, failed, aborted, published)");
         cmd->add_option("--tag", filter->tag, "Only tasks with this tag");
         cmd->add_option("--run", filter->run_id, "Only tasks of this pipeline run");
         cmd->add_option("--kind", filter->kind, "Only this kind");
@@ -204,8 +212,8 @@ void add_task_commands(CLI::App& app, Cli& cli)
             std::vector<std::vector<std::string>> rows;
             rows.reserve(tasks.size());
             for (const Task& t : tasks) {
-                rows.push_back({t.id, t.name, t.kind, std::string(to_string(t.status)), t.project, t.run_id.substr(0, 14),
-                                age(t.updated_ms)});
+                rows.push_back({t.id, t.name, t.kind, std::string(to_string(t.status)), t.project,
+                                t.run_id.substr(0, 14), age(t.updated_ms)});
             }
             print_table({"ID", "NAME", "KIND", "STATUS", "PROJECT", "RUN", "UPDATED"}, rows);
         });
@@ -250,9 +258,11 @@ void add_task_commands(CLI::App& app, Cli& cli)
         Task (*fn)(Backends&, const std::string&);
         const char* done;
     };
-    for (const Simple& s : {Simple{"reset", "Return a failed, aborted or completed task to draft (clears its outputs)", reset_task, "reset to draft"},
-                            Simple{"abort", "Abort a queued or running task", abort_task, "aborted"},
-                            Simple{"publish", "Freeze a completed task (published tasks cannot change)", publish_task, "published"}}) {
+    for (const Simple& s :
+         {Simple{"reset", "Return a failed, aborted or completed task to draft (clears its outputs)", reset_task,
+                 "reset to draft"},
+          Simple{"abort", "Abort a queued or running task", abort_task, "aborted"},
+          Simple{"publish", "Freeze a completed task (published tasks cannot change)", publish_task, "published"}}) {
         auto* cmd = task->add_subcommand(s.name, s.help);
         auto id = std::make_shared<std::string>();
         cmd->add_option("id", *id, "Task id")->required();
@@ -275,8 +285,10 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->callback([&cli, id, queue, priority] {
             Task t = enqueue_task(cli.backends(), *id, *queue, *priority);
             std::printf("%s queued on %s\n", t.id.c_str(), queue->c_str());
-            std::fprintf(stderr, "mlrun: warning: no agent serves queue \"%s\" yet (agents are not implemented in this version)\n",
-                         queue->c_str());
+            std::fprintf(
+                stderr,
+                "mlrun: warning: no agent serves queue \"%s\" yet (agents are not implemented in this version)\n",
+                queue->c_str());
         });
     }
 }

@@ -65,7 +65,8 @@ std::string log_tail(TaskStore& store, const std::string& task_id, size_t lines)
 
 } // namespace
 
-void write_junit(const std::filesystem::path& path, TaskStore& store, const Json& run, const std::vector<GateResult>& gates)
+void write_junit(const std::filesystem::path& path, TaskStore& store, const Json& run,
+                 const std::vector<GateResult>& gates)
 {
     std::string pipeline = run.value("pipeline", "pipeline");
     int failures = 0, skipped = 0;
@@ -74,8 +75,8 @@ void write_junit(const std::filesystem::path& path, TaskStore& store, const Json
     for (const Json& n : nodes) {
         std::string state = n.value("state", "");
         std::string name = n.value("name", "");
-        cases += "    <testcase classname=\"" + xml_escape(pipeline) + ".steps\" name=\"" + xml_escape(name) + "\" time=\""
-                 + seconds(n) + "\">\n";
+        cases += "    <testcase classname=\"" + xml_escape(pipeline) + ".steps\" name=\"" + xml_escape(name)
+                 + "\" time=\"" + seconds(n) + "\">\n";
         if (state == "failed" || state == "aborted" || state == "pending" || state == "running") {
             ++failures;
             cases += "      <failure message=\"" + xml_escape(state + ": " + n.value("reason", "")) + "\" type=\""
@@ -96,8 +97,8 @@ void write_junit(const std::filesystem::path& path, TaskStore& store, const Json
                       + "\" time=\"0\">\n";
         if (!g.passed) {
             ++gate_failures;
-            gate_cases += "      <failure message=\"" + xml_escape(g.message) + "\" type=\"gate\">" + xml_escape(g.message)
-                          + "</failure>\n";
+            gate_cases += "      <failure message=\"" + xml_escape(g.message) + "\" type=\"gate\">"
+                          + xml_escape(g.message) + "</failure>\n";
         } else {
             gate_cases += "      <system-out>" + xml_escape(g.message) + "</system-out>\n";
         }
@@ -108,9 +109,9 @@ void write_junit(const std::filesystem::path& path, TaskStore& store, const Json
     xml += "<testsuites name=\"mlrun " + xml_escape(pipeline) + "\" tests=\"" + std::to_string(steps + gates.size())
            + "\" failures=\"" + std::to_string(failures + gate_failures) + "\" errors=\"0\" skipped=\""
            + std::to_string(skipped) + "\">\n";
-    xml += "  <testsuite name=\"" + xml_escape(pipeline) + ".steps\" tests=\"" + std::to_string(steps) + "\" failures=\""
-           + std::to_string(failures) + "\" errors=\"0\" skipped=\"" + std::to_string(skipped) + "\" timestamp=\""
-           + xml_escape(format_time_ms(run.value("started_ms", std::int64_t{0}))) + "\">\n";
+    xml += "  <testsuite name=\"" + xml_escape(pipeline) + ".steps\" tests=\"" + std::to_string(steps)
+           + "\" failures=\"" + std::to_string(failures) + "\" errors=\"0\" skipped=\"" + std::to_string(skipped)
+           + "\" timestamp=\"" + xml_escape(format_time_ms(run.value("started_ms", std::int64_t{0}))) + "\">\n";
     xml += "    <properties>\n      <property name=\"run_id\" value=\"" + xml_escape(run.value("id", ""))
            + "\"/>\n      <property name=\"smoke\" value=\"" + (run.value("smoke", false) ? "true" : "false")
            + "\"/>\n    </properties>\n";
@@ -138,11 +139,12 @@ void write_summary_markdown(const std::filesystem::path& path, const Json& run, 
         return out;
     };
     std::string md = "## mlrun: " + cell(run.value("pipeline", "")) + " — " + run.value("status", "") + "\n\n";
-    md += "Run `" + run.value("id", "") + "`" + (run.value("smoke", false) ? " (smoke profile)" : "") + ", primary metric `"
-          + run.value("primary_metric", "") + "`.\n\n";
+    md += "Run `" + run.value("id", "") + "`" + (run.value("smoke", false) ? " (smoke profile)" : "")
+          + ", primary metric `" + run.value("primary_metric", "") + "`.\n\n";
     if (leaderboard.is_object() && !leaderboard.value("models", Json::array()).empty()) {
         std::string metric = leaderboard.value("primary_metric", "");
-        md += "| rank | model | kind | " + metric + " | accuracy | f1 | log_loss | train s |\n|---:|---|---|---:|---:|---:|---:|---:|\n";
+        md += "| rank | model | kind | " + metric
+              + " | accuracy | f1 | log_loss | train s |\n|---:|---|---|---:|---:|---:|---:|---:|\n";
         auto num = [](const Json& v) {
             if (!v.is_number()) {
                 return std::string("–");
@@ -176,7 +178,8 @@ void write_summary_markdown(const std::filesystem::path& path, const Json& run, 
     }
     md += "\n### Steps\n\n| step | state | task |\n|---|---|---|\n";
     for (const Json& n : run.value("nodes", Json::array())) {
-        md += "| " + cell(n.value("name", "")) + " | " + n.value("state", "") + " | `" + n.value("task_id", "") + "` |\n";
+        md += "| " + cell(n.value("name", "")) + " | " + n.value("state", "") + " | `" + n.value("task_id", "")
+              + "` |\n";
     }
     write_file_atomic(path, md);
 }

@@ -1,8 +1,8 @@
 #pragma once
 // Reports CI systems read: JUnit XML (one test case per step and per gate, with the step's
 // log tail on failure) and a Markdown job summary (leaderboard and gates).
-#include "core/params.hpp"
 #include "app/gates.hpp"
+#include "core/params.hpp"
 
 #include <filesystem>
 #include <vector>

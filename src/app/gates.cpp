@@ -47,8 +47,8 @@ GateResult check_one(const Gate& g, const Json& row)
     }
     double value = (*v)[g.metric].get<double>();
     r.passed = gate_passes(g, value);
-    r.message = g.metric + " " + num(value) + (r.passed ? " satisfies " : " misses ") + g.op + " " + num(g.bound) + " for "
-                + model;
+    r.message = g.metric + " " + num(value) + (r.passed ? " satisfies " : " misses ") + g.op + " " + num(g.bound)
+                + " for " + model;
     return r;
 }
 
@@ -70,7 +70,8 @@ std::vector<GateResult> check_gates(const Json& leaderboard, const std::vector<G
         }
         const Json* row = recommended_row(leaderboard);
         if (!row) {
-            out.push_back({g.text, false, "no recommended model (the summary did not complete), so " + g.text + " fails"});
+            out.push_back(
+                {g.text, false, "no recommended model (the summary did not complete), so " + g.text + " fails"});
         } else {
             out.push_back(check_one(g, *row));
         }
@@ -105,7 +106,8 @@ std::vector<GateResult> check_baseline(const Json& current, const Json& baseline
         GateResult r;
         r.name = "baseline " + metric + " drop <= " + num(allowed) + " (vs run " + baseline_run + ")";
         if (!now || !before) {
-            r.message = std::string("no recommended model in the ") + (!now ? "current run" : "baseline run " + baseline_run);
+            r.message = std::string("no recommended model in the ")
+                        + (!now ? "current run" : "baseline run " + baseline_run);
             out.push_back(r);
             continue;
         }
@@ -120,8 +122,8 @@ std::vector<GateResult> check_baseline(const Json& current, const Json& baseline
         double vb = b[metric].get<double>();
         double drop = ml::lower_is_better(metric) ? va - vb : vb - va;
         r.passed = drop <= allowed + 1e-12;
-        r.message = metric + " " + num(va) + " vs baseline " + num(vb) + " (" + (drop > 0 ? "worse" : "not worse") + " by "
-                    + num(std::fabs(drop)) + ", allowed " + num(allowed) + ")";
+        r.message = metric + " " + num(va) + " vs baseline " + num(vb) + " (" + (drop > 0 ? "worse" : "not worse")
+                    + " by " + num(std::fabs(drop)) + ", allowed " + num(allowed) + ")";
         out.push_back(r);
     }
     return out;

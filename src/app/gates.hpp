@@ -10,9 +10,9 @@
 namespace mlrun {
 
 struct GateResult {
-    std::string name;     // "roc_auc>=0.8 (train::mlp)", "baseline roc_auc drop <= 0.02"
+    std::string name; // "roc_auc>=0.8 (train::mlp)", "baseline roc_auc drop <= 0.02"
     bool passed = false;
-    std::string message;  // "roc_auc 0.7812 < 0.8 for train::mlp"
+    std::string message; // "roc_auc 0.7812 < 0.8 for train::mlp"
 };
 
 // leaderboard: the content of leaderboard.json; null when the run has none (every gate fails).

@@ -73,12 +73,12 @@ PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
     result.leaderboard = run_leaderboard(b, run);
     result.gates = check_gates(result.leaderboard, gates, request.gate_each);
     if (!baseline_run.empty()) {
-        std::vector<GateResult> drops = check_baseline(result.leaderboard, run_leaderboard(b, load_run(ports, baseline_run)),
-                                                       baseline_run, max_drop);
+        std::vector<GateResult> drops = check_baseline(
+            result.leaderboard, run_leaderboard(b, load_run(ports, baseline_run)), baseline_run, max_drop);
         result.gates.insert(result.gates.end(), drops.begin(), drops.end());
     }
-    result.gates_passed =
-        std::all_of(result.gates.begin(), result.gates.end(), [](const GateResult& g) { return g.passed; });
+    result.gates_passed = std::all_of(result.gates.begin(), result.gates.end(),
+                                      [](const GateResult& g) { return g.passed; });
     if (!request.junit.empty()) {
         write_junit(request.junit, *b.store, run, result.gates);
     }

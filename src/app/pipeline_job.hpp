@@ -13,23 +13,23 @@ namespace mlrun {
 struct Backends;
 
 struct PipelineJobRequest {
-    std::string file;                   // "" with options.resume_run
-    PipelineOptions options;            // cancel, observer and templates_dir from the caller
-    std::vector<std::string> gates;     // "roc_auc>=0.8", on top of the file's gates:
-    bool gate_each = false;             // every ranked model, not only the recommended one
-    std::string baseline;               // an earlier run (id or prefix)
-    std::vector<std::string> max_drop;  // METRIC=AMOUNT against the baseline
-    std::string junit;                  // report paths, "" for none
+    std::string file;                  // "" with options.resume_run
+    PipelineOptions options;           // cancel, observer and templates_dir from the caller
+    std::vector<std::string> gates;    // "roc_auc>=0.8", on top of the file's gates:
+    bool gate_each = false;            // every ranked model, not only the recommended one
+    std::string baseline;              // an earlier run (id or prefix)
+    std::vector<std::string> max_drop; // METRIC=AMOUNT against the baseline
+    std::string junit;                 // report paths, "" for none
     std::string summary_md;
-    std::string queue;                  // agents: not implemented yet (UsageError)
+    std::string queue; // agents: not implemented yet (UsageError)
 };
 
 struct PipelineJobResult {
     PipelineResult run;
-    Json leaderboard;                   // null when the run has no summary
-    std::vector<GateResult> gates;      // every gate and baseline check, in order
+    Json leaderboard;              // null when the run has no summary
+    std::vector<GateResult> gates; // every gate and baseline check, in order
     bool gates_passed = true;
-    int exit_status = 0;                // 0 completed and gates passed, 1 failed, 130 interrupted
+    int exit_status = 0; // 0 completed and gates passed, 1 failed, 130 interrupted
 };
 
 // Checks all input before anything runs (UsageError: bad gate or max-drop syntax, a

@@ -121,9 +121,7 @@ Task abort_task(Backends& b, const std::string& id)
 
 Task publish_task(Backends& b, const std::string& id)
 {
-    return b.store->update(b.store->resolve(id), [&](Task& t) {
-        t.transition(Status::published, now_ms());
-    });
+    return b.store->update(b.store->resolve(id), [&](Task& t) { t.transition(Status::published, now_ms()); });
 }
 
 void require_queue(Backends& b, const std::string& queue)
@@ -151,7 +149,8 @@ Task enqueue_task(Backends& b, const std::string& id, const std::string& queue, 
     return t;
 }
 
-Task clone_task(Backends& b, const std::string& id, const CreateRequest& request, const std::string& queue, int priority)
+Task clone_task(Backends& b, const std::string& id, const CreateRequest& request, const std::string& queue,
+                int priority)
 {
     if (!queue.empty()) {
         require_queue(b, queue); // first: a refused enqueue must not leave a stray draft behind
@@ -164,12 +163,9 @@ int exit_status(Status status)
 {
     switch (status) {
     case Status::completed:
-    case Status::published:
-        return 0;
-    case Status::aborted:
-        return 130;
-    default:
-        return 1;
+    case Status::published: return 0;
+    case Status::aborted: return 130;
+    default: return 1;
     }
 }
 

@@ -52,9 +52,9 @@ void require_queue(Backends& b, const std::string& queue);
 int exit_status(Status status);
 
 struct TaskRunResult {
-    Task task;                          // the final record as stored
-    int exit_status = 0;                // exit_status(task.status)
-    std::vector<std::string> warnings;  // mirrors that failed to flush
+    Task task;                         // the final record as stored
+    int exit_status = 0;               // exit_status(task.status)
+    std::vector<std::string> warnings; // mirrors that failed to flush
 };
 // `mlrun task run`: draft/queued -> in_progress, run here, sinks flushed. UsageError when
 // the task cannot start.

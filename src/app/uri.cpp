@@ -45,8 +45,8 @@ std::string scheme_of(const std::string& text)
 bool is_secret_query_key(const std::string& key)
 {
     static const char* const k_exact[] = {"key", "sig", "signature", "auth", "pwd", "passwd", "code", "credential"};
-    static const char* const k_within[] = {"token", "secret", "password", "api_key", "apikey", "access_key",
-                                           "signature", "credential"};
+    static const char* const k_within[] = {"token",  "secret",     "password",  "api_key",
+                                           "apikey", "access_key", "signature", "credential"};
     std::string k = lower(key);
     for (const char* e : k_exact) {
         if (k == e) {

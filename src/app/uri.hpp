@@ -6,7 +6,7 @@
 namespace mlrun {
 
 struct ParsedUri {
-    std::string scheme;   // lower case; "" for a plain path
+    std::string scheme; // lower case; "" for a plain path
     std::string user;
     std::string password;
     std::string host;

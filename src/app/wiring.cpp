@@ -8,8 +8,8 @@
 #include "ports/result_sink.hpp"
 #include "queue/local_agents.hpp"
 #include "queue/local_queue.hpp"
-#include "store/local_store.hpp"
 #include "store/local_inputs.hpp"
+#include "store/local_store.hpp"
 #include "tracking/local_sink.hpp"
 
 #include <cstdlib>
@@ -94,7 +94,8 @@ std::unique_ptr<Adapter> open_scheme(const std::vector<Scheme<Adapter>>& schemes
             return s.open(uri, text, local);
         }
     }
-    throw UsageError("unsupported " + std::string(what) + " URI \"" + redact_uri(uri) + "\" (expected " + expected + ")");
+    throw UsageError("unsupported " + std::string(what) + " URI \"" + redact_uri(uri) + "\" (expected " + expected
+                     + ")");
 }
 
 std::string from_env(const std::string& given, const char* name)
@@ -119,7 +120,8 @@ std::string resolve_home(const std::string& home)
     if (uri.scheme == "file") {
         h = uri.path;
     } else if (!uri.scheme.empty()) {
-        throw UsageError("unsupported store URI \"" + redact_uri(uri) + "\" (the task store is a local folder or file://PATH)");
+        throw UsageError("unsupported store URI \"" + redact_uri(uri)
+                         + "\" (the task store is a local folder or file://PATH)");
     }
     if (h.empty()) {
         throw UsageError("empty store path");
@@ -134,8 +136,9 @@ Backends open_backends(const BackendOptions& options)
     b.store = b.local.get();
     b.inputs = std::make_unique<LocalInputs>(*b.local);
     b.sinks.push_back(std::make_unique<LocalSink>(*b.local));
-    if (std::unique_ptr<ResultSink> mirror = open_scheme(tracking_schemes(), from_env(options.tracking, "MLRUN_TRACKING_URI"),
-                                                         "tracking", "http(s)://host:port", *b.local)) {
+    if (std::unique_ptr<ResultSink> mirror = open_scheme(tracking_schemes(),
+                                                         from_env(options.tracking, "MLRUN_TRACKING_URI"), "tracking",
+                                                         "http(s)://host:port", *b.local)) {
         b.sinks.push_back(std::move(mirror));
     }
     b.queue = open_scheme(queue_schemes(), from_env(options.queue, "MLRUN_QUEUE_URI"), "queue", "redis://host:port/db",

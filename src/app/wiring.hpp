@@ -16,18 +16,18 @@ namespace mlrun {
 class LocalStore;
 
 struct BackendOptions {
-    std::string home;      // --home or MLRUN_HOME
-    std::string tracking;  // --tracking or MLRUN_TRACKING_URI
-    std::string queue;     // --queue-uri or MLRUN_QUEUE_URI
+    std::string home;     // --home or MLRUN_HOME
+    std::string tracking; // --tracking or MLRUN_TRACKING_URI
+    std::string queue;    // --queue-uri or MLRUN_QUEUE_URI
 };
 
 struct Backends {
-    std::unique_ptr<LocalStore> local;            // task records, logs, datasets
-    TaskStore* store = nullptr;                   // = local, as the port
+    std::unique_ptr<LocalStore> local; // task records, logs, datasets
+    TaskStore* store = nullptr;        // = local, as the port
     std::unique_ptr<Inputs> inputs;
     std::vector<std::unique_ptr<ResultSink>> sinks; // [0] the local sink; mirrors after it
     std::unique_ptr<Queue> queue;
-    std::unique_ptr<AgentRegistry> agents;        // who serves which queue
+    std::unique_ptr<AgentRegistry> agents; // who serves which queue
 
     Backends();
     ~Backends();

@@ -14,8 +14,8 @@ public:
 // A task ran and failed; the error is also kept on the task: exit code 1.
 class TaskFailed : public std::runtime_error {
 public:
-    explicit TaskFailed(const std::string& what, int exit_code = 0)
-        : std::runtime_error(what), m_exit_code(exit_code) {}
+    explicit TaskFailed(const std::string& what, int exit_code = 0) : std::runtime_error(what), m_exit_code(exit_code)
+    {}
     // The exit code of the command that failed (exec tasks), else 0.
     int exit_code() const { return m_exit_code; }
 

@@ -8,14 +8,17 @@
 namespace mlrun {
 
 struct Failure {
-    std::string message;      // one line, secrets redacted
-    bool retryable = false;   // a later try may succeed (server down, 5xx, 429)
+    std::string message;    // one line, secrets redacted
+    bool retryable = false; // a later try may succeed (server down, 5xx, 429)
 };
 
 // Empty when it went well.
 using Outcome = std::optional<Failure>;
 
-inline Outcome ok() { return std::nullopt; }
+inline Outcome ok()
+{
+    return std::nullopt;
+}
 inline Outcome failure(std::string message, bool retryable = false)
 {
     return Failure{std::move(message), retryable};

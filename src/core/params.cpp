@@ -152,7 +152,8 @@ Json redact_secrets(const Json& params)
 Json parse_value(std::string_view text)
 {
     check_utf8(text, "value \"" + std::string(text.substr(0, 40)) + "\"");
-    if (text.size() >= 2 && ((text.front() == '\'' && text.back() == '\'') || (text.front() == '"' && text.back() == '"'))) {
+    if (text.size() >= 2
+        && ((text.front() == '\'' && text.back() == '\'') || (text.front() == '"' && text.back() == '"'))) {
         return std::string(text.substr(1, text.size() - 2));
     }
     if (text == "true" || text == "false" || text == "null") {
@@ -269,7 +270,8 @@ bool is_editable(std::string_view key, const std::vector<std::string>& editable)
 {
     for (const std::string& allowed : editable) {
         if (allowed == "*" || key == allowed
-            || (key.size() > allowed.size() && key.substr(0, allowed.size()) == allowed && key[allowed.size()] == '.')) {
+            || (key.size() > allowed.size() && key.substr(0, allowed.size()) == allowed
+                && key[allowed.size()] == '.')) {
             return true;
         }
     }
@@ -285,8 +287,8 @@ void apply_sets(Json& params, const std::vector<std::string>& sets, const std::v
             for (const std::string& a : *editable) {
                 allowed += (allowed.empty() ? "" : ", ") + a;
             }
-            throw UsageError("param \"" + key + "\" is not editable (editable: "
-                             + (allowed.empty() ? "none" : allowed) + ")");
+            throw UsageError("param \"" + key + "\" is not editable (editable: " + (allowed.empty() ? "none" : allowed)
+                             + ")");
         }
         set_path(params, key, std::move(value));
     }

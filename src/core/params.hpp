@@ -45,7 +45,6 @@ void merge_params(Json& params, const Json& overrides);
 bool is_editable(std::string_view key, const std::vector<std::string>& editable);
 // Applies --set assignments. With an allow-list, a key outside it throws UsageError naming
 // the allowed keys.
-void apply_sets(Json& params, const std::vector<std::string>& sets,
-                const std::vector<std::string>* editable = nullptr);
+void apply_sets(Json& params, const std::vector<std::string>& sets, const std::vector<std::string>* editable = nullptr);
 
 } // namespace mlrun

@@ -4,9 +4,10 @@ namespace mlrun {
 
 Json ModelRecord::to_json() const
 {
-    return Json{{"name", name},         {"version", version},   {"task_id", task_id},   {"run_id", run_id},
-                {"source_task", source_task}, {"kind", kind},   {"artifact", artifact}, {"metrics", metrics},
-                {"tags", tags},         {"lineage", lineage},   {"created_ms", created_ms}, {"reason", reason}};
+    return Json{{"name", name},         {"version", version},         {"task_id", task_id},
+                {"run_id", run_id},     {"source_task", source_task}, {"kind", kind},
+                {"artifact", artifact}, {"metrics", metrics},         {"tags", tags},
+                {"lineage", lineage},   {"created_ms", created_ms},   {"reason", reason}};
 }
 
 ModelRecord ModelRecord::from_json(const Json& j)

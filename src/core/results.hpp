@@ -9,8 +9,8 @@
 namespace mlrun {
 
 struct Scalar {
-    std::string title;   // "loss", "roc_auc"
-    std::string series;  // "train", "valid"
+    std::string title;  // "loss", "roc_auc"
+    std::string series; // "train", "valid"
     std::int64_t iteration = 0;
     double value = 0;
     // When it was first recorded (ms since the epoch; 0 = not yet stamped). Kept so that a
@@ -21,17 +21,17 @@ struct Scalar {
 
 struct ModelRecord {
     std::string name;
-    int version = 0;          // assigned when registered
-    std::string task_id;      // the training task that made it
-    std::string run_id;       // the pipeline run
-    std::string source_task;  // the summary task that recommended it
-    std::string kind;         // model.kind
-    std::string artifact;     // artifact name of the model folder in task_id ("model")
+    int version = 0;         // assigned when registered
+    std::string task_id;     // the training task that made it
+    std::string run_id;      // the pipeline run
+    std::string source_task; // the summary task that recommended it
+    std::string kind;        // model.kind
+    std::string artifact;    // artifact name of the model folder in task_id ("model")
     Json metrics = Json::object();
     std::vector<std::string> tags;
     Json lineage = Json::object(); // dataset, preprocess task, params
     std::int64_t created_ms = 0;
-    std::string reason;       // why it was recommended
+    std::string reason; // why it was recommended
 
     Json to_json() const;
     static ModelRecord from_json(const Json& j);

@@ -20,9 +20,8 @@ std::string_view to_string(Status s)
 
 const std::vector<Status>& all_statuses()
 {
-    static const std::vector<Status> all{Status::draft,     Status::queued, Status::in_progress,
-                                         Status::completed, Status::failed, Status::aborted,
-                                         Status::published};
+    static const std::vector<Status> all{Status::draft,  Status::queued,  Status::in_progress, Status::completed,
+                                         Status::failed, Status::aborted, Status::published};
     return all;
 }
 
@@ -56,8 +55,8 @@ void check_transition(Status from, Status to)
 {
     if (!can_transition(from, to)) {
         std::string why = from == Status::published ? " (published tasks are frozen)" : "";
-        throw UsageError("cannot move task from " + std::string(to_string(from)) + " to "
-                         + std::string(to_string(to)) + why);
+        throw UsageError("cannot move task from " + std::string(to_string(from)) + " to " + std::string(to_string(to))
+                         + why);
     }
 }
 

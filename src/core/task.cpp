@@ -19,9 +19,7 @@ void Task::transition(Status to, std::int64_t now)
         break;
     case Status::completed:
     case Status::failed:
-    case Status::aborted:
-        finished_ms = now;
-        break;
+    case Status::aborted: finished_ms = now; break;
     case Status::draft:
         started_ms = 0;
         finished_ms = 0;
@@ -30,8 +28,7 @@ void Task::transition(Status to, std::int64_t now)
         exit_code = 0;
         break;
     case Status::queued:
-    case Status::published:
-        break;
+    case Status::published: break;
     }
 }
 

@@ -15,21 +15,21 @@ struct ArtifactRecord {
     std::string content_type; // "text/csv", "application/json", "image/png", ...
     std::uint64_t size = 0;
     std::string sha256;
-    std::string uri;          // where the backend keeps it (file://... for the local store)
+    std::string uri; // where the backend keeps it (file://... for the local store)
 };
 
 struct Task {
     std::string id;
     std::string name;
-    std::string project;       // "a/b" = subproject b of a
+    std::string project;         // "a/b" = subproject b of a
     std::string type = "custom"; // ClearML task types: training, data_processing, ...
-    std::string kind;          // preprocess, train_model, summary, inference, exec, ...
+    std::string kind;            // preprocess, train_model, summary, inference, exec, ...
     std::string template_name;
     Json params = Json::object();
     std::vector<std::string> editable; // the template's allow-list of params
     std::vector<std::string> tags;
-    std::string run_id;        // the pipeline run it belongs to
-    std::string step;          // the pipeline step it runs ("train::mlp")
+    std::string run_id; // the pipeline run it belongs to
+    std::string step;   // the pipeline step it runs ("train::mlp")
     std::string parent;
     std::string cloned_from;
     std::string queue;
@@ -40,8 +40,8 @@ struct Task {
     std::int64_t finished_ms = 0;
     int attempts = 0;
     int exit_code = 0;
-    std::string error;         // message of the last failure
-    std::string error_class;   // "TaskFailed", "UsageError", "signal", "exit code", ...
+    std::string error;       // message of the last failure
+    std::string error_class; // "TaskFailed", "UsageError", "signal", "exit code", ...
     std::string cache_key;
     std::vector<ArtifactRecord> artifacts;
     Json values = Json::object(); // single values reported by the task (metrics and the like)

@@ -4,8 +4,8 @@
 #include "core/kind_names.hpp"
 #include "core/task.hpp"
 #include "core/util.hpp"
-#include "platform/self_path.hpp"
 #include "core/yaml.hpp"
+#include "platform/self_path.hpp"
 
 #include <algorithm>
 #include <map>
@@ -58,7 +58,8 @@ Template load_template(const fs::path& path)
     t.kind = str("kind", true);
     const auto& kinds = known_kinds();
     if (std::find(kinds.begin(), kinds.end(), t.kind) == kinds.end()) {
-        throw UsageError(where + "unknown kind \"" + t.kind + "\" (known: preprocess, train_model, summary, inference, exec, noop)");
+        throw UsageError(where + "unknown kind \"" + t.kind
+                         + "\" (known: preprocess, train_model, summary, inference, exec, noop)");
     }
     t.type = str("type", false);
     if (t.type.empty()) {

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 // Short, unique, sortable id: 9 base-36 digits of milliseconds + 5 random base-36 digits.
 std::string new_id();
 std::int64_t now_ms();
-std::string format_time_ms(std::int64_t ms); // "2026-11-22 11:46:03" in local time
+std::string format_time_ms(std::int64_t ms);     // "2026-11-22 11:46:03" in local time
 std::string format_duration_ms(std::int64_t ms); // "850 ms", "12.4 s", "3 min 05 s"
 
 // Writes via a temp file in the same folder + rename (+ fsync when MLRUN_FSYNC=1): a reader

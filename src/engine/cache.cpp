@@ -27,7 +27,8 @@ CacheKey cache_key(TaskStore& store, const std::string& kind, const std::string&
                 for (const ArtifactRecord& a : t.artifacts) {
                     arts[a.name] = a.sha256;
                 }
-                hashes.push_back(Json{{"status", std::string(to_string(t.status))}, {"artifacts", arts},
+                hashes.push_back(Json{{"status", std::string(to_string(t.status))},
+                                      {"artifacts", arts},
                                       {"values_sha256", sha256_hex(dump_json(t.values))}});
             }
             inputs[step] = hashes;
@@ -60,8 +61,8 @@ CacheKey cache_key(TaskStore& store, const std::string& kind, const std::string&
         }
     }
     CacheKey k;
-    k.material = Json{{"kind", kind},     {"template", template_name}, {"params", own},
-                      {"inputs", inputs}, {"data", data},              {"mlrun_version", MLRUN_VERSION}};
+    k.material = Json{{"kind", kind}, {"template", template_name},     {"params", own}, {"inputs", inputs},
+                      {"data", data}, {"mlrun_version", MLRUN_VERSION}};
     k.key = sha256_hex(dump_json(k.material));
     return k;
 }

@@ -43,7 +43,7 @@ struct Step {
 struct Running {
     Step step;
     Subprocess child;
-    std::string tail;  // the last k_tail_bytes of its output
+    std::string tail; // the last k_tail_bytes of its output
 };
 
 } // namespace
@@ -146,8 +146,13 @@ struct ChildProcessStepRunner::Impl {
                 try {
                     // Spawned here, by the thread that lives as long as the children.
                     SubprocessOptions options;
-                    options.argv = {exe.string(), "task", "run", "-q", "--threads",
-                                    std::to_string(std::max(1, s.request.threads)), s.request.task.id};
+                    options.argv = {exe.string(),
+                                    "task",
+                                    "run",
+                                    "-q",
+                                    "--threads",
+                                    std::to_string(std::max(1, s.request.threads)),
+                                    s.request.task.id};
                     options.env = {{"MLRUN_HOME", home.string()}};
                     options.die_with_parent = true; // spawned by this thread, which outlives the child
                     options.kill_grace_ms = k_kill_grace_ms;
@@ -212,8 +217,7 @@ struct ChildProcessStepRunner::Impl {
 ChildProcessStepRunner::ChildProcessStepRunner(TaskStore& store, std::filesystem::path exe, std::filesystem::path home,
                                                int max_children)
     : m_impl(std::make_unique<Impl>(store, std::move(exe), std::move(home), max_children))
-{
-}
+{}
 
 ChildProcessStepRunner::~ChildProcessStepRunner() = default;
 

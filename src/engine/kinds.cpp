@@ -83,8 +83,9 @@ const KindFn& KindRegistry::get(const std::string& name)
             }
         }
         if (!m_impl->plugin.loaded()) {
-            throw UsageError("task kind \"" + name + "\" needs libmlrun_tasks.so, which could not be loaded"
-                             + (errors.empty() ? std::string(" (not found next to mlrun or in ../lib/mlrun)") : ":" + errors));
+            throw UsageError(
+                "task kind \"" + name + "\" needs libmlrun_tasks.so, which could not be loaded"
+                + (errors.empty() ? std::string(" (not found next to mlrun or in ../lib/mlrun)") : ":" + errors));
         }
         if (m_impl->threads > 0 && m_impl->set_threads) {
             m_impl->set_threads(m_impl->threads);

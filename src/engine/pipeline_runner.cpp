@@ -1,10 +1,10 @@
 #include "engine/pipeline_runner.hpp"
 
 #include "core/error.hpp"
-#include "engine/kinds.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
 #include "engine/executor.hpp"
+#include "engine/kinds.hpp"
 #include "engine/pipeline_step.hpp"
 #include "engine/plan.hpp"
 #include "engine/run_observer.hpp"
@@ -54,7 +54,7 @@ void check_step_params(const PipelineSpec& spec, const std::map<std::string, Tem
 struct LoadedRun {
     PipelineSpec spec;
     std::map<std::string, Template> templates;
-    std::string run_id;             // empty for a new run
+    std::string run_id; // empty for a new run
     std::optional<Json> previous;
 };
 
@@ -99,9 +99,8 @@ LoadedRun load_run_input(const Ports& b, const std::string& file, PipelineOption
     }
     check_step_params(spec, templates);
     for (const std::string& s : options.no_cache_steps) {
-        bool known = std::any_of(spec.steps.begin(), spec.steps.end(), [&](const StepSpec& st) {
-            return st.name == s || s.rfind(st.name + "::", 0) == 0;
-        });
+        bool known = std::any_of(spec.steps.begin(), spec.steps.end(),
+                                 [&](const StepSpec& st) { return st.name == s || s.rfind(st.name + "::", 0) == 0; });
         if (!known) {
             throw UsageError("--no-cache-step \"" + s + "\": no such step in " + spec.file.string());
         }
@@ -173,7 +172,8 @@ void start_node(RunContext& ctx, Plan& plan, StepRunner& runner, size_t i, int s
         }
         Json params = step_params(ctx, plan, i);
         if (std::optional<Task> hit = decide_cache(ctx, plan, i, params)) {
-            ctx.emit({node.name, hit->id, slot, "cached", "", 0, 0, 0, "", rec.metric.value_or(0), rec.metric.has_value()});
+            ctx.emit(
+                {node.name, hit->id, slot, "cached", "", 0, 0, 0, "", rec.metric.value_or(0), rec.metric.has_value()});
             done(NodeEnd{NodeState::cached, "reused task " + hit->id});
             return;
         }
@@ -181,7 +181,8 @@ void start_node(RunContext& ctx, Plan& plan, StepRunner& runner, size_t i, int s
         ctx.emit({node.name, task.id, slot, "started"});
 
         StepCallbacks callbacks;
-        callbacks.on_stage = [&ctx, &rec, name = node.name, id = task.id, slot](const std::string& stage, int d, int total) {
+        callbacks.on_stage = [&ctx, &rec, name = node.name, id = task.id, slot](const std::string& stage, int d,
+                                                                                int total) {
             ctx.emit({name, id, slot, "stage", stage, d, total, now_ms() - rec.started_ms});
         };
         callbacks.on_end = [&ctx, &rec, i, name = node.name, id = task.id, slot, done](Task ended) {
@@ -277,14 +278,23 @@ PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOpt
     if (!options.dry_run) {
         run_lock = b.store->try_lock_run(run_id);
         if (!run_lock) {
-            throw UsageError("run " + run_id + " is still running in another mlrun process; wait for it or stop it first");
+            throw UsageError("run " + run_id
+                             + " is still running in another mlrun process; wait for it or stop it first");
         }
     }
     int cores = options.cores > 0 ? options.cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     int share = std::max(1, cores / spec.parallelism);
     KindRegistry::instance().set_threads(share);
 
-    RunContext ctx{*b.store, spec, loaded.templates, options, run_id, options.dry_run, share, {}, {},
+    RunContext ctx{*b.store,
+                   spec,
+                   loaded.templates,
+                   options,
+                   run_id,
+                   options.dry_run,
+                   share,
+                   {},
+                   {},
                    std::vector<NodeRecord>(plan.nodes().size())};
     if (loaded.previous) {
         load_earlier_attempt(ctx);
@@ -305,7 +315,9 @@ PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOpt
 
     InProcessStepRunner in_process(b);
     DryRunStepRunner dry_run;
-    StepRunner& runner = options.runner ? *options.runner : options.dry_run ? static_cast<StepRunner&>(dry_run) : in_process;
+    StepRunner& runner = options.runner    ? *options.runner
+                         : options.dry_run ? static_cast<StepRunner&>(dry_run)
+                                           : in_process;
     {
         CancelRelay relay(options.cancel, runner);
         ExecutorHooks hooks;

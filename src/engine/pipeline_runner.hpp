@@ -18,14 +18,14 @@ class RunObserver;
 class StepRunner;
 
 struct PipelineOptions {
-    std::vector<std::string> sets;        // step.param=value
-    int parallelism = 0;                  // 0: the file's
+    std::vector<std::string> sets; // step.param=value
+    int parallelism = 0;           // 0: the file's
     bool no_cache = false;
     std::vector<std::string> no_cache_steps;
-    std::string resume_run;               // rerun what did not complete in this run
+    std::string resume_run; // rerun what did not complete in this run
     bool smoke = false;
-    int cores = 0;                        // 0: the machine's
-    bool serial = false;                  // SerialExecutor instead of the TBB graph
+    int cores = 0;       // 0: the machine's
+    bool serial = false; // SerialExecutor instead of the TBB graph
     std::string templates_dir;
     const std::atomic<bool>* cancel = nullptr;
     RunObserver* observer = nullptr;
@@ -38,9 +38,9 @@ struct PipelineOptions {
 
 struct PipelineResult {
     std::string run_id;
-    std::string status;   // completed | failed | aborted
-    std::string why;      // what made it fail
-    Json record;          // the run record as written
+    std::string status;      // completed | failed | aborted
+    std::string why;         // what made it fail
+    Json record;             // the run record as written
     std::vector<Gate> gates; // the gates: of the file that ran
 };
 

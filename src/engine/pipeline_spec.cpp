@@ -19,7 +19,8 @@ void check_keys(const Json& obj, const std::vector<std::string>& allowed, const 
     for (auto it = obj.begin(); it != obj.end(); ++it) {
         if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end()) {
             std::string near = nearest(it.key(), allowed);
-            throw UsageError(where + "unknown key \"" + it.key() + "\"" + (near.empty() ? "" : " (did you mean " + near + "?)"));
+            throw UsageError(where + "unknown key \"" + it.key() + "\""
+                             + (near.empty() ? "" : " (did you mean " + near + "?)"));
         }
     }
 }
@@ -102,7 +103,8 @@ PipelineSpec parse_pipeline(const Json& doc, const fs::path& path)
     if (!doc.is_object()) {
         throw UsageError(top + "a pipeline is a mapping with name and steps");
     }
-    check_keys(doc, {"name", "project", "description", "primary_metric", "parallelism", "policy", "steps", "smoke", "gates"},
+    check_keys(doc,
+               {"name", "project", "description", "primary_metric", "parallelism", "policy", "steps", "smoke", "gates"},
                top);
     PipelineSpec spec;
     spec.file = path;
@@ -161,7 +163,8 @@ PipelineSpec parse_pipeline(const Json& doc, const fs::path& path)
         if (step.name.find("::") != std::string::npos) {
             throw UsageError(where + "\"::\" is reserved for fan-out steps");
         }
-        check_keys(s, {"name", "template", "params", "parents", "foreach", "queue", "trigger", "optional", "description"},
+        check_keys(s,
+                   {"name", "template", "params", "parents", "foreach", "queue", "trigger", "optional", "description"},
                    where);
         if (!names.insert(step.name).second) {
             throw UsageError(where + "duplicate step name");
@@ -179,7 +182,8 @@ PipelineSpec parse_pipeline(const Json& doc, const fs::path& path)
         if (s.contains("foreach") && !s["foreach"].is_null()) {
             const Json& f = s["foreach"];
             if (!f.is_object() || f.size() != 1 || !f.begin().value().is_array() || f.begin().value().empty()) {
-                throw UsageError(where + "\"foreach\" must be one param with a non-empty list, e.g. {model.kind: [logreg, mlp]}");
+                throw UsageError(
+                    where + "\"foreach\" must be one param with a non-empty list, e.g. {model.kind: [logreg, mlp]}");
             }
             step.foreach_key = f.begin().key();
             std::set<std::string> seen;
@@ -307,7 +311,8 @@ Gate parse_gate(const std::string& text)
         }
         break;
     }
-    throw UsageError("gate \"" + text + "\": expected METRIC OP NUMBER with OP one of >= > <= < ==, e.g. 'roc_auc>=0.80'");
+    throw UsageError("gate \"" + text
+                     + "\": expected METRIC OP NUMBER with OP one of >= > <= < ==, e.g. 'roc_auc>=0.80'");
 }
 
 bool gate_passes(const Gate& gate, double value)

@@ -14,9 +14,9 @@ enum class Policy { partial, strict };
 struct StepSpec {
     std::string name;
     std::string template_name;
-    Json params = Json::object();      // the step's own params (nested)
+    Json params = Json::object(); // the step's own params (nested)
     std::vector<std::string> parents;
-    std::string foreach_key;           // "model.kind": one node per value
+    std::string foreach_key; // "model.kind": one node per value
     std::vector<Json> foreach_values;
     std::string queue;
     Trigger trigger = Trigger::all_success;
@@ -25,9 +25,9 @@ struct StepSpec {
 
 struct Gate {
     std::string metric;
-    std::string op;      // >=, >, <=, <, ==
+    std::string op; // >=, >, <=, <, ==
     double bound = 0;
-    std::string text;    // as written
+    std::string text; // as written
 };
 
 struct PipelineSpec {
@@ -37,10 +37,10 @@ struct PipelineSpec {
     int parallelism = 2;
     Policy policy = Policy::partial;
     std::vector<StepSpec> steps;
-    Json smoke = Json::object();       // step.param -> value, applied with --smoke
+    Json smoke = Json::object(); // step.param -> value, applied with --smoke
     std::vector<Gate> gates;
-    std::filesystem::path file;        // where it was read from
-    std::filesystem::path base_dir;    // its folder: relative data paths resolve here
+    std::filesystem::path file;     // where it was read from
+    std::filesystem::path base_dir; // its folder: relative data paths resolve here
 };
 
 // Parses and checks structure: unknown keys, duplicate step names, unknown parents,

@@ -125,7 +125,8 @@ std::optional<Task> decide_cache(RunContext& ctx, Plan& plan, size_t i, const Js
     } else if (std::optional<Task> hit = cache_lookup(ctx.store, key.key)) {
         node.task_id = hit->id;
         rec.cache_decision = "hit";
-        rec.cache_reason = "same key as completed task " + hit->id + (hit->run_id.empty() ? "" : " of run " + hit->run_id);
+        rec.cache_reason = "same key as completed task " + hit->id
+                           + (hit->run_id.empty() ? "" : " of run " + hit->run_id);
         rec.metric = primary_value(*hit, ctx.spec.primary_metric);
         return hit;
     } else {

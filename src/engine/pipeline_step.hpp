@@ -7,8 +7,8 @@
 #include "core/template.hpp"
 #include "engine/executor.hpp"
 #include "engine/plan.hpp"
-#include "engine/run_record.hpp"
 #include "engine/run_observer.hpp"
+#include "engine/run_record.hpp"
 
 #include <map>
 #include <optional>
@@ -22,16 +22,16 @@ struct PipelineOptions;
 
 // Everything a node's decisions read, and the per-node records they write.
 struct RunContext {
-    TaskStore& store;                                // every store read and write of the loop
+    TaskStore& store; // every store read and write of the loop
     const PipelineSpec& spec;
     const std::map<std::string, Template>& templates;
     const PipelineOptions& options;
     std::string run_id;
-    bool dry_run = false;                            // nothing written: not a task, record or cache entry
-    int share = 1;                                   // cores per step
-    std::map<std::string, Task> earlier;             // resume: the newest task per step of the run
-    std::map<std::string, Task> clone_of;            // resume: drafts cloned from those tasks
-    std::vector<NodeRecord> records;                 // per plan node
+    bool dry_run = false;                 // nothing written: not a task, record or cache entry
+    int share = 1;                        // cores per step
+    std::map<std::string, Task> earlier;  // resume: the newest task per step of the run
+    std::map<std::string, Task> clone_of; // resume: drafts cloned from those tasks
+    std::vector<NodeRecord> records;      // per plan node
 
     // Tells the observer, if any.
     void emit(const StepEvent& e) const;

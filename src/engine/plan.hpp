@@ -12,18 +12,18 @@ namespace mlrun {
 
 enum class NodeState { pending, running, completed, cached, failed, aborted, skipped };
 std::string_view to_string(NodeState s);
-bool is_done(NodeState s);     // completed or cached
-bool is_ended(NodeState s);    // anything but pending and running
+bool is_done(NodeState s);  // completed or cached
+bool is_ended(NodeState s); // anything but pending and running
 
 struct PlanNode {
-    std::string name;          // "preprocess", "train::mlp"
-    size_t step = 0;           // index into spec.steps
-    Json foreach_value;        // null when not a fan-out
+    std::string name;            // "preprocess", "train::mlp"
+    size_t step = 0;             // index into spec.steps
+    Json foreach_value;          // null when not a fan-out
     std::vector<size_t> parents; // node indices
     std::vector<size_t> children;
     NodeState state = NodeState::pending;
     std::string task_id;
-    std::string reason;        // why skipped / failed / cached
+    std::string reason; // why skipped / failed / cached
 };
 
 class Plan {
@@ -75,9 +75,9 @@ private:
 
     PipelineSpec m_spec;
     std::vector<PlanNode> m_nodes;
-    std::vector<size_t> m_waiting;  // per node: parents not ended yet
-    std::set<size_t> m_candidates;  // all parents ended, not yet handed out or settled
-    std::vector<size_t> m_settled;  // ended by take_ready, not yet taken
+    std::vector<size_t> m_waiting; // per node: parents not ended yet
+    std::set<size_t> m_candidates; // all parents ended, not yet handed out or settled
+    std::vector<size_t> m_settled; // ended by take_ready, not yet taken
     size_t m_running = 0;
     size_t m_ended = 0;
     bool m_cancelled = false;

@@ -50,8 +50,8 @@ public:
             if (e.done != e.total && e.done % step != 0) {
                 return;
             }
-            std::fprintf(m_out, "%s%s: %s %d/%d (%s)\n", clock_prefix().c_str(), e.step.c_str(), e.stage.c_str(), e.done,
-                         e.total, format_duration_ms(e.elapsed_ms).c_str());
+            std::fprintf(m_out, "%s%s: %s %d/%d (%s)\n", clock_prefix().c_str(), e.step.c_str(), e.stage.c_str(),
+                         e.done, e.total, format_duration_ms(e.elapsed_ms).c_str());
         } else if (e.state == "started") {
             std::fprintf(m_out, "%s%s: started on slot %d (task %s)\n", clock_prefix().c_str(), e.step.c_str(), e.slot,
                          e.task_id.c_str());
@@ -87,13 +87,21 @@ public:
     void run_started(const std::string& run_id, const std::string& pipeline, const std::vector<std::string>& steps,
                      int parallelism) override
     {
-        emit(Json{{"event", "run_started"}, {"run_id", run_id}, {"pipeline", pipeline}, {"steps", steps},
-                  {"parallelism", parallelism}, {"time_ms", now_ms()}});
+        emit(Json{{"event", "run_started"},
+                  {"run_id", run_id},
+                  {"pipeline", pipeline},
+                  {"steps", steps},
+                  {"parallelism", parallelism},
+                  {"time_ms", now_ms()}});
     }
     void step_event(const StepEvent& e) override
     {
-        Json j{{"event", e.state == "started" ? "step_started" : e.state == "stage" ? "step_stage" : "step_finished"},
-               {"step", e.step}, {"task_id", e.task_id}, {"time_ms", now_ms()}};
+        Json j{{"event", e.state == "started" ? "step_started"
+                         : e.state == "stage" ? "step_stage"
+                                              : "step_finished"},
+               {"step", e.step},
+               {"task_id", e.task_id},
+               {"time_ms", now_ms()}};
         if (e.state == "started") {
             j["slot"] = e.slot;
         } else if (e.state == "stage") {
@@ -114,7 +122,10 @@ public:
     }
     void run_finished(const std::string& run_id, const std::string& status, std::int64_t elapsed_ms) override
     {
-        emit(Json{{"event", "run_finished"}, {"run_id", run_id}, {"status", status}, {"elapsed_ms", elapsed_ms},
+        emit(Json{{"event", "run_finished"},
+                  {"run_id", run_id},
+                  {"status", status},
+                  {"elapsed_ms", elapsed_ms},
                   {"time_ms", now_ms()}});
     }
 
@@ -170,8 +181,8 @@ public:
                 metric = buf;
             }
             const char* colour = e.state == "failed" || e.state == "aborted" ? "\x1b[31m"
-                                 : e.state == "skipped"                       ? "\x1b[33m"
-                                                                              : "\x1b[32m";
+                                 : e.state == "skipped"                      ? "\x1b[33m"
+                                                                             : "\x1b[32m";
             std::fprintf(m_out, "%s%-9s\x1b[0m %-24s %8s%s%s\n", colour, e.state.c_str(), e.step.c_str(),
                          e.elapsed_ms ? format_duration_ms(e.elapsed_ms).c_str() : "", metric.c_str(),
                          e.message.empty() ? "" : ("  " + e.message).c_str());
@@ -183,7 +194,8 @@ public:
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         clear();
-        std::fprintf(m_out, "run %s %s in %s\n", run_id.c_str(), status.c_str(), format_duration_ms(elapsed_ms).c_str());
+        std::fprintf(m_out, "run %s %s in %s\n", run_id.c_str(), status.c_str(),
+                     format_duration_ms(elapsed_ms).c_str());
         std::fflush(m_out);
     }
 
@@ -213,13 +225,16 @@ private:
         const int width = 30;
         int filled = static_cast<int>(progress * width + 0.5);
         std::int64_t elapsed = now_ms() - m_start;
-        std::string eta = progress > 0.02 ? format_duration_ms(static_cast<std::int64_t>(elapsed * (1 - progress) / progress)) : "?";
+        std::string eta = progress > 0.02
+                              ? format_duration_ms(static_cast<std::int64_t>(elapsed * (1 - progress) / progress))
+                              : "?";
         std::fprintf(m_out, "[%s%s] %3d%%  %zu/%zu steps  elapsed %s  eta %s\n", std::string(filled, '#').c_str(),
                      std::string(width - filled, '.').c_str(), static_cast<int>(progress * 100), m_ended, m_total,
                      format_duration_ms(elapsed).c_str(), eta.c_str());
         m_drawn = 1;
         for (const auto& [name, r] : m_running) {
-            std::string stage = r.total > 0 ? r.stage + " " + std::to_string(r.done) + "/" + std::to_string(r.total) : "running";
+            std::string stage = r.total > 0 ? r.stage + " " + std::to_string(r.done) + "/" + std::to_string(r.total)
+                                            : "running";
             std::fprintf(m_out, "  slot %d  %-24s %-16s %s\n", r.slot, name.c_str(), stage.c_str(),
                          format_duration_ms(now_ms() - r.started).c_str());
             ++m_drawn;

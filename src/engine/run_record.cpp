@@ -50,8 +50,11 @@ Json node_json(const Plan& plan, size_t i, const NodeRecord& r)
            {"state", std::string(to_string(n.state))},
            {"reason", n.reason},
            {"optional", plan.spec().steps[n.step].optional},
-           {"cache", {{"key", r.cache_key}, {"decision", r.cache_decision}, {"reason", r.cache_reason},
-                      {"material", r.cache_material}}},
+           {"cache",
+            {{"key", r.cache_key},
+             {"decision", r.cache_decision},
+             {"reason", r.cache_reason},
+             {"material", r.cache_material}}},
            {"started_ms", r.started_ms},
            {"finished_ms", r.finished_ms}};
     j["metric"] = r.metric ? Json(*r.metric) : Json(nullptr);
@@ -203,7 +206,8 @@ std::string explain_step(const Ports& b, const std::string& run_id, const std::s
     }
     const Json& cache = (*node)["cache"];
     std::string decision = cache.value("decision", "");
-    std::string out = "step " + step + " of run " + run["id"].get<std::string>() + ": " + node->value("state", "") + "\n";
+    std::string out = "step " + step + " of run " + run["id"].get<std::string>() + ": " + node->value("state", "")
+                      + "\n";
     if (decision.empty()) {
         return out + "  it did not get as far as the cache check (" + node->value("reason", "") + ")\n";
     }
@@ -228,8 +232,9 @@ std::string explain_step(const Ports& b, const std::string& run_id, const std::s
     }
     std::vector<std::string> diff = material_diff(*before, cache.value("material", Json::object()));
     if (diff.empty()) {
-        return out + "  same material as the previous run, but no completed task was recorded under it "
-                     "(the earlier step failed or was reset)\n";
+        return out
+               + "  same material as the previous run, but no completed task was recorded under it "
+                 "(the earlier step failed or was reset)\n";
     }
     out += "  differs from the previous run in:\n";
     for (const std::string& d : diff) {
@@ -240,15 +245,16 @@ std::string explain_step(const Ports& b, const std::string& run_id, const std::s
 
 std::string format_run(const Json& run)
 {
-    std::string out = "run " + run.value("id", "") + " of " + run.value("pipeline", "") + " (" + run.value("project", "")
-                      + "): " + run.value("status", "");
+    std::string out = "run " + run.value("id", "") + " of " + run.value("pipeline", "") + " ("
+                      + run.value("project", "") + "): " + run.value("status", "");
     if (!run.value("why", "").empty()) {
         out += " — " + run.value("why", "");
     }
     std::int64_t start = run.value("started_ms", std::int64_t{0});
     std::int64_t end = run["finished_ms"].is_number() ? run["finished_ms"].get<std::int64_t>() : 0;
-    out += "\nstarted " + format_time_ms(start) + (end ? ", took " + format_duration_ms(end - start) : "") + "; primary metric "
-           + run.value("primary_metric", "") + (run.value("smoke", false) ? "; smoke profile" : "") + "\n\n";
+    out += "\nstarted " + format_time_ms(start) + (end ? ", took " + format_duration_ms(end - start) : "")
+           + "; primary metric " + run.value("primary_metric", "")
+           + (run.value("smoke", false) ? "; smoke profile" : "") + "\n\n";
     // One line per node, indented by depth (longest path from a root): a text DAG.
     std::map<std::string, int> depth;
     for (const Json& n : run["nodes"]) {

@@ -22,14 +22,14 @@ struct NodeRecord {
     std::int64_t started_ms = 0;
     std::int64_t finished_ms = 0;
     std::optional<double> metric;
-    bool executed = false;      // ran (or was rerun) in this invocation
+    bool executed = false; // ran (or was rerun) in this invocation
 };
 
 // The fields of a run record that are not the plan's.
 struct RunRecordHeader {
     std::string run_id;
-    std::optional<Json> previous;       // the record of the run being resumed
-    std::int64_t started_ms = 0;        // of this invocation
+    std::optional<Json> previous; // the record of the run being resumed
+    std::int64_t started_ms = 0;  // of this invocation
     bool smoke = false;
     std::vector<std::string> sets;
 };

@@ -1,20 +1,20 @@
 #include "engine/task_runner.hpp"
 
 #include "core/error.hpp"
-#include "engine/kinds.hpp"
 #include "core/util.hpp"
-#include "platform/self_path.hpp"
+#include "engine/kinds.hpp"
 #include "engine/task_recorder.hpp"
+#include "platform/self_path.hpp"
 #include "ports/task_context.hpp"
 #include "ports/task_store.hpp"
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <filesystem>
 
 namespace mlrun {
 
@@ -44,8 +44,7 @@ public:
                   }
               }
           })
-    {
-    }
+    {}
     ~AbortWatcher()
     {
         {
@@ -113,8 +112,8 @@ Task run_task(const Ports& ports, const Task& started, const RunOptions& options
         std::error_code ec;
         fs::remove_all(ctx.work_dir, ec);
         fs::create_directories(ctx.work_dir);
-        log("mlrun: task " + task.id + " (" + task.kind + (task.name.empty() ? "" : ", " + task.name) + ") started, attempt "
-            + std::to_string(task.attempts));
+        log("mlrun: task " + task.id + " (" + task.kind + (task.name.empty() ? "" : ", " + task.name)
+            + ") started, attempt " + std::to_string(task.attempts));
         const KindFn& fn = KindRegistry::instance().get(task.kind);
         fn(ctx);
         ctx.check_cancel();

@@ -13,7 +13,7 @@ namespace mlrun {
 class TaskStore;
 
 struct RunOptions {
-    int threads = 1;                          // core share of this task
+    int threads = 1; // core share of this task
     const std::atomic<bool>* cancel = nullptr;
     // Each log line as it is written (also kept in log.txt).
     std::function<void(const std::string& line)> on_log;

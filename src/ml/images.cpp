@@ -94,7 +94,8 @@ ImageSet load_entries(const std::vector<Entry>& entries, int size, std::size_t l
 bool is_image_file(const std::filesystem::path& path)
 {
     std::string ext = path.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".pgm" || ext == ".ppm"
            || ext == ".tif" || ext == ".tiff" || ext == ".webp";
 }

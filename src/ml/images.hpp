@@ -13,10 +13,10 @@
 namespace mlrun::ml {
 
 struct ImageSet {
-    Matrix x;                         // rows = images, cols = size * size, values 0..255
-    std::vector<std::string> labels;  // label text per image
-    std::vector<std::string> ids;     // relative path, or "cell_<index>" for a grid
-    ImageShape shape;                 // channels 1
+    Matrix x;                        // rows = images, cols = size * size, values 0..255
+    std::vector<std::string> labels; // label text per image
+    std::vector<std::string> ids;    // relative path, or "cell_<index>" for a grid
+    ImageShape shape;                // channels 1
 };
 
 // <root>/<class>/<image>: classes and files sorted by name. size 0 = the first image's

@@ -162,7 +162,7 @@ std::string recommendation_reason(const json& rows, const std::string& primary, 
 
 const std::vector<std::string>& rankable_metrics()
 {
-    static const std::vector<std::string> metrics{"accuracy", "precision", "recall", "f1",
+    static const std::vector<std::string> metrics{"accuracy", "precision", "recall",  "f1",
                                                   "roc_auc",  "pr_auc",    "log_loss"};
     return metrics;
 }
@@ -273,13 +273,13 @@ Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std
 
     if (!board.rows.empty()) {
         const json& best = board.rows.at(0);
-        board.recommended = json{{"task_id", best.at("task_id")},
-                                 {"name", best.at("model")},
-                                 {"kind", best.at("kind")},
-                                 {"metric", primary_metric},
-                                 {"value", best.at("score")},
-                                 {"reason", recommendation_reason(board.rows, primary_metric,
-                                                                  board.error_models.size())}};
+        board.recommended = json{
+            {"task_id", best.at("task_id")},
+            {"name", best.at("model")},
+            {"kind", best.at("kind")},
+            {"metric", primary_metric},
+            {"value", best.at("score")},
+            {"reason", recommendation_reason(board.rows, primary_metric, board.error_models.size())}};
     }
     return board;
 }
@@ -301,7 +301,8 @@ std::string leaderboard_csv(const Leaderboard& board)
     const std::vector<std::string> metrics = metric_columns(board.rows, board.primary_metric);
     std::vector<std::string> fields{"rank", "model", "kind", "task_id"};
     fields.insert(fields.end(), metrics.begin(), metrics.end());
-    fields.insert(fields.end(), {"valid_" + board.primary_metric, "train_time_s", "latency_ms_per_row", "model_size_bytes"});
+    fields.insert(fields.end(),
+                  {"valid_" + board.primary_metric, "train_time_s", "latency_ms_per_row", "model_size_bytes"});
     std::string out;
     write_csv_row(out, fields);
     for (const json& row : board.rows) {
@@ -313,8 +314,8 @@ std::string leaderboard_csv(const Leaderboard& board)
         }
         const json& valid = row.at("valid");
         fields.push_back(valid.contains(board.primary_metric) ? num(valid.at(board.primary_metric)) : std::string());
-        fields.insert(fields.end(),
-                      {num(row.at("train_time_s")), num(row.at("latency_ms_per_row")), num(row.at("model_size_bytes"))});
+        fields.insert(fields.end(), {num(row.at("train_time_s")), num(row.at("latency_ms_per_row")),
+                                     num(row.at("model_size_bytes"))});
         write_csv_row(out, fields);
     }
     return out;

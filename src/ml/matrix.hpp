@@ -30,10 +30,10 @@ struct ImageShape {
 // One split after preprocessing: features, integer labels 0..n_classes-1, row ids.
 struct LabeledSet {
     Matrix x;
-    std::vector<int> y;                    // empty when the data has no labels
-    std::vector<std::string> ids;          // one per row (the id column, or the row number)
+    std::vector<int> y;           // empty when the data has no labels
+    std::vector<std::string> ids; // one per row (the id column, or the row number)
     std::vector<std::string> feature_names;
-    std::vector<std::string> class_names;  // label index -> original label text
+    std::vector<std::string> class_names; // label index -> original label text
     ImageShape shape;
     int n_classes() const { return static_cast<int>(class_names.size()); }
 };

@@ -19,8 +19,8 @@ constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
 void check_lengths(size_t a, size_t b, const char* what)
 {
     if (a != b) {
-        throw std::invalid_argument(std::string(what) + ": y_true has " + std::to_string(a) + " rows but the predictions have "
-                                    + std::to_string(b));
+        throw std::invalid_argument(std::string(what) + ": y_true has " + std::to_string(a)
+                                    + " rows but the predictions have " + std::to_string(b));
     }
 }
 
@@ -267,7 +267,8 @@ std::vector<std::vector<long>> confusion_matrix(const std::vector<int>& y_true, 
                                                 int n_classes)
 {
     check_lengths(y_true.size(), y_pred.size(), "confusion_matrix");
-    std::vector<std::vector<long>> m(static_cast<size_t>(n_classes), std::vector<long>(static_cast<size_t>(n_classes), 0));
+    std::vector<std::vector<long>> m(static_cast<size_t>(n_classes),
+                                     std::vector<long>(static_cast<size_t>(n_classes), 0));
     for (size_t i = 0; i < y_true.size(); ++i) {
         if (y_true[i] >= 0 && y_true[i] < n_classes && y_pred[i] >= 0 && y_pred[i] < n_classes) {
             ++m[static_cast<size_t>(y_true[i])][static_cast<size_t>(y_pred[i])];
@@ -305,8 +306,8 @@ void roc_curve(const std::vector<int>& y_true, const std::vector<double>& score,
     const double n_neg = fps.back();
     const double n_pos = tps.back();
     for (size_t k = 0; k < fps.size(); ++k) {
-        const bool keep = k == 0 || k + 1 == fps.size()
-                          || (fps[k + 1] - 2 * fps[k] + fps[k - 1]) != 0 || (tps[k + 1] - 2 * tps[k] + tps[k - 1]) != 0;
+        const bool keep = k == 0 || k + 1 == fps.size() || (fps[k + 1] - 2 * fps[k] + fps[k - 1]) != 0
+                          || (tps[k + 1] - 2 * tps[k] + tps[k - 1]) != 0;
         if (keep) {
             fpr.push_back(n_neg > 0 ? fps[k] / n_neg : k_nan);
             tpr.push_back(n_pos > 0 ? tps[k] / n_pos : k_nan);

@@ -44,8 +44,7 @@ const char* const k_font = "DejaVu Sans";
 class Canvas {
 public:
     Canvas(int width, int height)
-        : m_width(width), m_height(height),
-          m_surface(cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height)),
+        : m_width(width), m_height(height), m_surface(cairo_image_surface_create(CAIRO_FORMAT_ARGB32, width, height)),
           m_cr(cairo_create(m_surface))
     {
         if (cairo_surface_status(m_surface) != CAIRO_STATUS_SUCCESS || cairo_status(m_cr) != CAIRO_STATUS_SUCCESS) {
@@ -329,10 +328,9 @@ void plot_leaderboard_bars(const json& leaderboard, const fs::path& png)
     const std::string metric = leaderboard.is_object() ? leaderboard.value("primary_metric", std::string("score"))
                                                        : std::string("score");
     const bool lower = lower_is_better(metric);
-    const std::string recommended_id =
-        leaderboard.is_object() && leaderboard.value("recommended", json()).is_object()
-            ? leaderboard.at("recommended").value("task_id", std::string())
-            : std::string();
+    const std::string recommended_id = leaderboard.is_object() && leaderboard.value("recommended", json()).is_object()
+                                           ? leaderboard.at("recommended").value("task_id", std::string())
+                                           : std::string();
 
     const int n = static_cast<int>(rows.size());
     const double band = 38;

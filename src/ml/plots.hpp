@@ -45,8 +45,7 @@ void plot_leaderboard_bars(const nlohmann::json& leaderboard, const std::filesys
 
 // All curves on one chart with the chance diagonal and a legend; note (may be empty) is
 // printed under the title (e.g. "multi-class: one-vs-rest micro average").
-void plot_roc_curves(const std::vector<RocSeries>& series, const std::string& note,
-                     const std::filesystem::path& png);
+void plot_roc_curves(const std::vector<RocSeries>& series, const std::string& note, const std::filesystem::path& png);
 
 // A heat map of counts[true][predicted] with the counts in the cells and class names on
 // both axes.

@@ -17,11 +17,11 @@ struct ReportPlot {
 };
 
 struct ReportInput {
-    std::string title;                      // "Summary: project/run"
-    std::vector<std::string> facts;         // short lines under the title (run, task, time)
-    nlohmann::json leaderboard;             // the content of leaderboard.json
+    std::string title;              // "Summary: project/run"
+    std::vector<std::string> facts; // short lines under the title (run, task, time)
+    nlohmann::json leaderboard;     // the content of leaderboard.json
     std::vector<ReportPlot> plots;
-    std::vector<std::string> notes;         // e.g. "ROC skipped for x: no predictions_test.csv"
+    std::vector<std::string> notes; // e.g. "ROC skipped for x: no predictions_test.csv"
 };
 
 // &, <, >, " and ' as entities.

@@ -142,7 +142,7 @@ std::vector<nlohmann::json> grid_values(const SearchDim& dim)
 
 const std::vector<std::string>& metric_names()
 {
-    static const std::vector<std::string> names = {"accuracy", "precision", "recall", "f1",
+    static const std::vector<std::string> names = {"accuracy", "precision", "recall",  "f1",
                                                    "roc_auc",  "pr_auc",    "log_loss"};
     return names;
 }
@@ -293,7 +293,7 @@ SearchResult run_search(const SearchSpec& spec, const nlohmann::json& params, co
     std::mutex mutex;
     std::atomic<size_t> next{0};
     std::atomic<bool> stop{false};
-    std::exception_ptr abort_error;            // Aborted: stops everything
+    std::exception_ptr abort_error; // Aborted: stops everything
     std::vector<std::exception_ptr> errors(plan.size());
 
     const auto run_one = [&](size_t i) {
@@ -366,8 +366,8 @@ SearchResult run_search(const SearchSpec& spec, const nlohmann::json& params, co
             run_one(i);
         }
     };
-    const int parallel = std::max(1, std::min<int>(spec.parallel > 0 ? spec.parallel : options.parallel,
-                                                   static_cast<int>(plan.size())));
+    const int parallel = std::max(
+        1, std::min<int>(spec.parallel > 0 ? spec.parallel : options.parallel, static_cast<int>(plan.size())));
     if (parallel == 1) {
         worker();
     } else {

@@ -38,21 +38,21 @@ void check_metric_name(const std::string& metric, const std::string& where = "pr
 double metric_value(const std::string& metric, const std::vector<int>& y, const Matrix& proba);
 
 struct SearchDim {
-    std::string key;                      // dotted param key, "model.lr"
-    std::vector<nlohmann::json> values;   // a list of values, or empty for a range
+    std::string key;                    // dotted param key, "model.lr"
+    std::vector<nlohmann::json> values; // a list of values, or empty for a range
     double min = 0;
     double max = 0;
-    bool log = false;                     // sample log-uniformly
-    bool integer = false;                 // round to an integer
+    bool log = false;     // sample log-uniformly
+    bool integer = false; // round to an integer
     bool is_range() const { return values.empty(); }
 };
 
 struct SearchSpec {
     std::vector<SearchDim> dims;
-    int trials = 0;                       // 0 = default: grid all, random 10
-    std::string strategy = "random";      // random | grid
+    int trials = 0;                  // 0 = default: grid all, random 10
+    std::string strategy = "random"; // random | grid
     std::uint64_t seed = 0;
-    int parallel = 0;                     // trials at a time; 0 = SearchOptions.parallel
+    int parallel = 0; // trials at a time; 0 = SearchOptions.parallel
     bool empty() const { return dims.empty(); }
 };
 
@@ -63,21 +63,21 @@ SearchSpec parse_search(const nlohmann::json& params, std::uint64_t default_seed
 std::vector<nlohmann::json> plan_trials(const SearchSpec& spec);
 
 struct TrialResult {
-    int index = 0;                        // 0-based, in plan order
-    nlohmann::json assignment;            // the searched values: {"model.lr": 0.01}
-    nlohmann::json model_params;          // model params as used (defaults filled in)
+    int index = 0;               // 0-based, in plan order
+    nlohmann::json assignment;   // the searched values: {"model.lr": 0.01}
+    nlohmann::json model_params; // model params as used (defaults filled in)
     double valid_metric = std::numeric_limits<double>::quiet_NaN();
     double train_time_s = 0;
-    std::string error;                    // non-empty when the trial failed
+    std::string error; // non-empty when the trial failed
     bool ok() const { return error.empty(); }
     // {"trial", "params", "valid_metric" (null when NaN), "train_time_s", "error"?}
     nlohmann::json to_json() const;
 };
 
 struct SearchOptions {
-    std::string metric = "roc_auc";       // validation metric that picks the best trial
-    int parallel = 1;                     // trials at a time (threads), when the spec says 0
-    int threads = 1;                      // informational, passed to FitOptions
+    std::string metric = "roc_auc"; // validation metric that picks the best trial
+    int parallel = 1;               // trials at a time (threads), when the spec says 0
+    int threads = 1;                // informational, passed to FitOptions
     const std::atomic<bool>* cancel = nullptr;
     // Called as each trial ends, one call at a time (under a lock), in completion order.
     // The engine uses it to record trials as child tasks.
@@ -85,9 +85,9 @@ struct SearchOptions {
 };
 
 struct SearchResult {
-    std::vector<TrialResult> trials;      // in plan order
-    int best = -1;                        // index of the best trial
-    std::unique_ptr<Model> best_model;    // that trial's fitted model (kept, not retrained)
+    std::vector<TrialResult> trials;   // in plan order
+    int best = -1;                     // index of the best trial
+    std::unique_ptr<Model> best_model; // that trial's fitted model (kept, not retrained)
 };
 
 // Runs every planned trial: params with the trial's assignment applied, model.kind and

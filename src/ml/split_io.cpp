@@ -105,7 +105,8 @@ LabeledSet load_split(const std::filesystem::path& path)
         set.feature_names = header.at("feature_names").get<std::vector<std::string>>();
         set.class_names = header.at("class_names").get<std::vector<std::string>>();
         const auto& shape = header.at("shape");
-        set.shape = ImageShape{shape.at("channels").get<int>(), shape.at("height").get<int>(), shape.at("width").get<int>()};
+        set.shape = ImageShape{shape.at("channels").get<int>(), shape.at("height").get<int>(),
+                               shape.at("width").get<int>()};
     } catch (const nlohmann::json::exception& e) {
         throw UsageError(name + ": bad split header (" + e.what() + ")");
     }

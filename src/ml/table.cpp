@@ -32,7 +32,8 @@ std::string_view trim(std::string_view s)
 std::string lower(std::string_view s)
 {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return out;
 }
 
@@ -183,7 +184,8 @@ bool parse_number(std::string_view text, double& out)
     }
     for (char c : text) {
         // strtod also takes hex, "inf" and "nan": those are not numbers in a table.
-        if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')) {
+        if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == 'e'
+              || c == 'E')) {
             return false;
         }
     }
@@ -414,8 +416,8 @@ Table parse_arff(std::string_view text, const std::string& source, const ReadOpt
         for (std::size_t r = 0; r < col.text.size(); ++r) {
             double v = 0;
             if (!col.missing[r] && !parse_number(col.text[r], v)) {
-                throw UsageError(source + ": numeric attribute '" + col.name + "' has '" + col.text[r] + "' in data row "
-                                 + std::to_string(r + 1));
+                throw UsageError(source + ": numeric attribute '" + col.name + "' has '" + col.text[r]
+                                 + "' in data row " + std::to_string(r + 1));
             }
         }
     }
@@ -579,7 +581,8 @@ DataSource resolve_data_source(const nlohmann::json& data, const std::string& ba
             std::transform(ext.begin(), ext.end(), ext.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
             if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") {
-                throw UsageError(src.path.string() + ": an image file needs data.grid {cell, classes} to be cut into samples");
+                throw UsageError(src.path.string()
+                                 + ": an image file needs data.grid {cell, classes} to be cut into samples");
             }
             src.format = ext == ".lst" ? "list" : "table";
         }

@@ -20,10 +20,10 @@ const char* to_string(ColumnType type);
 struct Column {
     std::string name;
     ColumnType type = ColumnType::categorical;
-    std::vector<std::string> text;  // cell text as read, unquoted ("" when missing)
-    std::vector<char> missing;      // 1 where the cell is missing ("?" or empty)
+    std::vector<std::string> text;   // cell text as read, unquoted ("" when missing)
+    std::vector<char> missing;       // 1 where the cell is missing ("?" or empty)
     std::vector<std::string> levels; // ARFF nominal levels when declared
-    bool declared = false;          // type declared by an ARFF header (not inferred)
+    bool declared = false;           // type declared by an ARFF header (not inferred)
 
     // The cell as a number; NaN when missing or not a number.
     double number(std::size_t row) const;

@@ -192,8 +192,9 @@ TabularTransform TabularTransform::fit(const Table& table, const std::vector<std
             }
         }
         if (!unknown.empty()) {
-            const char* what = list == &options.drop ? "data.drop" : list == &options.categorical ? "data.categorical"
-                                                                                                  : "data.numeric";
+            const char* what = list == &options.drop          ? "data.drop"
+                               : list == &options.categorical ? "data.categorical"
+                                                              : "data.numeric";
             throw UsageError(table.source + ": " + what + " names unknown columns: " + join(unknown)
                              + " (columns: " + join(table.names()) + ")");
         }
@@ -234,8 +235,9 @@ TabularTransform TabularTransform::fit(const Table& table, const std::vector<std
             }
         }
         const std::size_t present = train_rows.size() - missing;
-        const std::size_t distinct = type == ColumnType::numeric ? std::set<double>(numbers.begin(), numbers.end()).size()
-                                                                 : counts.size();
+        const std::size_t distinct = type == ColumnType::numeric
+                                         ? std::set<double>(numbers.begin(), numbers.end()).size()
+                                         : counts.size();
         auto drop = [&](const std::string& reason) {
             t.m_dropped.push_back({{"column", col.name}, {"reason", reason}});
             note("dropped column '" + col.name + "': " + reason);
@@ -285,7 +287,8 @@ TabularTransform TabularTransform::fit(const Table& table, const std::vector<std
             if (options.encoding == "ordinal" && options.scale) {
                 std::vector<double> codes;
                 for (std::size_t i = 0; i < plan.categories.size(); ++i) {
-                    const std::size_t n = counts[plan.categories[i]] + (plan.categories[i] == plan.fill_text ? missing : 0);
+                    const std::size_t n = counts[plan.categories[i]]
+                                          + (plan.categories[i] == plan.fill_text ? missing : 0);
                     codes.insert(codes.end(), n, static_cast<double>(i));
                 }
                 mean_std(codes, plan.mean, plan.scale);
@@ -499,9 +502,8 @@ void ImageTransform::apply(Matrix& pixels) const
 
 Json ImageTransform::to_json() const
 {
-    return {{"kind", "image"},         {"version", k_transform_version}, {"shape", shape_json(m_shape)},
-            {"mean", m_mean},          {"std", m_std},                   {"class_names", m_class_names},
-            {"pixel_scale", 1.0 / 255.0}};
+    return {{"kind", "image"}, {"version", k_transform_version}, {"shape", shape_json(m_shape)}, {"mean", m_mean},
+            {"std", m_std},    {"class_names", m_class_names},   {"pixel_scale", 1.0 / 255.0}};
 }
 
 ImageTransform ImageTransform::from_json(const Json& j, const std::string& source)
@@ -623,7 +625,8 @@ Json describe_table(const Table& table, const std::string& target)
         }
         for (int label : y) {
             if (label >= 0) {
-                balance[names[static_cast<std::size_t>(label)]] = balance[names[static_cast<std::size_t>(label)]].get<int>() + 1;
+                balance[names[static_cast<std::size_t>(label)]] =
+                    balance[names[static_cast<std::size_t>(label)]].get<int>() + 1;
             }
         }
         out["class_balance"] = balance;

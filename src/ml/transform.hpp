@@ -17,24 +17,24 @@
 namespace mlrun::ml {
 
 struct TransformOptions {
-    std::string target;                    // required
-    std::vector<std::string> drop;         // never used as features
-    std::vector<std::string> categorical;  // forced categorical (kept even if free text)
-    std::vector<std::string> numeric;      // forced numeric
-    std::string id_column;                 // row ids; never a feature
-    std::string encoding = "onehot";       // onehot | ordinal
-    bool missing_indicator = false;        // add <col>_missing for columns with gaps in train
-    bool scale = true;                     // standard scaling of numeric (and ordinal) features
+    std::string target;                   // required
+    std::vector<std::string> drop;        // never used as features
+    std::vector<std::string> categorical; // forced categorical (kept even if free text)
+    std::vector<std::string> numeric;     // forced numeric
+    std::string id_column;                // row ids; never a feature
+    std::string encoding = "onehot";      // onehot | ordinal
+    bool missing_indicator = false;       // add <col>_missing for columns with gaps in train
+    bool scale = true;                    // standard scaling of numeric (and ordinal) features
 };
 
 // One input column as fitted.
 struct ColumnPlan {
     std::string name;
     ColumnType type = ColumnType::numeric;
-    double fill_number = 0;               // median (numeric)
-    std::string fill_text;                // most frequent (categorical)
-    std::vector<std::string> categories;  // sorted; one-hot order / ordinal codes
-    double mean = 0;                      // scaling (numeric, ordinal)
+    double fill_number = 0;              // median (numeric)
+    std::string fill_text;               // most frequent (categorical)
+    std::vector<std::string> categories; // sorted; one-hot order / ordinal codes
+    double mean = 0;                     // scaling (numeric, ordinal)
     double scale = 1;
     bool indicator = false;
 };

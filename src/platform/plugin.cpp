@@ -23,8 +23,7 @@ Plugin Plugin::open(const std::filesystem::path& path)
 
 Plugin::Plugin(Plugin&& other) noexcept
     : m_handle(std::exchange(other.m_handle, nullptr)), m_path(std::move(other.m_path))
-{
-}
+{}
 
 Plugin& Plugin::operator=(Plugin&& other) noexcept
 {

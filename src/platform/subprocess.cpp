@@ -24,11 +24,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t k_max_line = 1 << 20;  // a longer line is cut into pieces of this size
-constexpr size_t k_max_kept = 1 << 20;  // output terminate_group keeps for read_available
+constexpr size_t k_max_line = 1 << 20; // a longer line is cut into pieces of this size
+constexpr size_t k_max_kept = 1 << 20; // output terminate_group keeps for read_available
 constexpr int k_cancel_poll_ms = 50;
-constexpr int k_exit_poll_ms = 10;      // without a pidfd, how often the leader's exit is checked
-constexpr int k_drain_ms = 100;         // after the group was killed, how long to wait for EOF
+constexpr int k_exit_poll_ms = 10; // without a pidfd, how often the leader's exit is checked
+constexpr int k_drain_ms = 100;    // after the group was killed, how long to wait for EOF
 
 // What the child needs between clone and exec, all prepared by the parent, and where it
 // leaves the reason when exec fails (the memory is shared: CLONE_VM).
@@ -36,13 +36,13 @@ struct ChildArgs {
     const char* program;
     char* const* argv;
     char* const* envp;
-    const char* cwd;          // nullptr: stay
+    const char* cwd; // nullptr: stay
     int dev_null;
-    int out;                  // write end of the output pipe
+    int out; // write end of the output pipe
     bool merge_stderr;
     bool die_with_parent;
     pid_t parent;
-    int failed_stage = 0;     // 0: none, 1: exec, 2: chdir
+    int failed_stage = 0; // 0: none, 1: exec, 2: chdir
     int error = 0;
 };
 
@@ -181,8 +181,9 @@ std::string signal_name(int sig)
 std::string ExitStatus::describe() const
 {
     if (timed_out) {
-        return "timed out after " + (timeout_ms % 1000 == 0 ? std::to_string(timeout_ms / 1000) + " s"
-                                                             : std::to_string(timeout_ms) + " ms");
+        return "timed out after "
+               + (timeout_ms % 1000 == 0 ? std::to_string(timeout_ms / 1000) + " s"
+                                         : std::to_string(timeout_ms) + " ms");
     }
     if (cancelled) {
         return "cancelled";
@@ -224,7 +225,8 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
     bool piped = ::pipe2(out, O_CLOEXEC) == 0;
     out[0] = above_stdio(out[0]);
     out[1] = above_stdio(out[1]);
-    void* stack = ::mmap(nullptr, k_child_stack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    void* stack = ::mmap(nullptr, k_child_stack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1,
+                         0);
     if (dev_null < 0 || !piped || out[0] < 0 || out[1] < 0 || stack == MAP_FAILED) {
         int error = errno;
         close_fd(dev_null);
@@ -236,8 +238,9 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
         throw errno_error(error, "cannot run \"" + name + "\": pipe");
     }
 
-    ChildArgs args{program.c_str(), argv_ptrs.data(), env_ptrs.data(), cwd.empty() ? nullptr : cwd.c_str(),
-                   dev_null, out[1], options.merge_stderr, options.die_with_parent, ::getpid()};
+    ChildArgs args{program.c_str(), argv_ptrs.data(), env_ptrs.data(),      cwd.empty() ? nullptr : cwd.c_str(),
+                   dev_null,        out[1],           options.merge_stderr, options.die_with_parent,
+                   ::getpid()};
     // Like posix_spawn: CLONE_VM | CLONE_VFORK copies no page tables (fork's write-protect of
     // the whole parent made each exec step cost about a millisecond more), and unlike it we
     // can set PDEATHSIG. Signals stay blocked across the clone so that no handler of ours

@@ -16,22 +16,22 @@
 namespace mlrun {
 
 struct SubprocessOptions {
-    std::vector<std::string> argv;                         // argv[0] looked up in PATH (the child's)
-    std::vector<std::pair<std::string, std::string>> env;  // added to / overriding the parent's environment
-    std::filesystem::path cwd;                             // empty: the parent's
-    bool merge_stderr = true;                              // stderr into the stdout pipe; false: inherited
+    std::vector<std::string> argv;                        // argv[0] looked up in PATH (the child's)
+    std::vector<std::pair<std::string, std::string>> env; // added to / overriding the parent's environment
+    std::filesystem::path cwd;                            // empty: the parent's
+    bool merge_stderr = true;                             // stderr into the stdout pipe; false: inherited
     // PR_SET_PDEATHSIG(SIGKILL) in the child. Linux sends it when the *thread* that spawned
     // exits, not only the process: spawn from a thread that lives as long as the child.
     bool die_with_parent = false;
-    int kill_grace_ms = 2000;                              // SIGTERM to the group, then SIGKILL after this
+    int kill_grace_ms = 2000; // SIGTERM to the group, then SIGKILL after this
     // Once the leader exited, wait() keeps reading for this long while its background
     // children still hold the pipe, then kills them.
     int linger_ms = 300;
 };
 
 struct ExitStatus {
-    int exit_code = 0;      // valid when !signaled
-    int signal = 0;         // the signal that ended it, when signaled
+    int exit_code = 0; // valid when !signaled
+    int signal = 0;    // the signal that ended it, when signaled
     bool signaled = false;
     bool timed_out = false; // killed by us for the timeout
     bool cancelled = false; // killed by us because cancel was set
@@ -96,12 +96,12 @@ private:
     int m_exit_fd = -1;
     int m_kill_grace_ms = 2000;
     int m_linger_ms = 300;
-    bool m_exited = false;    // the leader exited (zombie, not reaped yet)
+    bool m_exited = false;              // the leader exited (zombie, not reaped yet)
     std::optional<ExitStatus> m_status; // set once reaped
     bool m_timed_out = false;
     bool m_cancelled = false;
     int m_timeout_ms = 0;
-    std::string m_kept;       // output read by terminate_group, not yet handed out
+    std::string m_kept; // output read by terminate_group, not yet handed out
 };
 
 } // namespace mlrun

@@ -13,12 +13,12 @@ struct AgentInfo {
     std::string host;
     int pid = 0;
     std::vector<std::string> queues;
-    std::string current_task;      // "" when idle
+    std::string current_task; // "" when idle
     std::int64_t started_ms = 0;
     std::int64_t heartbeat_ms = 0; // last renewal
     std::int64_t ttl_ms = 0;
     int tasks_done = 0;
-    bool stopping = false;         // asked to drain (`agent stop --drain`)
+    bool stopping = false; // asked to drain (`agent stop --drain`)
 };
 
 class AgentRegistry {

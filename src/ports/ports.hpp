@@ -15,7 +15,7 @@ class TaskStore;
 struct Ports {
     TaskStore* store = nullptr;
     Inputs* inputs = nullptr;
-    std::vector<ResultSink*> sinks;  // [0] is the local store's sink, always present
+    std::vector<ResultSink*> sinks; // [0] is the local store's sink, always present
     Queue* queue = nullptr;
     AgentRegistry* agents = nullptr;
 };

@@ -11,8 +11,8 @@ namespace mlrun {
 
 // One failed delivery of a message, kept with it (and in the dead letter).
 struct AttemptError {
-    int attempt = 0;            // 1-based delivery number
-    std::string error;          // what the agent said (or "lease expired")
+    int attempt = 0;   // 1-based delivery number
+    std::string error; // what the agent said (or "lease expired")
     std::int64_t at_ms = 0;
 };
 
@@ -21,10 +21,10 @@ struct AttemptError {
 struct Lease {
     std::string queue;
     std::string task_id;
-    std::string token;          // adapter-specific claim handle
+    std::string token; // adapter-specific claim handle
     std::int64_t expires_ms = 0;
-    int attempt = 1;            // this delivery's number, 1 for the first
-    std::int64_t epoch = 0;     // unique per delivery of this message, increasing
+    int attempt = 1;        // this delivery's number, 1 for the first
+    std::int64_t epoch = 0; // unique per delivery of this message, increasing
     int priority = 0;
     std::vector<AttemptError> errors; // earlier failed deliveries
 };

@@ -14,10 +14,10 @@
 namespace mlrun {
 
 struct StepRequest {
-    std::string node;          // plan node name, "train::mlp"
-    Task task;                 // the step's record as stored, status in_progress
-    int threads = 1;           // the core share for the step's own threads
-    int slot = 0;              // worker slot 1..parallelism, for progress display
+    std::string node; // plan node name, "train::mlp"
+    Task task;        // the step's record as stored, status in_progress
+    int threads = 1;  // the core share for the step's own threads
+    int slot = 0;     // worker slot 1..parallelism, for progress display
 };
 
 struct StepCallbacks {

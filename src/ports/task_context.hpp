@@ -17,12 +17,12 @@ class Inputs;
 class Reporter;
 
 struct TaskContext {
-    Task task;                        // the record as it started (params are final)
+    Task task; // the record as it started (params are final)
     Reporter* reporter = nullptr;
     Inputs* inputs_port = nullptr;
-    std::filesystem::path work_dir;   // empty scratch folder for outputs (MLRUN_OUTPUT_DIR)
-    int threads = 1;                  // the core share for this task's own threads
-    std::uint64_t seed = 0;           // params.seed, or 0
+    std::filesystem::path work_dir; // empty scratch folder for outputs (MLRUN_OUTPUT_DIR)
+    int threads = 1;                // the core share for this task's own threads
+    std::uint64_t seed = 0;         // params.seed, or 0
     // One line to the task log (log.txt), without the newline.
     std::function<void(const std::string&)> log;
     // Reports a stage: "epoch 3/20" as (stage="epoch", done=3, total=20).

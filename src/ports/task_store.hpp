@@ -15,7 +15,7 @@
 namespace mlrun {
 
 struct TaskFilter {
-    std::string project;          // exact, or a parent project ("a" matches "a/b")
+    std::string project; // exact, or a parent project ("a" matches "a/b")
     std::optional<Status> status;
     std::string tag;
     std::string run_id;

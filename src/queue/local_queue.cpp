@@ -30,8 +30,8 @@ struct Message {
     std::vector<AttemptError> errors; // failed deliveries, oldest first
     std::int64_t epoch = 0;           // of the latest delivery
     bool leased = false;
-    std::int64_t expires_ms = 0;      // with `leased`
-    std::int64_t dead_ms = 0;         // set once it is bound for dead/
+    std::int64_t expires_ms = 0; // with `leased`
+    std::int64_t dead_ms = 0;    // set once it is bound for dead/
 };
 
 std::string encode(const Message& m)
@@ -40,8 +40,11 @@ std::string encode(const Message& m)
     for (const AttemptError& e : m.errors) {
         errors.push_back({{"attempt", e.attempt}, {"error", e.error}, {"at_ms", e.at_ms}});
     }
-    nlohmann::json j = {{"task_id", m.task_id}, {"priority", m.priority}, {"attempts", m.attempts},
-                        {"errors", errors},     {"epoch", m.epoch}};
+    nlohmann::json j = {{"task_id", m.task_id},
+                        {"priority", m.priority},
+                        {"attempts", m.attempts},
+                        {"errors", errors},
+                        {"epoch", m.epoch}};
     if (m.leased) {
         j["lease"] = {{"expires_ms", m.expires_ms}};
     }
@@ -212,8 +215,7 @@ std::optional<Message> current(const fs::path& queue_dir, const Lease& lease)
 
 LocalQueue::LocalQueue(fs::path root, std::int64_t lease_ms, int max_attempts)
     : m_root(std::move(root)), m_lease_ms(lease_ms), m_max_attempts(std::max(1, max_attempts))
-{
-}
+{}
 
 void LocalQueue::locked(const std::string& queue, const std::function<void()>& fn)
 {
@@ -288,7 +290,7 @@ std::optional<Lease> LocalQueue::claim(const std::vector<std::string>& queues, i
                         m.expires_ms = now_ms() + m_lease_ms;
                         m.dead_ms = 0;
                         write_file_atomic(to, encode(m));
-                        lease = Lease{q, m.task_id, std::to_string(m.epoch), m.expires_ms, m.attempts, m.epoch,
+                        lease = Lease{q,          m.task_id, std::to_string(m.epoch), m.expires_ms, m.attempts, m.epoch,
                                       m.priority, m.errors};
                     } catch (...) {
                         ::rename(to.c_str(), from.c_str()); // give it back untouched

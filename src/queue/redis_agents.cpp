@@ -55,8 +55,7 @@ std::optional<AgentInfo> decode(const std::string& text)
 
 RedisAgentRegistry::RedisAgentRegistry(const RedisUri& uri, std::string prefix, RedisOptions options)
     : m_prefix(std::move(prefix)), m_conn(uri, options)
-{
-}
+{}
 
 void RedisAgentRegistry::beat(const AgentInfo& agent)
 {

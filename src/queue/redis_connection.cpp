@@ -90,9 +90,7 @@ RedisValue copy_reply(const redisReply* reply)
 {
     RedisValue v;
     switch (reply->type) {
-    case REDIS_REPLY_NIL:
-        v.type = RedisValue::Type::nil;
-        break;
+    case REDIS_REPLY_NIL: v.type = RedisValue::Type::nil; break;
     case REDIS_REPLY_INTEGER:
         v.type = RedisValue::Type::integer;
         v.integer = reply->integer;
@@ -115,8 +113,7 @@ RedisValue copy_reply(const redisReply* reply)
     case REDIS_REPLY_ERROR:
         // An error nested in an array (a script's error table): raised like a top-level one.
         throw RedisError(std::string(reply->str, reply->len));
-    default:
-        throw RedisError("unexpected Redis reply type " + std::to_string(reply->type));
+    default: throw RedisError("unexpected Redis reply type " + std::to_string(reply->type));
     }
     return v;
 }
@@ -270,8 +267,7 @@ struct ConnectFailed {
 
 } // namespace
 
-RedisConnection::RedisConnection(RedisUri uri, RedisOptions options)
-    : m_uri(std::move(uri)), m_options(options)
+RedisConnection::RedisConnection(RedisUri uri, RedisOptions options) : m_uri(std::move(uri)), m_options(options)
 {
     try {
         connect_once();

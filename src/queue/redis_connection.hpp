@@ -39,7 +39,7 @@ struct RedisValue {
     enum class Type { nil, integer, string, status, array };
     Type type = Type::nil;
     std::int64_t integer = 0;
-    std::string str;                 // string and status replies
+    std::string str;                  // string and status replies
     std::vector<RedisValue> elements; // array replies
 
     bool is_nil() const { return type == Type::nil; }
@@ -89,7 +89,7 @@ public:
 
 private:
     struct Context;
-    void connect_once();           // throws on failure; leaves m_ctx set on success
+    void connect_once(); // throws on failure; leaves m_ctx set on success
     void reconnect(const std::string& why);
     RedisValue send(const std::vector<std::string>& args, int timeout_ms);
 

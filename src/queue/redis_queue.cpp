@@ -177,8 +177,7 @@ std::optional<Lease> RedisQueue::claim(const std::vector<std::string>& queues, i
             lease.errors = parse_errors(r.at(8).is_nil() ? "[]" : r.at(8).as_string());
             return lease;
         }
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
         if (left <= 0) {
             return std::nullopt;
         }

@@ -72,7 +72,8 @@ Json create_dataset(LocalStore& store, const DatasetRequest& request)
         for (const Json& f : parent["files"]) {
             std::string rel = f["path"].get<std::string>();
             if (!files.count(rel)) {
-                fs::path blob = store.root() / "blobs" / f["sha256"].get<std::string>().substr(0, 2) / f["sha256"].get<std::string>();
+                fs::path blob = store.root() / "blobs" / f["sha256"].get<std::string>().substr(0, 2)
+                                / f["sha256"].get<std::string>();
                 fs::create_directories((staging / rel).parent_path());
                 fs::create_hard_link(blob, staging / rel);
                 list.push_back({{"path", rel}, {"sha256", f["sha256"]}, {"size", f["size"]}, {"reused", true}});
@@ -103,8 +104,14 @@ Json create_dataset(LocalStore& store, const DatasetRequest& request)
     std::sort(list.begin(), list.end(), [](const Json& a, const Json& b) { return a["path"] < b["path"]; });
     fs::rename(staging, store.root() / "datasets" / id);
     cleanup.keep = true;
-    Json record{{"id", id},       {"name", request.name}, {"project", request.project}, {"parent", parent.is_null() ? Json("") : parent["id"]},
-                {"created_ms", now_ms()}, {"files", list}, {"total_size", total}, {"stored_bytes", stored},
+    Json record{{"id", id},
+                {"name", request.name},
+                {"project", request.project},
+                {"parent", parent.is_null() ? Json("") : parent["id"]},
+                {"created_ms", now_ms()},
+                {"files", list},
+                {"total_size", total},
+                {"stored_bytes", stored},
                 {"finalized", true}};
     store.put_record("datasets", id, record);
     return record;

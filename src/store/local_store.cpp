@@ -144,7 +144,8 @@ void LocalStore::ensure_created()
     if (!fs::exists(meta)) {
         FileLock lock(m_root / ".store.lock");
         if (!fs::exists(meta)) {
-            write_file_atomic(meta, dump_json(Json{{"schema_version", k_store_schema_version}, {"created_ms", now_ms()}}, 2));
+            write_file_atomic(meta,
+                              dump_json(Json{{"schema_version", k_store_schema_version}, {"created_ms", now_ms()}}, 2));
         }
     }
     m_created = true;
@@ -481,8 +482,7 @@ std::vector<std::string> LocalStore::list_records(const std::string& kind)
     return ids;
 }
 
-Json LocalStore::update_record(const std::string& kind, const std::string& id,
-                               const std::function<void(Json&)>& change)
+Json LocalStore::update_record(const std::string& kind, const std::string& id, const std::function<void(Json&)>& change)
 {
     check_name(kind, "record kind");
     check_name(id, "record id");

@@ -308,7 +308,8 @@ const std::string* RunInfo::tag(std::string_view key) const
     return nullptr;
 }
 
-MlflowClient::MlflowClient(HttpConfig config) : m_http(std::move(config)) {}
+MlflowClient::MlflowClient(HttpConfig config) : m_http(std::move(config))
+{}
 
 HttpOutcome MlflowClient::check_server()
 {
@@ -573,9 +574,9 @@ HttpOutcome MlflowClient::log_batch(const std::string& run_id, const std::vector
 
 HttpOutcome MlflowClient::set_tag(const std::string& run_id, const std::string& key, const std::string& value)
 {
-    auto r = m_http.post_json(std::string(k_api) + "runs/set-tag", "{\"run_id\":" + json_quote(run_id) + ",\"key\":"
-                                                                        + json_quote(key) + ",\"value\":"
-                                                                        + json_quote(value) + "}");
+    auto r = m_http.post_json(std::string(k_api) + "runs/set-tag", "{\"run_id\":" + json_quote(run_id)
+                                                                       + ",\"key\":" + json_quote(key)
+                                                                       + ",\"value\":" + json_quote(value) + "}");
     return r.ok() ? HttpOutcome() : HttpOutcome(r.error());
 }
 
@@ -652,8 +653,8 @@ Result<std::vector<ModelVersion>> MlflowClient::versions_of_run(const std::strin
     simdjson::dom::parser parser;
     do {
         // GET only: the POST form answers 405 (shared/mlflow-contract README, Idempotency).
-        std::string q = std::string(k_api) + "model-versions/search?filter=" + url_encode("run_id=" + filter_quote(run_id))
-                        + "&max_results=1000";
+        std::string q = std::string(k_api) + "model-versions/search?filter="
+                        + url_encode("run_id=" + filter_quote(run_id)) + "&max_results=1000";
         if (!token.empty()) {
             q += "&page_token=" + url_encode(token);
         }

@@ -55,8 +55,8 @@ struct RunInfo {
     std::string run_id;
     std::string experiment_id;
     std::string run_name;
-    std::string status;        // RUNNING, FINISHED, FAILED, KILLED, SCHEDULED
-    std::string artifact_uri;  // mlflow-artifacts:/<experiment>/<run>/artifacts
+    std::string status;       // RUNNING, FINISHED, FAILED, KILLED, SCHEDULED
+    std::string artifact_uri; // mlflow-artifacts:/<experiment>/<run>/artifacts
     std::string lifecycle_stage;
     std::int64_t start_time = 0;
     std::int64_t end_time = 0;
@@ -128,8 +128,8 @@ public:
 
     // PUT of a file to <artifact root>/<rel_path> through the proxied artifact API,
     // streamed from disk. Last write wins on the server.
-    HttpOutcome put_artifact(const std::string& experiment_id, const std::string& run_id,
-                             const std::string& rel_path, const std::filesystem::path& file);
+    HttpOutcome put_artifact(const std::string& experiment_id, const std::string& run_id, const std::string& rel_path,
+                             const std::filesystem::path& file);
     // The entries directly under rel_path ("" = the root).
     Result<std::vector<ArtifactEntry>> list_artifacts(const std::string& run_id, const std::string& rel_path = "");
 

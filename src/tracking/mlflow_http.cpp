@@ -421,9 +421,8 @@ struct HttpClient::Impl {
             e.kind = HttpError::Kind::server;
         } else if (api && (looks_like_html(a.content_type, a.body) || !looks_like_json(a.body))) {
             e.kind = HttpError::Kind::not_mlflow;
-            e.message = mask(where + ": not an MLflow tracking server (HTTP " + std::to_string(a.status)
-                             + " with " + (a.content_type.empty() ? "a non-JSON body" : a.content_type)
-                             + " at an API path)");
+            e.message = mask(where + ": not an MLflow tracking server (HTTP " + std::to_string(a.status) + " with "
+                             + (a.content_type.empty() ? "a non-JSON body" : a.content_type) + " at an API path)");
             return e;
         } else {
             e.kind = HttpError::Kind::client;
@@ -444,8 +443,8 @@ struct HttpClient::Impl {
         if (detail.empty()) {
             detail = looks_like_html(a.content_type, a.body) ? "an HTML error page" : a.body;
         }
-        e.message = mask(where + ": HTTP " + std::to_string(a.status)
-                         + (e.error_code.empty() ? "" : " " + e.error_code) + ": " + one_line(detail));
+        e.message = mask(where + ": HTTP " + std::to_string(a.status) + (e.error_code.empty() ? "" : " " + e.error_code)
+                         + ": " + one_line(detail));
         return e;
     }
 
@@ -459,9 +458,10 @@ struct HttpClient::Impl {
                     // A web server that answers every path (HTML 200), not MLflow.
                     HttpError e = error_for(method, path, a);
                     e.kind = HttpError::Kind::not_mlflow;
-                    e.message = mask(std::string("MLflow ") + method + " " + cfg.base_url + path.substr(0, path.find('?'))
-                                     + ": not an MLflow tracking server (HTTP " + std::to_string(a.status) + " with "
-                                     + (a.content_type.empty() ? "a non-JSON body" : a.content_type) + " at an API path)");
+                    e.message = mask(
+                        std::string("MLflow ") + method + " " + cfg.base_url + path.substr(0, path.find('?'))
+                        + ": not an MLflow tracking server (HTTP " + std::to_string(a.status) + " with "
+                        + (a.content_type.empty() ? "a non-JSON body" : a.content_type) + " at an API path)");
                     return e;
                 }
                 return HttpResponse{a.status, std::move(a.body), std::move(a.content_type)};

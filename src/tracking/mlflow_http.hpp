@@ -16,12 +16,12 @@ namespace mlrun::mlflow {
 
 // Where and how to connect. from_env() reads the MLflow client's variables.
 struct HttpConfig {
-    std::string base_url;          // "http://host:port" (a path prefix is kept; no trailing '/')
-    std::string token;             // MLFLOW_TRACKING_TOKEN: "Authorization: Bearer <token>"
-    std::string username;          // MLFLOW_TRACKING_USERNAME / _PASSWORD: basic auth
+    std::string base_url; // "http://host:port" (a path prefix is kept; no trailing '/')
+    std::string token;    // MLFLOW_TRACKING_TOKEN: "Authorization: Bearer <token>"
+    std::string username; // MLFLOW_TRACKING_USERNAME / _PASSWORD: basic auth
     std::string password;
-    std::string ca_path;           // MLFLOW_TRACKING_SERVER_CERT_PATH: CA bundle for TLS
-    bool insecure_tls = false;     // MLFLOW_TRACKING_INSECURE_TLS=true: no TLS verification
+    std::string ca_path;       // MLFLOW_TRACKING_SERVER_CERT_PATH: CA bundle for TLS
+    bool insecure_tls = false; // MLFLOW_TRACKING_INSECURE_TLS=true: no TLS verification
     long connect_timeout_ms = 5000;
     long total_timeout_ms = 60000; // one attempt, upload included
     int max_attempts = 5;          // tries of one request (1 = no retry)
@@ -46,9 +46,9 @@ struct HttpError {
         io,         // a local file could not be read
     };
     Kind kind = Kind::connection;
-    long status = 0;          // HTTP status, 0 when there was no answer
-    std::string error_code;   // MLflow's error_code ("RESOURCE_ALREADY_EXISTS"), or ""
-    std::string message;      // one line, credentials masked
+    long status = 0;        // HTTP status, 0 when there was no answer
+    std::string error_code; // MLflow's error_code ("RESOURCE_ALREADY_EXISTS"), or ""
+    std::string message;    // one line, credentials masked
 
     // True when the same request may succeed later (connection, server).
     bool retryable() const { return kind == Kind::connection || kind == Kind::server; }

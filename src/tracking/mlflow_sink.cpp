@@ -34,7 +34,7 @@ struct Event {
     Type type = Type::scalars;
     std::string task_id;
     std::vector<Scalar> scalars;
-    std::int64_t first_index = 0; // index of scalars[0] among the task's scalars
+    std::int64_t first_index = 0;   // index of scalars[0] among the task's scalars
     std::unique_ptr<EventDetail> d; // all but scalars
 };
 
@@ -51,7 +51,7 @@ struct SyncState {
     std::set<std::string> artifacts_sent;
     std::string status_sent;
     std::map<std::string, std::string> models_sent; // "name@local version" -> MLflow version
-    std::string error;             // why it needs sync
+    std::string error;                              // why it needs sync
 
     bool needs_sync() const { return broken_at >= 0 || !error.empty(); }
 };
@@ -157,17 +157,18 @@ struct MlflowSink::Impl {
         for (const auto& [k, v] : s.models_sent) {
             models[k] = v;
         }
-        return Json{{"server", server},
-                    {"experiment_id", s.experiment_id},
-                    {"run_id", s.run_id},
-                    {"params_sent", s.params_sent},
-                    {"scalars_sent", s.scalars_sent},
-                    {"values_sent", s.values_sent},
-                    {"artifacts_sent", Json(std::vector<std::string>(s.artifacts_sent.begin(), s.artifacts_sent.end()))},
-                    {"status_sent", s.status_sent},
-                    {"models_sent", models},
-                    {"needs_sync", s.needs_sync()},
-                    {"error", s.error}};
+        return Json{
+            {"server", server},
+            {"experiment_id", s.experiment_id},
+            {"run_id", s.run_id},
+            {"params_sent", s.params_sent},
+            {"scalars_sent", s.scalars_sent},
+            {"values_sent", s.values_sent},
+            {"artifacts_sent", Json(std::vector<std::string>(s.artifacts_sent.begin(), s.artifacts_sent.end()))},
+            {"status_sent", s.status_sent},
+            {"models_sent", models},
+            {"needs_sync", s.needs_sync()},
+            {"error", s.error}};
     }
 
     void notify(const std::string& key)
@@ -305,8 +306,8 @@ struct MlflowSink::Impl {
         add_tag(tags, "mlflow.user", user);
         add_tag(tags, "mlflow.source.name", run.value("file", ""));
         const std::int64_t start = run.value("started_ms", std::int64_t{0});
-        auto r = ensure_run(experiment_id, "mlrun.pipeline_run", id, run.value("pipeline", id), start > 0 ? start : now_ms(),
-                            tags);
+        auto r = ensure_run(experiment_id, "mlrun.pipeline_run", id, run.value("pipeline", id),
+                            start > 0 ? start : now_ms(), tags);
         if (r.ok()) {
             set_run(key, experiment_id, r.value());
         }
@@ -453,7 +454,8 @@ struct MlflowSink::Impl {
         const Json flat = flatten(t.values);
         for (const auto& [k, v] : flat.items()) {
             if (v.is_number() || v.is_boolean()) {
-                values.push_back({sanitize_key(k), v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>(), stamp, 0});
+                values.push_back(
+                    {sanitize_key(k), v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>(), stamp, 0});
             }
         }
         std::vector<KeyValue> tags{{"mlrun.status", std::string(to_string(t.status))}};
@@ -729,9 +731,10 @@ struct MlflowSink::Impl {
         send_pending(false);
         const std::string key = e.type == Event::Type::run_started || e.type == Event::Type::run_ended
                                     ? run_key(e.d->run.value("id", ""))
-                                    : e.type == Event::Type::task_started || e.type == Event::Type::task_ended
-                                          ? e.d->task.id
-                                          : e.type == Event::Type::model ? e.d->model.task_id : e.task_id;
+                                : e.type == Event::Type::task_started || e.type == Event::Type::task_ended
+                                    ? e.d->task.id
+                                : e.type == Event::Type::model ? e.d->model.task_id
+                                                               : e.task_id;
         const std::string why = blocked();
         if (!why.empty()) {
             fail(key, why);
@@ -870,8 +873,8 @@ Outcome MlflowSink::scalars(const std::string& task_id, const std::vector<Scalar
         }
         // Wake the sender only when it sleeps or a request's worth is waiting: a wake-up per
         // call would cost the training thread a context switch per step.
-        wake = !m.busy || (m.queued_scalars < k_max_batch_metrics
-                           && m.queued_scalars + batch.size() >= k_max_batch_metrics);
+        wake = !m.busy
+               || (m.queued_scalars < k_max_batch_metrics && m.queued_scalars + batch.size() >= k_max_batch_metrics);
         m.queued_scalars += batch.size();
         Event e;
         e.type = Event::Type::scalars;

@@ -55,8 +55,8 @@ struct MlflowSinkOptions {
     // After the server could not be reached (every retry spent), events are not tried for
     // this long: they are recorded as not sent at once instead of each waiting for retries.
     long offline_ms = 5000;
-    std::string alias = "recommended"; // moved to every registered model version
-    std::string user;                  // mlflow.user; "" = $USER
+    std::string alias = "recommended";        // moved to every registered model version
+    std::string user;                         // mlflow.user; "" = $USER
     std::string default_experiment = "mlrun"; // for tasks without a project
 };
 

@@ -60,8 +60,8 @@ void import_metrics_file(TaskContext& ctx, const fs::path& path)
         if (j.contains("name")) {
             ctx.report().log_value(j["name"].get<std::string>(), j["value"]);
         } else if (j["value"].is_number()) {
-            scalars.push_back({j.value("title", "metric"), j.value("series", "value"), j.value("iteration", std::int64_t{0}),
-                               j["value"].get<double>()});
+            scalars.push_back({j.value("title", "metric"), j.value("series", "value"),
+                               j.value("iteration", std::int64_t{0}), j["value"].get<double>()});
         }
     }
     ctx.report().log_scalars(scalars);

@@ -64,8 +64,7 @@ std::string find_model_task(TaskContext& ctx)
     }
     for (const Task& summary : input_tasks(ctx, "summary")) {
         const auto it = summary.values.find("recommended");
-        if (it != summary.values.end() && it->is_object() && it->contains("task_id")
-            && (*it)["task_id"].is_string()) {
+        if (it != summary.values.end() && it->is_object() && it->contains("task_id") && (*it)["task_id"].is_string()) {
             return (*it)["task_id"].get<std::string>();
         }
         throw UsageError("summary task " + summary.id + " has no recommended model (did every training task fail?)");
@@ -91,8 +90,9 @@ Task find_preprocess_task(TaskContext& ctx, const Task& trained)
     if (!own.empty()) {
         return own.front();
     }
-    throw UsageError("training task " + trained.id + " names no preprocess task in its params.inputs; give one with "
-                     "--set inputs.preprocess=<task id>");
+    throw UsageError("training task " + trained.id
+                     + " names no preprocess task in its params.inputs; give one with "
+                       "--set inputs.preprocess=<task id>");
 }
 
 std::string fmt(double v)
@@ -208,8 +208,8 @@ void run_inference(TaskContext& ctx)
     const double batch_s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (proba.rows != set.x.rows || proba.cols != n_classes) {
         throw TaskFailed("model of task " + trained.id + " returned " + std::to_string(proba.rows) + "x"
-                         + std::to_string(proba.cols) + " probabilities for " + std::to_string(set.x.rows) + " rows and "
-                         + std::to_string(n_classes) + " classes (transform and model do not match)");
+                         + std::to_string(proba.cols) + " probabilities for " + std::to_string(set.x.rows)
+                         + " rows and " + std::to_string(n_classes) + " classes (transform and model do not match)");
     }
     // Per-row latency: one row at a time, on evenly spaced rows.
     std::vector<double> latency_ms;
@@ -279,10 +279,10 @@ void run_inference(TaskContext& ctx)
         t.log_artifact("metrics.json", dir / "metrics.json");
         t.log_value("metrics", metrics);
         ctx.say("inference: accuracy " + fmt(metrics.value("accuracy", 0.0)) + " on " + std::to_string(y_known.size())
-                     + " labelled rows");
+                + " labelled rows");
     }
     ctx.say("inference: " + std::to_string(proba.rows) + " rows, " + fmt(rows_per_s) + " rows/s, latency p50 "
-                 + fmt(percentile(latency_ms, 0.50)) + " ms, p99 " + fmt(percentile(latency_ms, 0.99)) + " ms");
+            + fmt(percentile(latency_ms, 0.50)) + " ms, p99 " + fmt(percentile(latency_ms, 0.99)) + " ms");
     ctx.stage("write", 4, 4);
 }
 

@@ -229,7 +229,8 @@ void run_preprocess(TaskContext& ctx)
         const ml::Splits splits = ml::stratified_split(y, fr_train, fr_valid, fr_test, seed);
         ctx.stage("fit", 2, 4);
         std::vector<std::string> notes;
-        const ml::TabularTransform transform = ml::TabularTransform::fit(table, splits.train, topt, out.class_names, &notes);
+        const ml::TabularTransform transform = ml::TabularTransform::fit(table, splits.train, topt, out.class_names,
+                                                                         &notes);
         for (const std::string& n : notes) {
             ctx.say("preprocess: " + n);
         }
@@ -281,12 +282,9 @@ void run_preprocess(TaskContext& ctx)
         transform.apply(out.test.x);
         out.transform = transform.to_json();
         out.rows = images.labels.size();
-        out.describe = {{"source", src.path.string()},
-                        {"rows", out.rows},
-                        {"shape", out.transform["shape"]},
-                        {"pixel_mean", transform.mean()},
-                        {"pixel_std", transform.std_dev()},
-                        {"class_balance", balance_of(y, out.class_names)}};
+        out.describe = {{"source", src.path.string()},      {"rows", out.rows},
+                        {"shape", out.transform["shape"]},  {"pixel_mean", transform.mean()},
+                        {"pixel_std", transform.std_dev()}, {"class_balance", balance_of(y, out.class_names)}};
     }
     out.describe["splits"] = {
         {"seed", seed},
@@ -311,8 +309,7 @@ void run_preprocess(TaskContext& ctx)
     t.log_value("rows", out.rows);
     t.log_value("features", out.train.x.cols);
     t.log_value("class_balance", balance);
-    t.log_value("split_rows",
-                {{"train", out.train.x.rows}, {"valid", out.valid.x.rows}, {"test", out.test.x.rows}});
+    t.log_value("split_rows", {{"train", out.train.x.rows}, {"valid", out.valid.x.rows}, {"test", out.test.x.rows}});
     ctx.say("preprocess: " + std::to_string(out.rows) + " rows, " + std::to_string(out.train.x.cols) + " features, "
             + std::to_string(out.class_names.size()) + " classes " + balance.dump() + "; split "
             + std::to_string(out.train.x.rows) + "/" + std::to_string(out.valid.x.rows) + "/"

@@ -49,8 +49,8 @@ SummaryParams read_params(const TaskContext& ctx)
         }
         p.register_model = v->get<bool>();
     }
-    if (const Json* v = get_path(params, "model_name"); v && !v->is_null()
-                                                         && !(v->is_string() && v->get<std::string>().empty())) {
+    if (const Json* v = get_path(params, "model_name");
+        v && !v->is_null() && !(v->is_string() && v->get<std::string>().empty())) {
         if (!v->is_string()) {
             throw UsageError("params.model_name: expected a name, found " + v->dump());
         }
@@ -143,8 +143,9 @@ void run_summary(TaskContext& ctx)
 
     std::vector<Task> trainings = input_tasks(ctx, "train_model");
     if (trainings.empty()) {
-        throw UsageError("task " + ctx.task.id + ": no train_model input tasks in params.inputs; set them with "
-                         "--set inputs.<step>=<task id>");
+        throw UsageError("task " + ctx.task.id
+                         + ": no train_model input tasks in params.inputs; set them with "
+                           "--set inputs.<step>=<task id>");
     }
     std::vector<ml::ModelResult> results;
     for (const Task& t : trainings) {
@@ -195,7 +196,8 @@ void run_summary(TaskContext& ctx)
     if (ranked > 0) {
         ml::plot_leaderboard_bars(board_json, dir / "plots" / "leaderboard.png");
         plot_names.push_back("plots/leaderboard.png");
-        ml::plot_roc_curves(curves, multi_class ? "multi-class: one-vs-rest micro average" : "", dir / "plots" / "roc.png");
+        ml::plot_roc_curves(curves, multi_class ? "multi-class: one-vs-rest micro average" : "",
+                            dir / "plots" / "roc.png");
         plot_names.push_back("plots/roc.png");
 
         const Json& best = board.rows[0];
@@ -230,7 +232,8 @@ void run_summary(TaskContext& ctx)
             ml::plot_confusion_matrix(counts, class_names, title, dir / "plots" / "confusion_matrix.png");
             plot_names.push_back("plots/confusion_matrix.png");
         } else {
-            notes.push_back("confusion matrix skipped: no labelled predictions for " + best.at("model").get<std::string>());
+            notes.push_back("confusion matrix skipped: no labelled predictions for "
+                            + best.at("model").get<std::string>());
             log(notes.back());
         }
     }

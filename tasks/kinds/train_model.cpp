@@ -45,7 +45,7 @@ std::string number(double v)
 }
 
 struct TrainParams {
-    Json model;                           // params.model (kind + model params)
+    Json model; // params.model (kind + model params)
     std::string kind;
     std::string primary_metric = "roc_auc";
     std::uint64_t seed = 0;
@@ -238,8 +238,8 @@ void run_train_model(TaskContext& ctx)
                 if (std::isfinite(t.valid_metric)) {
                     ctx.report().log_scalars({{"trial", p.primary_metric, t.index, t.valid_metric}});
                 }
-                log("trial " + std::to_string(t.index) + " " + t.assignment.dump() + ": valid " + p.primary_metric
-                    + " " + number(t.valid_metric) + " (" + number(t.train_time_s) + " s)");
+                log("trial " + std::to_string(t.index) + " " + t.assignment.dump() + ": valid " + p.primary_metric + " "
+                    + number(t.valid_metric) + " (" + number(t.train_time_s) + " s)");
             } else {
                 log("trial " + std::to_string(t.index) + " " + t.assignment.dump() + " failed: " + t.error);
             }

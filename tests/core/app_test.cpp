@@ -83,8 +83,8 @@ TEST_CASE("app: clone with a queue uses the one enqueue path: a suggestion, and 
     tmpl.kind = "noop";
     Task source = create_task(b, tmpl, CreateRequest{});
     size_t before = b.store->list(TaskFilter{}).size();
-    CHECK_THROWS_WITH_AS(clone_task(b, source.id, CreateRequest{}, "defualt", 0), doctest::Contains("did you mean default"),
-                         UsageError);
+    CHECK_THROWS_WITH_AS(clone_task(b, source.id, CreateRequest{}, "defualt", 0),
+                         doctest::Contains("did you mean default"), UsageError);
     CHECK(b.store->list(TaskFilter{}).size() == before);
 
     Task queued = clone_task(b, source.id, CreateRequest{}, "default", 0);

@@ -2,10 +2,10 @@
 // contract for bad input (exit 2, one "mlrun: error: " line, nothing written).
 #include "test_util.hpp"
 
-#include "core/util.hpp"
 #include "app/wiring.hpp"
-#include "store/local_store.hpp"
+#include "core/util.hpp"
 #include "ports/inputs.hpp"
+#include "store/local_store.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,11 +13,11 @@
 #include <regex>
 
 using namespace mlrun;
-using mlrun::test::RunResult;
-using mlrun::test::TempDir;
 using mlrun::test::create_task_cli;
 using mlrun::test::run;
+using mlrun::test::RunResult;
 using mlrun::test::show_json;
+using mlrun::test::TempDir;
 using mlrun::test::trim;
 
 namespace {
@@ -99,8 +99,8 @@ TEST_CASE("cli: an exec task captures its log, scalars, values and artifacts")
         "'{\"name\":\"from_file\",\"value\":12}' > \"$MLRUN_OUTPUT_DIR/metrics.jsonl\" && "
         "printf 'a,b\\n1,2\\n' > \"$MLRUN_OUTPUT_DIR/table.csv\" && "
         "mkdir \"$MLRUN_OUTPUT_DIR/model\" && printf 'weights' > \"$MLRUN_OUTPUT_DIR/model/w.bin\"";
-    const std::string id = create_task_cli(
-        dir, {"exec", "--name", "reporter", "--set", "command=" + command, "--set", "env={\"GREETING\":\"params-marker\"}"});
+    const std::string id = create_task_cli(dir, {"exec", "--name", "reporter", "--set", "command=" + command, "--set",
+                                                 "env={\"GREETING\":\"params-marker\"}"});
     REQUIRE_FALSE(id.empty());
     CHECK(show_json(dir, id)["status"] == "draft");
 
@@ -228,8 +228,8 @@ TEST_CASE("cli: task clone copies spec and params, not outputs")
 {
     TempDir dir;
     std::string src = create_task_cli(
-        dir, {"exec", "--name", "src", "--project", "p/q", "--tag", "keep",
-              "--set", "command=mlrun log value v 1 && echo x > \"$MLRUN_OUTPUT_DIR/out.txt\" && exit 3"});
+        dir, {"exec", "--name", "src", "--project", "p/q", "--tag", "keep", "--set",
+              "command=mlrun log value v 1 && echo x > \"$MLRUN_OUTPUT_DIR/out.txt\" && exit 3"});
     CHECK(run_task_cli(dir, src).code == 1);
     Json s = show_json(dir, src);
     REQUIRE(s["status"] == "failed");
@@ -277,8 +277,9 @@ TEST_CASE("cli: bad names and bad input exit 2 with one error line and write not
     const std::string draft = create_task_cli(dir, {"exec"});
     mlrun::test::write_text(dir / "file.txt", "data\n");
     mlrun::test::write_text(dir / "data" / "x.csv", "a\n1\n");
-    mlrun::test::write_text(dir / "tpl" / "broken.yaml",
-                            "name: broken\nkind: exec\nparams:\n  command: \"echo\"\n  bad: [1, 2\neditable: [command]\n");
+    mlrun::test::write_text(
+        dir / "tpl" / "broken.yaml",
+        "name: broken\nkind: exec\nparams:\n  command: \"echo\"\n  bad: [1, 2\neditable: [command]\n");
     mlrun::test::write_text(dir / "tpl" / "nokind.yaml", "name: nokind\nparams: {a: 1}\n");
 
     struct Case {
@@ -410,9 +411,10 @@ TEST_CASE("cli: datasets store changed bytes only and `dataset get` gives the fi
 TEST_CASE("cli: reset clears outputs, publish freezes, abort of a queued task")
 {
     TempDir dir;
-    const std::string id = create_task_cli(
-        dir, {"exec", "--set", "command=echo hi && mlrun log value v 2 && mlrun log scalar s a 0 1 && "
-                               "echo x > \"$MLRUN_OUTPUT_DIR/o.txt\" && exit 5"});
+    const std::string id = create_task_cli(dir,
+                                           {"exec", "--set",
+                                            "command=echo hi && mlrun log value v 2 && mlrun log scalar s a 0 1 && "
+                                            "echo x > \"$MLRUN_OUTPUT_DIR/o.txt\" && exit 5"});
     CHECK(run_task_cli(dir, id).code == 1);
     Json failed = show_json(dir, id);
     REQUIRE(failed["status"] == "failed");
@@ -469,8 +471,8 @@ TEST_CASE("cli: task list filters and prints every task")
     TempDir dir;
     std::vector<std::string> ids;
     for (int i = 0; i < 5; ++i) {
-        ids.push_back(create_task_cli(dir, {"exec", "--name", "t" + std::to_string(i), "--project", i % 2 ? "odd" : "even/sub",
-                                            "--tag", "n" + std::to_string(i)}));
+        ids.push_back(create_task_cli(dir, {"exec", "--name", "t" + std::to_string(i), "--project",
+                                            i % 2 ? "odd" : "even/sub", "--tag", "n" + std::to_string(i)}));
     }
     REQUIRE(run_task_cli(dir, ids[0]).code == 0);
     RunResult all = run(dir, {"task", "list", "--json"});

@@ -16,8 +16,14 @@ Json sample_leaderboard(double mlp_auc, double logreg_auc)
 {
     return Json{{"primary_metric", "roc_auc"},
                 {"models",
-                 {{{"rank", 1}, {"model", "train::mlp"}, {"task_id", "t1"}, {"test", {{"roc_auc", mlp_auc}, {"log_loss", 0.40}}}},
-                  {{"rank", 2}, {"model", "train::logreg"}, {"task_id", "t2"}, {"test", {{"roc_auc", logreg_auc}, {"log_loss", 0.50}}}}}},
+                 {{{"rank", 1},
+                   {"model", "train::mlp"},
+                   {"task_id", "t1"},
+                   {"test", {{"roc_auc", mlp_auc}, {"log_loss", 0.40}}}},
+                  {{"rank", 2},
+                   {"model", "train::logreg"},
+                   {"task_id", "t2"},
+                   {"test", {{"roc_auc", logreg_auc}, {"log_loss", 0.50}}}}}},
                 {"recommended", {{"task_id", "t1"}, {"name", "train::mlp"}}},
                 {"error_models", Json::array()}};
 }
@@ -124,7 +130,8 @@ steps:
     std::vector<GateResult> gates{{"roc_auc>=0.8", false, "roc_auc 0.7 misses >= 0.8"}};
     write_junit(dir / "out.xml", *b.store, run, gates);
     std::string xml = read_text(dir / "out.xml");
-    CHECK(xml.find("<testsuites name=\"mlrun ci\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\">") != std::string::npos);
+    CHECK(xml.find("<testsuites name=\"mlrun ci\" tests=\"4\" failures=\"2\" errors=\"0\" skipped=\"1\">")
+          != std::string::npos);
     CHECK(xml.find("name=\"broken\"") != std::string::npos);
     CHECK(xml.find("bad &lt;thing&gt; &amp; more") != std::string::npos); // the log tail, escaped
     CHECK(xml.find("<skipped message=\"parent broken failed\"/>") != std::string::npos);

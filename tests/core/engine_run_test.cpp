@@ -63,7 +63,7 @@ steps:
     CHECK(a.project == "fanproj");
     CHECK(a.params["value"] == "a");
     CHECK(bb.params["value"] == "b");
-    CHECK(a.params["inputs"]["prep"] == prep.id);   // a single parent is one id
+    CHECK(a.params["inputs"]["prep"] == prep.id); // a single parent is one id
     CHECK(a.params["base_dir"] == fs::absolute(dir.path()).string());
 
     Task summary = task_of(b, record, "summary");
@@ -149,7 +149,8 @@ steps:
   - name: last
     template: noop
     parents: [prep]
-)", "opt.yaml");
+)",
+                                         "opt.yaml");
         PipelineResult o = run_pipeline(b.ports(), opt, quiet_options());
         auto s = node_states(o.record);
         CHECK(s["extra"] == "failed");

@@ -49,7 +49,7 @@ TEST_CASE("engine runner: steps ending on the runner's thread run once each, in 
     CHECK(started.front() == "prep");
     CHECK(started.back() == "summary");
     CHECK(fake.ended_elsewhere() == 8);
-    CHECK(fake.max_running() == 3); // six siblings of 30 ms on three slots
+    CHECK(fake.max_running() == 3);  // six siblings of 30 ms on three slots
     CHECK(fake.threads_seen() == 2); // 6 cores / parallelism 3
     for (int slot : fake.slots()) {
         CHECK(slot >= 1);
@@ -187,7 +187,8 @@ steps:
   - name: report
     template: noop
     parents: [train]
-)", "after.yaml");
+)",
+                                       "after.yaml");
     PipelineOptions o = quiet_options();
     o.dry_run = true;
     PipelineResult dry = run_pipeline(b.ports(), after, o);
@@ -296,14 +297,16 @@ steps:
     o.runner = &children;
     o.cancel = &cancel;
     std::thread stopper([&] {
-        wait_until([&] {
-            for (const Task& t : b.store->list(TaskFilter{})) {
-                if (t.step == "wait" && t.status == Status::in_progress) {
-                    return true;
+        wait_until(
+            [&] {
+                for (const Task& t : b.store->list(TaskFilter{})) {
+                    if (t.step == "wait" && t.status == Status::in_progress) {
+                        return true;
+                    }
                 }
-            }
-            return false;
-        }, 20);
+                return false;
+            },
+            20);
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         cancel = true;
     });

@@ -18,8 +18,9 @@ std::string blocking_pipeline(const TempDir& dir)
                                "  - name: prep\n    template: exec\n    params: {command: \"true\"}\n"
                                "  - name: wait\n    template: exec\n    parents: [prep]\n"
                                "    params: {command: \"test -f '"
-                                   + marker + "' || { echo $$ > '" + pidfile + "'; sleep 30; }\"}\n"
-                                              "  - name: after\n    template: noop\n    parents: [wait]\n");
+                                   + marker + "' || { echo $$ > '" + pidfile
+                                   + "'; sleep 30; }\"}\n"
+                                     "  - name: after\n    template: noop\n    parents: [wait]\n");
 }
 
 // The task of node `name` in the run (the newest one), or nullopt.
@@ -93,7 +94,7 @@ TEST_CASE("engine signals: SIGINT aborts the running step, exits 130, and --resu
         CHECK_MESSAGE(state == "completed", name);
     }
     auto ids = node_tasks(after);
-    CHECK(ids["prep"] == prep_id);   // kept, not rerun
+    CHECK(ids["prep"] == prep_id);    // kept, not rerun
     CHECK(ids["wait"] != aborted_id); // a new attempt
     CHECK(b.store->get(aborted_id).status == Status::aborted);
 }
@@ -106,7 +107,8 @@ TEST_CASE("engine signals: after SIGKILL of mlrun mid-step, --resume reruns only
     pid_t pgid = 0;
     {
         Background bg(dir, {"pipeline", "run", "-q", file});
-        REQUIRE(wait_until([&] { return fs::exists(dir / "wait.pid") && !trim(read_text(dir / "wait.pid")).empty(); }, 20));
+        REQUIRE(
+            wait_until([&] { return fs::exists(dir / "wait.pid") && !trim(read_text(dir / "wait.pid")).empty(); }, 20));
         bg.signal(SIGKILL);
         CHECK(bg.wait(10) == 128 + SIGKILL);
         pgid = std::stoi(trim(read_text(dir / "wait.pid")));
@@ -164,7 +166,8 @@ TEST_CASE("engine: --resume of a run that another mlrun process still drives is 
     int code = bg.wait(20);
     CHECK(code == 1);
     Backends b = engine_backends(dir);
-    CHECK(node_states(load_run(b.ports(), run_id))["wait"] == "failed"); // failed by its own command, not aborted by the resume
+    CHECK(node_states(load_run(b.ports(), run_id))["wait"]
+          == "failed"); // failed by its own command, not aborted by the resume
     RunResult again = run_cli(dir, {"pipeline", "run", "-q", "--resume", run_id});
     CHECK(again.code == 0);
 }

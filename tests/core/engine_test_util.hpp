@@ -3,11 +3,11 @@
 // with a LocalStore there, and the mlrun binary started in the background (for signals).
 #include "test_util.hpp"
 
+#include "app/wiring.hpp"
 #include "core/error.hpp"
 #include "engine/pipeline_runner.hpp"
-#include "app/wiring.hpp"
-#include "store/local_store.hpp"
 #include "ports/task_store.hpp"
+#include "store/local_store.hpp"
 
 #include <csignal>
 #include <thread>
@@ -24,7 +24,8 @@ inline Backends engine_backends(const TempDir& dir)
 }
 
 // Writes `yaml` to <dir>/<name> and returns its path.
-inline std::string write_pipeline(const TempDir& dir, const std::string& yaml, const std::string& name = "pipeline.yaml")
+inline std::string write_pipeline(const TempDir& dir, const std::string& yaml,
+                                  const std::string& name = "pipeline.yaml")
 {
     write_text(dir / name, yaml);
     return (dir / name).string();
@@ -102,7 +103,8 @@ public:
             if (::chdir(dir.path().c_str()) != 0) {
                 ::_exit(126);
             }
-            for (const char* v : {"MLRUN_TASK_ID", "MLRUN_TRACKING_URI", "MLRUN_QUEUE_URI", "MLRUN_OUTPUT_DIR", "MLRUN_PARAMS"}) {
+            for (const char* v :
+                 {"MLRUN_TASK_ID", "MLRUN_TRACKING_URI", "MLRUN_QUEUE_URI", "MLRUN_OUTPUT_DIR", "MLRUN_PARAMS"}) {
                 ::unsetenv(v);
             }
             ::setenv("MLRUN_HOME", home.c_str(), 1);

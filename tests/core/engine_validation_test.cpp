@@ -83,7 +83,8 @@ TEST_CASE("engine validation: a cycle is reported as the path around it")
   - name: z
     template: noop
     parents: [y]
-)", "three.yaml");
+)",
+                                       "three.yaml");
     RunResult r3 = run_cli(dir, {"pipeline", "run", file3});
     check_rejected(dir, r3, "dependency cycle: x -> z -> y -> x");
 
@@ -165,12 +166,14 @@ steps:
   - name: prep
     template: noop
 )");
-        check_rejected(dir, run_cli(dir, {"pipeline", "run", file}), "\"policy\" must be partial or strict, not \"lenient\"");
+        check_rejected(dir, run_cli(dir, {"pipeline", "run", file}),
+                       "\"policy\" must be partial or strict, not \"lenient\"");
         std::string file2 = write_pipeline(dir, R"(steps:
   - name: prep
     template: noop
     trigger: always
-)", "t.yaml");
+)",
+                                           "t.yaml");
         check_rejected(dir, run_cli(dir, {"pipeline", "run", file2}), "\"trigger\" must be all_success or all_done");
     }
 }

@@ -198,7 +198,7 @@ struct FakeMlflow::Impl {
     std::string basic; // "Basic base64"
     bool html_mode = false;
     bool ack_only = false;
-    std::vector<std::string> requests;   // "METHOD path"
+    std::vector<std::string> requests; // "METHOD path"
     std::vector<std::string> violations;
 
     std::map<std::string, std::string> experiments; // name -> id
@@ -248,11 +248,15 @@ struct FakeMlflow::Impl {
 
     static Json info_json(const FakeRun& r)
     {
-        Json info{{"run_uuid", r.run_id},          {"experiment_id", r.experiment_id},
-                  {"run_name", r.run_name},        {"user_id", r.user_id},
-                  {"status", r.status},            {"start_time", r.start_time},
+        Json info{{"run_uuid", r.run_id},
+                  {"experiment_id", r.experiment_id},
+                  {"run_name", r.run_name},
+                  {"user_id", r.user_id},
+                  {"status", r.status},
+                  {"start_time", r.start_time},
                   {"artifact_uri", "mlflow-artifacts:/" + r.experiment_id + "/" + r.run_id + "/artifacts"},
-                  {"lifecycle_stage", r.lifecycle_stage}, {"run_id", r.run_id}};
+                  {"lifecycle_stage", r.lifecycle_stage},
+                  {"run_id", r.run_id}};
         if (r.end_time) {
             info["end_time"] = r.end_time;
         }
@@ -286,9 +290,9 @@ struct FakeMlflow::Impl {
 
     static Json version_json(const FakeVersion& v)
     {
-        Json j{{"name", v.name},    {"version", v.version}, {"creation_timestamp", 1795345535998},
-               {"current_stage", "None"}, {"description", ""}, {"source", v.source},
-               {"run_id", v.run_id}, {"status", "READY"},     {"run_link", ""}};
+        Json j{{"name", v.name},          {"version", v.version}, {"creation_timestamp", 1795345535998},
+               {"current_stage", "None"}, {"description", ""},    {"source", v.source},
+               {"run_id", v.run_id},      {"status", "READY"},    {"run_link", ""}};
         if (!v.tags.empty()) {
             j["tags"] = kv_json(v.tags);
         }
@@ -314,8 +318,11 @@ struct FakeMlflow::Impl {
             throw not_found("Could not find experiment with name '" + name + "'");
         }
         return {{"experiment",
-                 {{"experiment_id", it->second}, {"name", name}, {"artifact_location", "mlflow-artifacts:/" + it->second},
-                  {"lifecycle_stage", "active"}, {"last_update_time", 1795345450047},
+                 {{"experiment_id", it->second},
+                  {"name", name},
+                  {"artifact_location", "mlflow-artifacts:/" + it->second},
+                  {"lifecycle_stage", "active"},
+                  {"last_update_time", 1795345450047},
                   {"creation_time", 1795345450047}}}};
     }
 
@@ -329,8 +336,9 @@ struct FakeMlflow::Impl {
         }
         if (experiments.count(name)) {
             throw ApiError{400, "RESOURCE_ALREADY_EXISTS",
-                           "Experiment(name=" + name + ") already exists. Error: (sqlite3.IntegrityError) UNIQUE "
-                                                       "constraint failed: experiments.name"};
+                           "Experiment(name=" + name
+                               + ") already exists. Error: (sqlite3.IntegrityError) UNIQUE "
+                                 "constraint failed: experiments.name"};
         }
         const std::string id = std::to_string(next_experiment++);
         experiments[name] = id;
@@ -447,7 +455,8 @@ struct FakeMlflow::Impl {
             return clauses;
         }
         static const std::regex k_and("\\s+(and|AND)\\s+");
-        static const std::regex k_clause(R"(^\s*(tags|tag|params|param|attributes|attribute)\.(`[^`]+`|[A-Za-z0-9_.\-]+)\s*=\s*(.*?)\s*$)");
+        static const std::regex k_clause(
+            R"(^\s*(tags|tag|params|param|attributes|attribute)\.(`[^`]+`|[A-Za-z0-9_.\-]+)\s*=\s*(.*?)\s*$)");
         std::sregex_token_iterator it(filter.begin(), filter.end(), k_and, -1), end;
         for (; it != end; ++it) {
             const std::string clause = *it;
@@ -460,8 +469,9 @@ struct FakeMlflow::Impl {
                 key = key.substr(1, key.size() - 2);
             }
             std::string value = m[3];
-            if (value.size() < 2 || !((value.front() == '\'' && value.back() == '\'')
-                                      || (value.front() == '"' && value.back() == '"'))) {
+            if (value.size() < 2
+                || !((value.front() == '\'' && value.back() == '\'')
+                     || (value.front() == '"' && value.back() == '"'))) {
                 throw invalid("Parameter value is either not quoted or unidentified quote types used for string value "
                               + value + ". Use either single or double quotes.");
             }
@@ -491,9 +501,10 @@ struct FakeMlflow::Impl {
         std::int64_t max_results = 1000;
         if (body.contains("max_results")) {
             if (!body["max_results"].is_number_integer() || body["max_results"].get<std::int64_t>() > 50000) {
-                throw invalid("Invalid value " + body["max_results"].dump()
-                              + " for parameter 'max_results' supplied. Hint: Value was of type 'int'. See the API docs "
-                                "for more information about request parameters.");
+                throw invalid(
+                    "Invalid value " + body["max_results"].dump()
+                    + " for parameter 'max_results' supplied. Hint: Value was of type 'int'. See the API docs "
+                      "for more information about request parameters.");
             }
             max_results = body["max_results"].get<std::int64_t>();
         }
@@ -584,9 +595,10 @@ struct FakeMlflow::Impl {
                 throw *e;
             }
             if (!m.contains("timestamp")) {
-                throw invalid("Invalid value [" + m.dump() + "] for parameter 'metrics' supplied. Hint: Value was of "
-                                                             "type 'list'. See the API docs for more information about "
-                                                             "request parameters.");
+                throw invalid("Invalid value [" + m.dump()
+                              + "] for parameter 'metrics' supplied. Hint: Value was of "
+                                "type 'list'. See the API docs for more information about "
+                                "request parameters.");
             }
             FakePoint p;
             if (m["timestamp"].is_number_integer()) {
@@ -598,7 +610,8 @@ struct FakeMlflow::Impl {
             if (v.is_number()) {
                 p.value = v.get<double>();
             } else if (v.is_string() && (v == "NaN" || v == "Infinity" || v == "-Infinity")) {
-                p.value = v == "NaN" ? std::nan("") : (v == "Infinity" ? 1.7976931348623157e308 : -1.7976931348623157e308);
+                p.value = v == "NaN" ? std::nan("")
+                                     : (v == "Infinity" ? 1.7976931348623157e308 : -1.7976931348623157e308);
             } else if (v.is_string()) {
                 violate("log-batch: metric " + key + " value sent as a string");
                 p.value = std::strtod(v.get<std::string>().c_str(), nullptr);
@@ -706,8 +719,9 @@ struct FakeMlflow::Impl {
     // runs/set-tag (transcript: set-tag note=x).
     Json runs_set_tag(const httplib::Request& req, const Json& body)
     {
-        Json batch{{"run_id", str_field(body, "run_id")},
-                   {"tags", Json::array({{{"key", body.value("key", Json())}, {"value", body.value("value", Json())}}})}};
+        Json batch{
+            {"run_id", str_field(body, "run_id")},
+            {"tags", Json::array({{{"key", body.value("key", Json())}, {"value", body.value("value", Json())}}})}};
         return runs_log_batch(req, batch);
     }
 
@@ -933,7 +947,9 @@ struct FakeMlflow::Impl {
             {"model-versions/search", {{"GET", bind(&Impl::model_versions_search)}}},
             {"model-versions/set-tag", {{"POST", bind(&Impl::model_versions_set_tag)}}},
             {"registered-models/alias",
-             {{"POST", bind(&Impl::alias_set)}, {"GET", bind(&Impl::alias_get)}, {"DELETE", bind(&Impl::alias_delete)}}},
+             {{"POST", bind(&Impl::alias_set)},
+              {"GET", bind(&Impl::alias_get)},
+              {"DELETE", bind(&Impl::alias_delete)}}},
         };
     }
 
@@ -949,8 +965,8 @@ struct FakeMlflow::Impl {
     {
         // Headers go out, then the body provider gives up: the client sees a cut answer.
         res.status = 200;
-        res.set_content_provider(
-            64, "application/json", [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
+        res.set_content_provider(64, "application/json",
+                                 [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
     }
 
     // The API part of an answer (lock held).
@@ -1050,8 +1066,9 @@ struct FakeMlflow::Impl {
         }
         Fault* fault = nullptr;
         for (Fault& f : faults) {
-            if (f.remaining > 0 && (req.path.find(f.path_part) != std::string::npos
-                                    || (!f.path_part.empty() && req.body.find(f.path_part) != std::string::npos))) {
+            if (f.remaining > 0
+                && (req.path.find(f.path_part) != std::string::npos
+                    || (!f.path_part.empty() && req.body.find(f.path_part) != std::string::npos))) {
                 fault = &f;
                 break;
             }

@@ -23,10 +23,10 @@ struct FakeQueueState {
     struct Message {
         std::string task_id;
         int priority = 0;
-        std::int64_t seq = 0;    // push order
-        int attempts = 0;        // deliveries so far
+        std::int64_t seq = 0; // push order
+        int attempts = 0;     // deliveries so far
         std::vector<AttemptError> errors;
-        std::int64_t epoch = 0;  // of the latest delivery
+        std::int64_t epoch = 0; // of the latest delivery
         std::int64_t expires_ms = 0;
         std::int64_t dead_ms = 0;
     };
@@ -43,9 +43,10 @@ struct FakeQueueState {
 
 class FakeQueue final : public Queue {
 public:
-    explicit FakeQueue(std::shared_ptr<FakeQueueState> state = std::make_shared<FakeQueueState>(),
-                       int max_attempts = 3, std::int64_t lease_ms = 60'000)
-        : m_state(std::move(state)), m_max_attempts(std::max(1, max_attempts)), m_lease_ms(lease_ms) {}
+    explicit FakeQueue(std::shared_ptr<FakeQueueState> state = std::make_shared<FakeQueueState>(), int max_attempts = 3,
+                       std::int64_t lease_ms = 60'000)
+        : m_state(std::move(state)), m_max_attempts(std::max(1, max_attempts)), m_lease_ms(lease_ms)
+    {}
 
     void create(const std::string& queue) override
     {
@@ -265,7 +266,8 @@ struct FakeAgentState {
 class FakeAgentRegistry final : public AgentRegistry {
 public:
     explicit FakeAgentRegistry(std::shared_ptr<FakeAgentState> state = std::make_shared<FakeAgentState>())
-        : m_state(std::move(state)) {}
+        : m_state(std::move(state))
+    {}
 
     void beat(const AgentInfo& agent) override
     {

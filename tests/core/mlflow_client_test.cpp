@@ -56,10 +56,31 @@ TEST_CASE("mlflow keys: ordinary keys pass unchanged; others map one to one into
     CHECK(sanitize_key("a:b") == "a 3Ab");
     CHECK(sanitize_key("a b") == "a 20b");
 
-    const std::vector<std::string> keys{
-        "a:b",  "a 3Ab", "a b",    "a 20b",  "bad!",   "../x",  "a//b", "a/./b", "/abs",  "trail/", ".",
-        "..",   "é",     "a\tb",   "a 3Ab ", "x",      "",      " ",    "_",     "a..b",  std::string(300, 'k'),
-        std::string(300, 'k') + "1", std::string(249, 'k') + ":", "loss/train", "loss train"};
+    const std::vector<std::string> keys{"a:b",
+                                        "a 3Ab",
+                                        "a b",
+                                        "a 20b",
+                                        "bad!",
+                                        "../x",
+                                        "a//b",
+                                        "a/./b",
+                                        "/abs",
+                                        "trail/",
+                                        ".",
+                                        "..",
+                                        "é",
+                                        "a\tb",
+                                        "a 3Ab ",
+                                        "x",
+                                        "",
+                                        " ",
+                                        "_",
+                                        "a..b",
+                                        std::string(300, 'k'),
+                                        std::string(300, 'k') + "1",
+                                        std::string(249, 'k') + ":",
+                                        "loss/train",
+                                        "loss train"};
     Fixture f;
     std::set<std::string> mapped;
     std::vector<KeyValue> params;
@@ -226,7 +247,8 @@ TEST_CASE("fake mlflow: answers as the recorded server does (limits, wrong types
     HttpClient& http = f.client.http();
     std::string body = "{\"run_id\":\"" + f.run + "\",\"metrics\":[";
     for (int i = 0; i < 1001; ++i) {
-        body += (i ? "," : "") + std::string("{\"key\":\"m\",\"value\":1,\"timestamp\":1,\"step\":") + std::to_string(i) + "}";
+        body += (i ? "," : "") + std::string("{\"key\":\"m\",\"value\":1,\"timestamp\":1,\"step\":") + std::to_string(i)
+                + "}";
     }
     body += "]}";
     auto over = http.post_json("/api/2.0/mlflow/runs/log-batch", body);
@@ -243,7 +265,8 @@ TEST_CASE("fake mlflow: answers as the recorded server does (limits, wrong types
     CHECK(f.fake.violations().size() == 1);
 
     auto nots = http.post_json("/api/2.0/mlflow/runs/log-batch",
-                               "{\"run_id\":\"" + f.run + "\",\"metrics\":[{\"key\":\"nots\",\"value\":1,\"step\":0}]}");
+                               "{\"run_id\":\"" + f.run
+                                   + "\",\"metrics\":[{\"key\":\"nots\",\"value\":1,\"step\":0}]}");
     REQUIRE_FALSE(nots.ok());
     CHECK(nots.error().status == 400);
 

@@ -18,12 +18,10 @@ const std::set<std::pair<Status, Status>>& legal_transitions()
 {
     using S = Status;
     static const std::set<std::pair<S, S>> legal{
-        {S::draft, S::queued},          {S::draft, S::in_progress},
-        {S::queued, S::in_progress},    {S::queued, S::aborted},       {S::queued, S::draft},
-        {S::in_progress, S::completed}, {S::in_progress, S::failed},   {S::in_progress, S::aborted},
-        {S::in_progress, S::queued},
-        {S::completed, S::published},   {S::completed, S::draft},
-        {S::failed, S::draft},
+        {S::draft, S::queued},        {S::draft, S::in_progress},   {S::queued, S::in_progress},
+        {S::queued, S::aborted},      {S::queued, S::draft},        {S::in_progress, S::completed},
+        {S::in_progress, S::failed},  {S::in_progress, S::aborted}, {S::in_progress, S::queued},
+        {S::completed, S::published}, {S::completed, S::draft},     {S::failed, S::draft},
         {S::aborted, S::draft},
     };
     return legal;
@@ -39,7 +37,8 @@ TEST_CASE("status: all seven statuses round-trip through their names")
         names.insert(std::string(to_string(s)));
         CHECK(parse_status(to_string(s)) == s);
     }
-    CHECK(names == std::set<std::string>{"draft", "queued", "in_progress", "completed", "failed", "aborted", "published"});
+    CHECK(names
+          == std::set<std::string>{"draft", "queued", "in_progress", "completed", "failed", "aborted", "published"});
     CHECK_THROWS_AS(parse_status("bogus"), UsageError);
     CHECK_THROWS_AS(parse_status("Draft"), UsageError);
     CHECK_THROWS_AS(parse_status(""), UsageError);
@@ -195,7 +194,7 @@ TEST_CASE("params: the allow-list of editable keys")
     CHECK(is_editable("data.limit", editable));
     CHECK_FALSE(is_editable("data", editable));
     CHECK_FALSE(is_editable("data.path", editable));
-    CHECK_FALSE(is_editable("models", editable));     // a prefix of the text is not a prefix key
+    CHECK_FALSE(is_editable("models", editable)); // a prefix of the text is not a prefix key
     CHECK_FALSE(is_editable("modelx.lr", editable));
     CHECK_FALSE(is_editable("seeds", editable));
     CHECK_FALSE(is_editable("anything", {}));

@@ -92,8 +92,8 @@ TEST_CASE("plan: all_done runs after a failed parent, all_success is skipped wit
 
 TEST_CASE("plan: a failure skips the whole chain below it in one call, all_done over skipped parents too")
 {
-    Plan plan(spec_of({step("a"), step("b", {"a"}), step("c", {"b"}), step("d", {"c"}, Trigger::all_done),
-                       step("side")}));
+    Plan plan(
+        spec_of({step("a"), step("b", {"a"}), step("c", {"b"}), step("d", {"c"}, Trigger::all_done), step("side")}));
     CHECK(names(plan, plan.take_ready()) == Names{"a", "side"});
     plan.finished(plan.find("a"), NodeState::failed, "boom");
     CHECK(plan.take_ready().empty());

@@ -15,8 +15,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
-#include <thread>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace mlrun;
@@ -161,12 +161,10 @@ TEST_CASE("local queue: a move cut off by a crash is finished by the next sweep"
     const fs::path claimed = dir / "queues" / "cpu" / "claimed";
     // Killed between rewriting the message without its lease and renaming it on: once
     // bound back for pending/, once for dead/. Neither is an expired lease.
-    mlrun::test::write_text(claimed / "requeued",
-                            R"({"task_id":"requeued","priority":2,"attempts":1,"epoch":7,)"
-                            R"("errors":[{"attempt":1,"error":"boom","at_ms":5}]})");
-    mlrun::test::write_text(claimed / "dying",
-                            R"({"task_id":"dying","priority":0,"attempts":3,"epoch":9,"dead_ms":11,)"
-                            R"("errors":[{"attempt":3,"error":"last","at_ms":6}]})");
+    mlrun::test::write_text(claimed / "requeued", R"({"task_id":"requeued","priority":2,"attempts":1,"epoch":7,)"
+                                                  R"("errors":[{"attempt":1,"error":"boom","at_ms":5}]})");
+    mlrun::test::write_text(claimed / "dying", R"({"task_id":"dying","priority":0,"attempts":3,"epoch":9,"dead_ms":11,)"
+                                               R"("errors":[{"attempt":3,"error":"last","at_ms":6}]})");
     // A claim of the earlier layout (content: the expiry), its claimer long gone.
     mlrun::test::write_text(claimed / "old", "1700000000000");
     CHECK(q.requeue_expired() == 0);

@@ -571,7 +571,8 @@ TEST_CASE("redis agent registry: TTL keys, sorted live agents, stop requests tha
         bad.name = "../x";
         bad.ttl_ms = 100;
         return bad;
-    }()), UsageError);
+    }()),
+                    UsageError);
 }
 
 namespace {

@@ -601,8 +601,7 @@ inline void served_queues(const AgentRegistryFactory& open)
     }
 
 #define MLRUN_QUEUE_SUITE(adapter, make_factory)                                                                       \
-    MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::fifo,                                                         \
-                     "first in, first out within one priority")                                                        \
+    MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::fifo, "first in, first out within one priority")              \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::priority,                                                     \
                      "a higher priority is claimed first, then first in first out")                                    \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::queue_order,                                                  \
@@ -617,8 +616,7 @@ inline void served_queues(const AgentRegistryFactory& open)
                      "fail requeues at once with the error kept and the priority unchanged")                           \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::dead_letter,                                                  \
                      "max_attempts failures dead-letter a message with every attempt's error")                         \
-    MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::expiry_counts,                                                \
-                     "expired leases count toward max_attempts")                                                       \
+    MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::expiry_counts, "expired leases count toward max_attempts")    \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::requeue_dead,                                                 \
                      "requeue_dead brings a dead letter back with fresh attempts")                                     \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::remove,                                                       \
@@ -631,8 +629,7 @@ inline void served_queues(const AgentRegistryFactory& open)
                      "a lease taken back by a sweep or finished by ack can no longer be renewed or failed")            \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::lost_ack_harmless,                                            \
                      "ack and fail of a lost lease leave the new delivery alone")                                      \
-    MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::unknown_queue,                                                \
-                     "an unknown queue is a usage error")                                                              \
+    MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::unknown_queue, "an unknown queue is a usage error")           \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::concurrent_claims,                                            \
                      "handles claiming on many threads never share a delivery")
 
@@ -643,7 +640,6 @@ inline void served_queues(const AgentRegistryFactory& open)
                      "an agent whose TTL ran out is not live until it beats again")                                    \
     MLRUN_SUITE_CASE(adapter, make_factory, agent_cases::request_stop,                                                 \
                      "request_stop marks a live agent stopping, and its next beats keep it")                           \
-    MLRUN_SUITE_CASE(adapter, make_factory, agent_cases::remove,                                                       \
-                     "remove takes an agent out")                                                                      \
+    MLRUN_SUITE_CASE(adapter, make_factory, agent_cases::remove, "remove takes an agent out")                          \
     MLRUN_SUITE_CASE(adapter, make_factory, agent_cases::served_queues,                                                \
                      "served: some live agent lists the queue and is not stopping")

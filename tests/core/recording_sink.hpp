@@ -27,16 +27,21 @@ public:
     {
         Json rows = Json::array();
         for (const Scalar& s : batch) {
-            rows.push_back(Json{{"title", s.title}, {"series", s.series}, {"iteration", s.iteration}, {"value", s.value}});
+            rows.push_back(
+                Json{{"title", s.title}, {"series", s.series}, {"iteration", s.iteration}, {"value", s.value}});
         }
         return note({"scalars", task_id, rows});
     }
     Outcome artifact(const std::string& task_id, const ArtifactRecord& record,
                      const std::filesystem::path& stored) override
     {
-        return note({"artifact", task_id, Json{{"name", record.name}, {"sha256", record.sha256}, {"stored", stored.string()}}});
+        return note(
+            {"artifact", task_id, Json{{"name", record.name}, {"sha256", record.sha256}, {"stored", stored.string()}}});
     }
-    Outcome model_registered(const ModelRecord& record) override { return note({"model", record.task_id, record.to_json()}); }
+    Outcome model_registered(const ModelRecord& record) override
+    {
+        return note({"model", record.task_id, record.to_json()});
+    }
     Outcome flush() override { return note({"flush", "", Json()}); }
 
     std::vector<Event> events() const

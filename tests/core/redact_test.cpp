@@ -42,7 +42,8 @@ TEST_CASE("redact_uri hides passwords, bare user tokens and token-like query par
     CHECK(redact_uri("https://user:secret@host/x") == "https://user:***@host/x");
     CHECK(redact_uri("https://ghp_TOKEN@host:8443/api") == "https://***@host:8443/api");
     CHECK(redact_uri("redis://:pw@cache:6379/0") == "redis://:***@cache:6379/0");
-    std::string shown = redact_uri("https://mlflow.example/api?token=abc123&experiment=7&API_KEY=k9&sig=zz&access_token=t0");
+    std::string shown = redact_uri(
+        "https://mlflow.example/api?token=abc123&experiment=7&API_KEY=k9&sig=zz&access_token=t0");
     CHECK(shown.find("abc123") == std::string::npos);
     CHECK(shown.find("k9") == std::string::npos);
     CHECK(shown.find("zz") == std::string::npos);

@@ -31,10 +31,7 @@ public:
         throw std::runtime_error("redis-server did not start (is it installed? scripts/setup.sh installs it); log: "
                                  + read_log());
     }
-    ~RedisServer()
-    {
-        stop(SIGTERM);
-    }
+    ~RedisServer() { stop(SIGTERM); }
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
 
@@ -56,8 +53,8 @@ public:
     void start()
     {
         if (m_pid <= 0 && !start_on_port()) {
-            throw std::runtime_error("redis-server did not restart on port " + std::to_string(m_port) + "; log: "
-                                     + read_log());
+            throw std::runtime_error("redis-server did not restart on port " + std::to_string(m_port)
+                                     + "; log: " + read_log());
         }
     }
 
@@ -110,9 +107,21 @@ private:
 
     bool start_on_port()
     {
-        std::vector<std::string> args{"redis-server", "--port", std::to_string(m_port), "--bind", "127.0.0.1",
-                                      "--appendonly", "yes", "--dir", m_dir.path().string(), "--save", "",
-                                      "--logfile", (m_dir.path() / "redis.log").string(), "--daemonize", "no"};
+        std::vector<std::string> args{"redis-server",
+                                      "--port",
+                                      std::to_string(m_port),
+                                      "--bind",
+                                      "127.0.0.1",
+                                      "--appendonly",
+                                      "yes",
+                                      "--dir",
+                                      m_dir.path().string(),
+                                      "--save",
+                                      "",
+                                      "--logfile",
+                                      (m_dir.path() / "redis.log").string(),
+                                      "--daemonize",
+                                      "no"};
         if (!m_password.empty()) {
             args.insert(args.end(), {"--requirepass", m_password});
         }

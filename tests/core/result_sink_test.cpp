@@ -4,8 +4,8 @@
 #include "engine_test_util.hpp"
 #include "recording_sink.hpp"
 
-#include "engine/kinds.hpp"
 #include "core/util.hpp"
+#include "engine/kinds.hpp"
 #include "engine/task_runner.hpp"
 #include "ports/inputs.hpp"
 #include "ports/reporter.hpp"
@@ -109,7 +109,8 @@ void register_trainlike_kind()
     std::call_once(once, [] {
         KindRegistry::instance().add("test_trainlike", [](TaskContext& ctx) {
             for (int epoch = 1; epoch <= 20; ++epoch) {
-                ctx.report().log_scalars({{"loss", "train", epoch, 1.0 / epoch}, {"loss", "valid", epoch, 1.5 / epoch}});
+                ctx.report().log_scalars(
+                    {{"loss", "train", epoch, 1.0 / epoch}, {"loss", "valid", epoch, 1.5 / epoch}});
             }
             write_text(ctx.work_dir / "metrics.json", "{}\n");
             ctx.report().log_artifact("metrics.json", ctx.work_dir / "metrics.json");

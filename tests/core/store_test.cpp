@@ -3,15 +3,15 @@
 // publish / abort, the queue's claim order, exclusivity and leases.
 #include "test_util.hpp"
 
+#include "app/task_ops.hpp"
+#include "app/wiring.hpp"
 #include "core/error.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
+#include "ports/inputs.hpp"
 #include "queue/local_queue.hpp"
-#include "app/wiring.hpp"
 #include "store/datasets.hpp"
 #include "store/local_store.hpp"
-#include "app/task_ops.hpp"
-#include "ports/inputs.hpp"
 
 #include <doctest/doctest.h>
 
@@ -466,7 +466,7 @@ TEST_CASE("local queue: expired leases go back with requeue_expired, live ones s
     CHECK_FALSE(short_lease.claim({"cpu"}, 0).has_value());
     CHECK(short_lease.requeue_expired() == 0); // nothing expired yet
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    CHECK(short_lease.requeue_expired() == 1);  // only the 150 ms lease
+    CHECK(short_lease.requeue_expired() == 1); // only the 150 ms lease
     auto again = long_lease.claim({"cpu"}, 0);
     REQUIRE(again);
     CHECK(again->task_id == l1->task_id);
@@ -488,8 +488,7 @@ TEST_CASE("local queue: expired leases go back with requeue_expired, live ones s
     CHECK(l4->task_id == "t3");
 }
 
-TEST_CASE("local queue: requeue_expired never takes back a lease being claimed right now"
-          * doctest::may_fail())
+TEST_CASE("local queue: requeue_expired never takes back a lease being claimed right now" * doctest::may_fail())
 {
     // try_claim renames pending/<name> (content: the task id) to claimed/<id>, then
     // rewrites it with the expiry. A requeue_expired() in between reads the task id as

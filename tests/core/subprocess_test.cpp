@@ -1,5 +1,5 @@
-// Plugin: load errors carry dlerror's text. Subprocess: exit statuses, output lines, environment, errors, and that no child, grandchild
-// or zombie survives a timeout, a cancel, a destructor, a throwing callback or a dead parent.
+// Plugin: load errors carry dlerror's text. Subprocess: exit statuses, output lines, environment, errors, and that no
+// child, grandchild or zombie survives a timeout, a cancel, a destructor, a throwing callback or a dead parent.
 #include "platform/plugin.hpp"
 #include "platform/subprocess.hpp"
 
@@ -10,8 +10,8 @@
 #include <atomic>
 #include <csignal>
 #include <fstream>
-#include <sstream>
 #include <poll.h>
+#include <sstream>
 #include <sys/wait.h>
 #include <system_error>
 #include <thread>
@@ -320,9 +320,10 @@ TEST_CASE("subprocess: a throwing on_line kills and reaps the child, then rethro
     Subprocess child = Subprocess::spawn(shell("echo first; sleep 100"));
     pid_t pid = child.pid();
     Clock::time_point start = Clock::now();
-    CHECK_THROWS_WITH(child.wait([](std::string_view line) { throw std::runtime_error("log failed at " + std::string(line)); },
-                                 k_limit_ms),
-                      "log failed at first");
+    CHECK_THROWS_WITH(
+        child.wait([](std::string_view line) { throw std::runtime_error("log failed at " + std::string(line)); },
+                   k_limit_ms),
+        "log failed at first");
     CHECK(seconds_since(start) < 3.0);
     CHECK(reaped(pid));
     REQUIRE(child.try_wait());
@@ -419,6 +420,6 @@ TEST_CASE("plugin: load and symbol errors name the library and the symbol")
     CHECK(libc.find("getpid") != nullptr);
     CHECK(libc.require<int()>("getpid")() == ::getpid());
     CHECK(libc.find("mlrun_no_such_symbol") == nullptr);
-    CHECK_THROWS_WITH_AS(libc.require<void()>("mlrun_no_such_symbol"), doctest::Contains("libc.so.6: no mlrun_no_such_symbol"),
-                         std::runtime_error);
+    CHECK_THROWS_WITH_AS(libc.require<void()>("mlrun_no_such_symbol"),
+                         doctest::Contains("libc.so.6: no mlrun_no_such_symbol"), std::runtime_error);
 }

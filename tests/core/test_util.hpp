@@ -56,10 +56,10 @@ private:
 };
 
 struct RunResult {
-    int code = -1;        // exit status; 128 + signal when killed
+    int code = -1; // exit status; 128 + signal when killed
     std::string out;
     std::string err;
-    double seconds = 0;   // wall time
+    double seconds = 0; // wall time
 };
 
 inline std::string read_text(const fs::path& path)
@@ -111,7 +111,8 @@ inline RunResult run_in(const fs::path& cwd, const std::vector<std::string>& arg
         if (::chdir(cwd.c_str()) != 0) {
             ::_exit(126);
         }
-        for (const char* v : {"MLRUN_TASK_ID", "MLRUN_TRACKING_URI", "MLRUN_QUEUE_URI", "MLRUN_OUTPUT_DIR", "MLRUN_PARAMS"}) {
+        for (const char* v :
+             {"MLRUN_TASK_ID", "MLRUN_TRACKING_URI", "MLRUN_QUEUE_URI", "MLRUN_OUTPUT_DIR", "MLRUN_PARAMS"}) {
             ::unsetenv(v);
         }
         for (const auto& [k, v] : vars) {

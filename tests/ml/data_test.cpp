@@ -31,7 +31,10 @@ std::string error_of(const std::function<void()>& fn)
 
 struct TempDir {
     fs::path path;
-    TempDir() : path(fs::temp_directory_path() / ("mlrun_data_test_" + mlrun::new_id())) { fs::create_directories(path); }
+    TempDir() : path(fs::temp_directory_path() / ("mlrun_data_test_" + mlrun::new_id()))
+    {
+        fs::create_directories(path);
+    }
     ~TempDir() { fs::remove_all(path); }
 };
 
@@ -71,7 +74,8 @@ TEST_CASE("parse_csv: header detection and limit")
 TEST_CASE("parse_csv: malformed input names the file and line")
 {
     // The ragged record is on line 4 (the quoted field spans lines 2-3).
-    CHECK(error_of([] { parse_csv("a,b\n\"x\ny\",1\n3,4,5\n", "bad.csv"); }) == "bad.csv:4: expected 2 fields, found 3");
+    CHECK(error_of([] { parse_csv("a,b\n\"x\ny\",1\n3,4,5\n", "bad.csv"); })
+          == "bad.csv:4: expected 2 fields, found 3");
     CHECK(error_of([] { parse_csv("a,b\n1,\"open\n", "q.csv"); }) == "q.csv:2: unterminated quoted field");
     CHECK(error_of([] { parse_csv("", "empty.csv"); }) == "empty.csv: empty table (no rows)");
     CHECK(error_of([] { parse_csv("a,b\n", "hdr.csv"); }) == "hdr.csv: empty table (no data rows)");
@@ -213,5 +217,6 @@ TEST_CASE("split_io: round trip, and clear errors for bad files")
     CHECK(error_of([&] { load_split(p); }).find("truncated split file") != std::string::npos);
     mlrun::write_file_atomic(p, "hello\n");
     CHECK(error_of([&] { load_split(p); }) == p.string() + ": not a split file (bad header)");
-    CHECK(error_of([&] { load_split(tmp.path / "none.bin"); }) == (tmp.path / "none.bin").string() + ": no such split file");
+    CHECK(error_of([&] { load_split(tmp.path / "none.bin"); })
+          == (tmp.path / "none.bin").string() + ": no such split file");
 }

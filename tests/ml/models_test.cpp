@@ -1,7 +1,6 @@
 // Models (libtorch + OpenCV ml), the model folder, determinism and search.
 // Small synthetic data and few epochs: the whole file runs in a few seconds.
 #include "core/error.hpp"
-#include "ports/task_context.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
 #include "ml/metrics.hpp"
@@ -10,14 +9,15 @@
 #include "ml/split_io.hpp"
 #include "ports/inputs.hpp"
 #include "ports/reporter.hpp"
+#include "ports/task_context.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <algorithm>
-#include <atomic>
 #include <map>
 #include <optional>
 #include <random>
@@ -178,7 +178,8 @@ TEST_CASE("cnn learns a small image problem and refuses tables")
     const LabeledSet train = images(160, 21);
     const LabeledSet valid = images(40, 22);
     const LabeledSet test = images(80, 23);
-    auto model = trained("cnn", train, valid, 3, {{"epochs", 8}, {"lr", 0.01}, {"batch_size", 16}, {"channels", {4, 8}}, {"fc", 16}});
+    auto model = trained("cnn", train, valid, 3,
+                         {{"epochs", 8}, {"lr", 0.01}, {"batch_size", 16}, {"channels", {4, 8}}, {"fc", 16}});
     CHECK(test_accuracy(*model, test) >= 0.9);
 
     const LabeledSet table = blobs(50, 4, 2, 1);
@@ -275,8 +276,11 @@ TEST_CASE("seeded MLP training is identical sequentially and on concurrent threa
 {
     const LabeledSet train = blobs(160, 8, 2, 51, 1.5); // overlapping: the weights matter
     const LabeledSet valid = blobs(60, 8, 2, 52, 1.5);
-    const nlohmann::json params = {{"epochs", 5}, {"lr", 0.01}, {"batch_size", 16}, {"hidden", {16, 8}}, {"patience", 0}};
-    const auto run = [&](std::uint64_t seed) { return trained("mlp", train, valid, seed, params)->predict_proba(valid.x); };
+    const nlohmann::json params = {
+        {"epochs", 5}, {"lr", 0.01}, {"batch_size", 16}, {"hidden", {16, 8}}, {"patience", 0}};
+    const auto run = [&](std::uint64_t seed) {
+        return trained("mlp", train, valid, seed, params)->predict_proba(valid.x);
+    };
 
     std::vector<Matrix> sequential;
     for (int i = 0; i < 4; ++i) {
@@ -310,13 +314,12 @@ TEST_CASE("seeded OpenCV models are repeatable")
 
 TEST_CASE("search parses lists and ranges and plans trials")
 {
-    const nlohmann::json params = {
-        {"seed", 3},
-        {"trials", 6},
-        {"search",
-         {{"model.lr", {0.001, 0.01}},
-          {"model", {{"batch_size", {{"min", 8}, {"max", 64}, {"int", true}}}}},
-          {"model.weight_decay", {{"min", 1e-6}, {"max", 1e-2}, {"log", true}}}}}};
+    const nlohmann::json params = {{"seed", 3},
+                                   {"trials", 6},
+                                   {"search",
+                                    {{"model.lr", {0.001, 0.01}},
+                                     {"model", {{"batch_size", {{"min", 8}, {"max", 64}, {"int", true}}}}},
+                                     {"model.weight_decay", {{"min", 1e-6}, {"max", 1e-2}, {"log", true}}}}}};
     const SearchSpec spec = parse_search(params);
     REQUIRE(spec.dims.size() == 3);
     CHECK(spec.trials == 6);
@@ -346,11 +349,10 @@ TEST_CASE("grid search of 2x2 runs 4 trials and keeps the best by validation met
 {
     const LabeledSet train = blobs(160, 6, 2, 71, 1.2);
     const LabeledSet valid = blobs(80, 6, 2, 72, 1.2);
-    const nlohmann::json params = {
-        {"seed", 5},
-        {"model", {{"kind", "mlp"}, {"epochs", 4}, {"batch_size", 16}, {"patience", 0}}},
-        {"strategy", "grid"},
-        {"search", {{"model.lr", {0.0005, 0.05}}, {"model.hidden", {{4}, {16, 8}}}}}};
+    const nlohmann::json params = {{"seed", 5},
+                                   {"model", {{"kind", "mlp"}, {"epochs", 4}, {"batch_size", 16}, {"patience", 0}}},
+                                   {"strategy", "grid"},
+                                   {"search", {{"model.lr", {0.0005, 0.05}}, {"model.hidden", {{4}, {16, 8}}}}}};
     const SearchSpec spec = parse_search(params);
     SearchOptions options;
     options.metric = "log_loss"; // lower is better: checks the direction too
@@ -430,10 +432,7 @@ public:
     std::vector<Scalar> logged;
 
     void log_params(const Json&) override {}
-    void log_scalars(const std::vector<Scalar>& s) override
-    {
-        logged.insert(logged.end(), s.begin(), s.end());
-    }
+    void log_scalars(const std::vector<Scalar>& s) override { logged.insert(logged.end(), s.begin(), s.end()); }
     std::vector<Scalar> scalars(const std::string&) override { return logged; }
     void log_value(const std::string& name, const Json& value) override { values[name] = value; }
     void set_tags(const std::vector<std::string>&) override {}
@@ -515,8 +514,8 @@ TEST_CASE("train_model writes the model folder, metrics and predictions of the c
     KindFixture f;
     f.run({{"model", {{"kind", "mlp"}, {"epochs", 4}, {"lr", 0.01}, {"patience", 0}}}, {"seed", 42}});
 
-    for (const char* name : {"model_kind", "test", "valid", "train_time_s", "latency_ms_per_row", "model_size_bytes",
-                             "primary_metric"}) {
+    for (const char* name :
+         {"model_kind", "test", "valid", "train_time_s", "latency_ms_per_row", "model_size_bytes", "primary_metric"}) {
         CAPTURE(name);
         CHECK(f.tracker.values.count(name) == 1);
     }
@@ -545,12 +544,13 @@ TEST_CASE("train_model writes the model folder, metrics and predictions of the c
     CHECK(csv.rfind("id,label,predicted,prob_class_0,prob_class_1\n", 0) == 0);
     CHECK(std::count(csv.begin(), csv.end(), '\n') == f.test.x.rows + 1);
     const std::vector<int> pred = argmax_rows(p);
-    const std::string first_row = csv.substr(csv.find('\n') + 1, csv.find('\n', csv.find('\n') + 1) - csv.find('\n') - 1);
+    const std::string first_row = csv.substr(csv.find('\n') + 1,
+                                             csv.find('\n', csv.find('\n') + 1) - csv.find('\n') - 1);
     CHECK(first_row.rfind("0,class_0,class_" + std::to_string(pred[0]) + ",", 0) == 0);
 
     const Json metrics = Json::parse(read_file(f.tracker.fetch_artifact("train1", "metrics.json")));
-    for (const char* key : {"test", "valid", "train_time_s", "latency_ms_per_row", "model_size_bytes", "model_kind",
-                            "params"}) {
+    for (const char* key :
+         {"test", "valid", "train_time_s", "latency_ms_per_row", "model_size_bytes", "model_kind", "params"}) {
         CAPTURE(key);
         CHECK(metrics.contains(key));
     }

@@ -1,7 +1,6 @@
 // Transform fit/apply, transform.json round trip, stratified splits and the preprocess kind
 // run against a recording tracker.
 #include "core/error.hpp"
-#include "ports/task_context.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
 #include "ml/metrics.hpp"
@@ -11,6 +10,7 @@
 #include "ml/transform.hpp"
 #include "ports/inputs.hpp"
 #include "ports/reporter.hpp"
+#include "ports/task_context.hpp"
 
 #include <doctest/doctest.h>
 
@@ -39,7 +39,10 @@ std::string error_of(const std::function<void()>& fn)
 
 struct TempDir {
     fs::path path;
-    TempDir() : path(fs::temp_directory_path() / ("mlrun_prep_test_" + mlrun::new_id())) { fs::create_directories(path); }
+    TempDir() : path(fs::temp_directory_path() / ("mlrun_prep_test_" + mlrun::new_id()))
+    {
+        fs::create_directories(path);
+    }
     ~TempDir() { fs::remove_all(path); }
 };
 
@@ -48,10 +51,10 @@ struct TempDir {
 class RecordingTracker : public mlrun::Reporter, public mlrun::Inputs {
 public:
     explicit RecordingTracker(fs::path root) : m_root(std::move(root)) {}
-    std::map<std::string, Json> values;               // of the last task that logged
-    std::map<std::string, fs::path> artifacts;        // name -> path, of any task
+    std::map<std::string, Json> values;        // of the last task that logged
+    std::map<std::string, fs::path> artifacts; // name -> path, of any task
     std::map<std::string, mlrun::Task> tasks;
-    std::string current;                              // the task that reports
+    std::string current; // the task that reports
 
     void log_params(const Json&) override {}
     void log_scalars(const std::vector<mlrun::Scalar>&) override {}
@@ -199,11 +202,15 @@ TEST_CASE("TabularTransform: errors name the columns")
     CHECK(error_of([&] { tr.apply(bad); }) == "bad.csv: column 'age' data row 1: 'old' is not a number");
     TransformOptions o = small_options();
     o.drop = {"nope", "city"};
-    CHECK(error_of([&] { TabularTransform::fit(t, all_rows(t), o, {"no", "yes"}); })
+    CHECK(error_of([&] {
+              TabularTransform::fit(t, all_rows(t), o, {"no", "yes"});
+          })
           == "small.csv: data.drop names unknown columns: nope (columns: id, age, sex, city, label)");
     o = small_options();
     o.target = "survived";
-    CHECK(error_of([&] { TabularTransform::fit(t, all_rows(t), o, {"no", "yes"}); })
+    CHECK(error_of([&] {
+              TabularTransform::fit(t, all_rows(t), o, {"no", "yes"});
+          })
           == "small.csv: no target column 'survived' (columns: id, age, sex, city, label)");
 }
 
@@ -333,11 +340,13 @@ TEST_CASE("run_preprocess: one-class target and grid digits")
     mlrun::write_file_atomic(tmp.path / "one.csv", "x,y\n1,a\n2,a\n3,a\n");
     ctx.task.params = {{"data", {{"path", (tmp.path / "one.csv").string()}, {"target", "y"}}}};
     CHECK(error_of([&] { mlrun::kinds::run_preprocess(ctx); })
-          == (tmp.path / "one.csv").string() + ": target column 'y' has only one class ('a'); a classifier needs at least two");
+          == (tmp.path / "one.csv").string()
+                 + ": target column 'y' has only one class ('a'); a classifier needs at least two");
 
-    ctx.task.params = {{"data", {{"path", (k_repo / "examples/digits/digits.png").string()},
-                                 {"grid", {{"cell", 20}, {"classes", 10}}},
-                                 {"limit", 500}}},
+    ctx.task.params = {{"data",
+                        {{"path", (k_repo / "examples/digits/digits.png").string()},
+                         {"grid", {{"cell", 20}, {"classes", 10}}},
+                         {"limit", 500}}},
                        {"augment", {{"flip", false}, {"shift", 1}}}};
     mlrun::kinds::run_preprocess(ctx);
     const LabeledSet train = load_split(tracker.artifacts.at("train.bin"));
@@ -360,8 +369,9 @@ TEST_CASE("run_inference: the model of a training task on new passengers")
     ctx.task.id = "prep1";
     tracker.current = ctx.task.id;
     ctx.task.kind = "preprocess";
-    ctx.task.params = {{"data", {{"path", "titanic/titanic3.arff"}, {"target", "survived"}, {"drop", {"boat", "body"}}}},
-                       {"base_dir", (k_repo / "examples").string()}};
+    ctx.task.params = {
+        {"data", {{"path", "titanic/titanic3.arff"}, {"target", "survived"}, {"drop", {"boat", "body"}}}},
+        {"base_dir", (k_repo / "examples").string()}};
     mlrun::kinds::run_preprocess(ctx);
     tracker.tasks["prep1"].id = "prep1";
     tracker.tasks["prep1"].kind = "preprocess";

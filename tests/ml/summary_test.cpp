@@ -1,7 +1,6 @@
 // Leaderboard ranking, CSV, plots, report and the summary kind end to end against a
 // recording fake of the tracking port.
 #include "core/error.hpp"
-#include "ports/task_context.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
 #include "ml/io/csv.hpp"
@@ -10,6 +9,7 @@
 #include "ml/report.hpp"
 #include "ports/inputs.hpp"
 #include "ports/reporter.hpp"
+#include "ports/task_context.hpp"
 
 #include <cairo.h>
 #include <doctest/doctest.h>
@@ -146,7 +146,7 @@ public:
     std::string current = "sum1"; // the task that reports
     std::map<std::string, Task> tasks;
     std::map<std::string, std::map<std::string, fs::path>> artifact_files; // task -> name -> path
-    std::map<std::string, json> values;                                     // name -> value (summary task)
+    std::map<std::string, json> values;                                    // name -> value (summary task)
     std::vector<std::string> logged_artifacts;
     std::vector<ModelRecord> registered;
     fs::path copies;
@@ -269,8 +269,8 @@ struct SummaryFixture {
 TEST_CASE("ml::build_leaderboard breaks ties by latency, then size, then task id")
 {
     std::vector<ml::ModelResult> results{
-        completed("a", "slow", 0.9, 0.02, 100),   completed("b", "big", 0.9, 0.01, 500),
-        completed("c", "small", 0.9, 0.01, 200),  completed("d", "worse", 0.8, 0.001, 10),
+        completed("a", "slow", 0.9, 0.02, 100),        completed("b", "big", 0.9, 0.01, 500),
+        completed("c", "small", 0.9, 0.01, 200),       completed("d", "worse", 0.8, 0.001, 10),
         completed("e", "best?", 0.95, json(), json()),
     };
 
@@ -281,8 +281,7 @@ TEST_CASE("ml::build_leaderboard breaks ties by latency, then size, then task id
         CHECK(board.rows[0].at("rank") == 1);
         CHECK(board.rows[4].at("rank") == 5);
         CHECK(board.recommended.at("task_id") == "e");
-        CHECK(board.recommended.at("reason").get<std::string>().find("highest roc_auc 0.9500 of 5 models")
-              == 0);
+        CHECK(board.recommended.at("reason").get<std::string>().find("highest roc_auc 0.9500 of 5 models") == 0);
     }
     SUBCASE("the reason names the size tie it broke")
     {
@@ -334,8 +333,8 @@ TEST_CASE("ml::build_leaderboard sends failed models and missing metrics to erro
     ml::ModelResult null_metric = completed("i", "rf", 0.9, 0, 0);
     null_metric.values["test"]["roc_auc"] = nullptr;
 
-    ml::Leaderboard board =
-        ml::build_leaderboard({completed("ok", "mlp", 0.8, 0.1, 1), failed, aborted, no_metric, null_metric}, "roc_auc");
+    ml::Leaderboard board = ml::build_leaderboard(
+        {completed("ok", "mlp", 0.8, 0.1, 1), failed, aborted, no_metric, null_metric}, "roc_auc");
     CHECK(ranked_ids(board) == std::vector<std::string>{"ok"});
     REQUIRE(board.error_models.size() == 4);
     CHECK(board.error_models[0].at("task_id") == "f");
@@ -356,10 +355,11 @@ TEST_CASE("ml::build_leaderboard sends failed models and missing metrics to erro
 
 TEST_CASE("ml::build_leaderboard rejects an unknown primary metric")
 {
-    CHECK_THROWS_WITH_AS(ml::build_leaderboard({}, "roc_acu"),
-                         "params.primary_metric: unknown metric 'roc_acu' (expected one of accuracy, precision, recall, "
-                         "f1, roc_auc, pr_auc, log_loss); did you mean 'roc_auc'?",
-                         UsageError);
+    CHECK_THROWS_WITH_AS(
+        ml::build_leaderboard({}, "roc_acu"),
+        "params.primary_metric: unknown metric 'roc_acu' (expected one of accuracy, precision, recall, "
+        "f1, roc_auc, pr_auc, log_loss); did you mean 'roc_auc'?",
+        UsageError);
 }
 
 TEST_CASE("ml::leaderboard_csv quotes names with commas and quotes")
@@ -395,10 +395,8 @@ TEST_CASE("ml::format_leaderboard_table")
     ml::ModelResult failed = completed("f", "svm", 0, 0, 0);
     failed.status = "failed";
     failed.error = "boom";
-    ml::Leaderboard board =
-        ml::build_leaderboard({completed("t1", "mlp", 0.123456, 0.25, 2048), completed("t2", "logreg", 0.9, 0.1, 10),
-                               failed},
-                              "roc_auc");
+    ml::Leaderboard board = ml::build_leaderboard(
+        {completed("t1", "mlp", 0.123456, 0.25, 2048), completed("t2", "logreg", 0.9, 0.1, 10), failed}, "roc_auc");
     const std::string table = ml::format_leaderboard_table(board.to_json());
     CHECK(table.find("0.1235") != std::string::npos); // 4 decimals, rounded
     CHECK(table.find("0.9000") != std::string::npos);
@@ -440,10 +438,10 @@ TEST_CASE("ml::read_predictions_csv and ml::roc_series")
     SUBCASE("a bad probability names file, line and column")
     {
         write_file_atomic(tmp.path / "bad.csv", "id,label,predicted,prob_0,prob_1\nr1,0,0,0.9,0.1\nr2,1,1,x,0.8\n");
-        CHECK_THROWS_WITH_AS(ml::read_predictions_csv(tmp.path / "bad.csv"),
-                             ((tmp.path / "bad.csv").string() + ":3: column prob_0: expected a probability, found 'x'")
-                                 .c_str(),
-                             UsageError);
+        CHECK_THROWS_WITH_AS(
+            ml::read_predictions_csv(tmp.path / "bad.csv"),
+            ((tmp.path / "bad.csv").string() + ":3: column prob_0: expected a probability, found 'x'").c_str(),
+            UsageError);
     }
     SUBCASE("an unknown label is refused")
     {
@@ -529,9 +527,9 @@ TEST_CASE("kinds::run_summary end to end with a recording tracker")
     SUBCASE("partial: ranks, plots, reports and registers the best")
     {
         kinds::run_summary(f.ctx);
-        for (const char* name : {"leaderboard.json", "leaderboard.csv", "recommended_model.json", "error_models.json",
-                                 "plots/leaderboard.png", "plots/roc.png", "plots/confusion_matrix.png",
-                                 "report.html"}) {
+        for (const char* name :
+             {"leaderboard.json", "leaderboard.csv", "recommended_model.json", "error_models.json",
+              "plots/leaderboard.png", "plots/roc.png", "plots/confusion_matrix.png", "report.html"}) {
             CHECK_MESSAGE(std::count(f.tracker.logged_artifacts.begin(), f.tracker.logged_artifacts.end(), name) == 1,
                           name);
         }

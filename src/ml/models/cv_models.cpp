@@ -132,10 +132,11 @@ public:
                         {"min_samples", param_int(params, "min_samples", 2, 1, 1 << 30)},
                         {"active_vars", param_int(params, "active_vars", 0, 0, 1 << 30)}};
         } else if (m_kind == "boost") {
-            m_params = {{"n_trees", param_int(params, "n_trees", 100, 1, 100000)},
-                        {"max_depth", param_int(params, "max_depth", 2, 1, 1000)},
-                        {"boost_type", param_string(params, "boost_type", "gentle", {"real", "discrete", "gentle", "logit"})},
-                        {"weight_trim_rate", param_double(params, "weight_trim_rate", 0.95, 0.0, 1.0)}};
+            m_params = {
+                {"n_trees", param_int(params, "n_trees", 100, 1, 100000)},
+                {"max_depth", param_int(params, "max_depth", 2, 1, 1000)},
+                {"boost_type", param_string(params, "boost_type", "gentle", {"real", "discrete", "gentle", "logit"})},
+                {"weight_trim_rate", param_double(params, "weight_trim_rate", 0.95, 0.0, 1.0)}};
         } else if (m_kind == "svm") {
             // gamma 0 = 1 / n_features (features are standardised by preprocess).
             m_params = {{"c", param_double(params, "c", 1.0, 1e-12, 1e12)},
@@ -268,8 +269,7 @@ public:
                     if (!m_models[m].empty()) {
                         s = raw_scores(*m_models[m], xm);
                         for (double& v : s) {
-                            v = m_kind == "svm" ? sigmoid(-(m_platt[m].first * v + m_platt[m].second))
-                                                : sigmoid(2 * v);
+                            v = m_kind == "svm" ? sigmoid(-(m_platt[m].first * v + m_platt[m].second)) : sigmoid(2 * v);
                         }
                     }
                     scores.push_back(std::move(s));

@@ -16,8 +16,8 @@
 namespace mlrun::ml {
 
 struct EpochReport {
-    int epoch = 0;          // 1-based
-    int epochs = 0;         // planned
+    int epoch = 0;  // 1-based
+    int epochs = 0; // planned
     double train_loss = 0;
     double valid_loss = 0;
     double valid_metric = 0; // the primary metric on the validation split
@@ -25,8 +25,8 @@ struct EpochReport {
 
 struct FitOptions {
     std::uint64_t seed = 0;
-    int threads = 1;                         // intra-op threads for this model
-    std::string metric = "roc_auc";          // validation metric for early stopping
+    int threads = 1;                                  // intra-op threads for this model
+    std::string metric = "roc_auc";                   // validation metric for early stopping
     std::function<void(const EpochReport&)> on_epoch; // may be empty
     const std::atomic<bool>* cancel = nullptr;        // checked between epochs
 };
@@ -49,8 +49,8 @@ public:
 
 // model.kind + model params ("lr", "epochs", "hidden", ...). Throws UsageError for an
 // unknown kind (naming the known ones) or a bad param.
-std::unique_ptr<Model> make_model(const std::string& kind, const nlohmann::json& params, int n_features,
-                                  int n_classes, const ImageShape& shape);
+std::unique_ptr<Model> make_model(const std::string& kind, const nlohmann::json& params, int n_features, int n_classes,
+                                  const ImageShape& shape);
 const std::vector<std::string>& model_kinds();
 
 // Writes weights + model.json (kind, params, input schema, class names, metrics, sha256

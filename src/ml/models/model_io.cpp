@@ -76,8 +76,9 @@ int param_int(const nlohmann::json& params, const std::string& key, int fallback
         return fallback;
     }
     // 32.0 (a sampled range value) is accepted as 32; 0.5 is not.
-    const bool whole = v->is_number_integer() || (v->is_number_float() && std::isfinite(v->get<double>())
-                                                  && std::floor(v->get<double>()) == v->get<double>());
+    const bool whole = v->is_number_integer()
+                       || (v->is_number_float() && std::isfinite(v->get<double>())
+                           && std::floor(v->get<double>()) == v->get<double>());
     if (!whole || v->get<double>() < min_value || v->get<double>() > max_value) {
         throw UsageError("model." + key + ": expected a whole number in " + std::to_string(min_value) + ".."
                          + std::to_string(max_value) + ", got " + v->dump());
@@ -131,8 +132,8 @@ const std::vector<std::string>& model_kinds()
     return kinds;
 }
 
-std::unique_ptr<Model> make_model(const std::string& kind, const nlohmann::json& params, int n_features,
-                                  int n_classes, const ImageShape& shape)
+std::unique_ptr<Model> make_model(const std::string& kind, const nlohmann::json& params, int n_features, int n_classes,
+                                  const ImageShape& shape)
 {
     if (!params.is_null() && !params.is_object()) {
         throw UsageError("model: expected a mapping of model params, got " + params.dump());
@@ -176,8 +177,9 @@ void save_model(const Model& model, const std::filesystem::path& dir, const Labe
     for (const fs::path& p : paths) {
         files[fs::relative(p, dir).generic_string()] = {{"sha256", sha256_file(p)}, {"size", fs::file_size(p)}};
     }
-    const std::int64_t n_features = schema.feature_names.empty() ? schema.x.cols
-                                                                 : static_cast<std::int64_t>(schema.feature_names.size());
+    const std::int64_t n_features = schema.feature_names.empty()
+                                        ? schema.x.cols
+                                        : static_cast<std::int64_t>(schema.feature_names.size());
     nlohmann::json card = {
         {"format", k_card_format},
         {"kind", model.kind()},
@@ -186,7 +188,8 @@ void save_model(const Model& model, const std::filesystem::path& dir, const Labe
         {"n_classes", schema.n_classes()},
         {"input",
          {{"feature_names", schema.feature_names},
-          {"shape", {{"channels", schema.shape.channels}, {"height", schema.shape.height}, {"width", schema.shape.width}}}}},
+          {"shape",
+           {{"channels", schema.shape.channels}, {"height", schema.shape.height}, {"width", schema.shape.width}}}}},
         {"class_names", schema.class_names},
         {"metrics", metrics.is_null() ? nlohmann::json::object() : metrics},
         {"files", files},

@@ -114,8 +114,9 @@ public:
             m_module = nn::AnyModule(Mlp(n_features, m_hidden, n_out));
         } else {
             if (!shape.is_image()) {
-                throw UsageError("model.kind cnn needs an image data set (the preprocessed splits have no image shape); "
-                                 "use mlp or another kind for tables");
+                throw UsageError(
+                    "model.kind cnn needs an image data set (the preprocessed splits have no image shape); "
+                    "use mlp or another kind for tables");
             }
             if (shape.height < 4 || shape.width < 4) {
                 throw UsageError("model.kind cnn needs images of at least 4x4 pixels (got "
