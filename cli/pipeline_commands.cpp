@@ -44,6 +44,8 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         cmd->add_option("--resume", args->request.options.resume_run, "Rerun only what did not complete in this run");
         cmd->add_flag("--smoke", args->request.options.smoke,
                       "Apply the file's smoke profile (small data, few epochs) for CI");
+        cmd->add_flag("--dry-run,-n", args->request.options.dry_run,
+                      "Show which steps would run and which are cached or kept, without running or writing anything");
         cmd->add_flag("--json", args->json, "One JSON event per line on stdout instead of progress");
         cmd->add_flag("--quiet,-q", args->quiet, "No progress output");
         cmd->add_option("--cores", args->request.options.cores, "Cores to share between running steps (default: all)")
@@ -75,6 +77,16 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             request.options.templates_dir = cli.templates_dir;
             PipelineJobResult job = run_pipeline_job(cli.backends(), request);
             const PipelineResult& result = job.run;
+            if (request.options.dry_run) {
+                if (args->json) {
+                    std::printf("%s\n", result.record.dump().c_str());
+                } else {
+                    std::printf("%s", format_run(result.record).c_str());
+                    std::printf("\ndry run: nothing was run or written\n");
+                }
+                cli.exit_code = job.exit_status;
+                return;
+            }
             const Json& lb = job.leaderboard;
             const std::vector<GateResult>& checked = job.gates;
             if (!args->json) {

@@ -68,6 +68,11 @@ PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
 
     PipelineJobResult result;
     result.run = run_pipeline(ports, request.file, request.options);
+    if (request.options.dry_run) {
+        // Nothing ran and nothing was written: the record shows what would run; no gates.
+        result.exit_status = 0;
+        return result;
+    }
     gates.insert(gates.end(), result.run.gates.begin(), result.run.gates.end()); // the file's gates:
     Json run = load_run(ports, result.run.run_id);
     result.leaderboard = run_leaderboard(b, run);

@@ -29,7 +29,7 @@ struct PipelineJobResult {
     Json leaderboard;              // null when the run has no summary
     std::vector<GateResult> gates; // every gate and baseline check, in order
     bool gates_passed = true;
-    int exit_status = 0; // 0 completed and gates passed, 1 failed, 130 interrupted
+    int exit_status = 0; // 0 completed and gates passed (or a dry run), 1 failed, 130 interrupted
 };
 
 // Checks all input before anything runs (UsageError: bad gate or max-drop syntax, a
