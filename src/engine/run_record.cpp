@@ -285,7 +285,8 @@ std::string format_run(const Json& run)
                       n.value("task_id", "").c_str());
         out += line;
         std::string reason = n.value("reason", "");
-        if (!reason.empty() && state != "completed" && state != "cached") {
+        // A dry run's "would run" is the one reason a completed step shows.
+        if (!reason.empty() && ((state != "completed" && state != "cached") || reason.rfind("dry run", 0) == 0)) {
             out += "  (" + reason.substr(0, 120) + ")";
         }
         out += "\n";
