@@ -1,6 +1,6 @@
 #include "queue/local_agents.hpp"
 
-#include "queue/folder_lock.hpp"
+#include "platform/file_lock.hpp"
 
 #include "core/util.hpp"
 
@@ -71,7 +71,7 @@ bool is_live(const AgentInfo& a, std::int64_t now)
 void LocalAgentRegistry::locked(const std::function<void()>& fn)
 {
     fs::create_directories(m_folder);
-    FolderLock lock(m_folder / ".lock");
+    FileLock lock(m_folder / ".lock");
     fn();
 }
 

@@ -1,6 +1,6 @@
 #include "queue/local_queue.hpp"
 
-#include "queue/folder_lock.hpp"
+#include "platform/file_lock.hpp"
 
 #include "core/error.hpp"
 #include "core/util.hpp"
@@ -219,7 +219,7 @@ LocalQueue::LocalQueue(fs::path root, std::int64_t lease_ms, int max_attempts)
 
 void LocalQueue::locked(const std::string& queue, const std::function<void()>& fn)
 {
-    FolderLock lock(dir(queue) / ".lock");
+    FileLock lock(dir(queue) / ".lock");
     fn();
 }
 

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/task_codec.hpp"
 #include "core/util.hpp"
+#include "platform/file_lock.hpp"
 
 #include <simdjson.h>
 
@@ -33,29 +34,6 @@ Json parse_json_file(const fs::path& path)
 }
 
 } // namespace
-
-FileLock::FileLock(const fs::path& path)
-{
-    m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (m_fd < 0) {
-        throw std::runtime_error("cannot open lock " + path.string() + ": " + std::strerror(errno));
-    }
-    while (::flock(m_fd, LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            int err = errno;
-            ::close(m_fd);
-            throw std::runtime_error("cannot lock " + path.string() + ": " + std::strerror(err));
-        }
-    }
-}
-
-FileLock::~FileLock()
-{
-    if (m_fd >= 0) {
-        ::flock(m_fd, LOCK_UN);
-        ::close(m_fd);
-    }
-}
 
 LocalStore::LocalStore(fs::path root) : m_root(std::move(root))
 {

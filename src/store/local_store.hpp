@@ -58,16 +58,4 @@ private:
     bool m_created = false;
 };
 
-// Holds an flock(2) on a lock file for its lifetime.
-class FileLock {
-public:
-    explicit FileLock(const std::filesystem::path& path);
-    ~FileLock();
-    FileLock(const FileLock&) = delete;
-    FileLock& operator=(const FileLock&) = delete;
-
-private:
-    int m_fd = -1;
-};
-
 } // namespace mlrun
