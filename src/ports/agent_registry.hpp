@@ -3,7 +3,9 @@
 // and renews it with its heartbeat; an entry whose TTL ran out is not live. Adapters:
 // local (a file per agent under <store>/agents), Redis (TTL keys).
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mlrun {
@@ -33,6 +35,11 @@ public:
     // Asks an agent to stop claiming; false when no live agent has that name.
     virtual bool request_stop(const std::string& name) = 0;
 };
+
+// The one JSON form of an agent record (both registries store it).
+std::string agent_to_json(const AgentInfo& agent);
+// nullopt for text that is not an agent's record (written by something else, or torn).
+std::optional<AgentInfo> agent_from_json(std::string_view text);
 
 // Some agent of `agents` (pass live()) lists `queue` and is not stopping.
 bool served(const std::vector<AgentInfo>& agents, const std::string& queue);

@@ -15,21 +15,6 @@ namespace mlrun {
 
 namespace {
 
-std::string encode(const AgentInfo& a)
-{
-    nlohmann::json j = {{"name", a.name},
-                        {"host", a.host},
-                        {"pid", a.pid},
-                        {"queues", a.queues},
-                        {"current_task", a.current_task},
-                        {"started_ms", a.started_ms},
-                        {"heartbeat_ms", a.heartbeat_ms},
-                        {"ttl_ms", a.ttl_ms},
-                        {"tasks_done", a.tasks_done},
-                        {"stopping", a.stopping}};
-    return j.dump(2);
-}
-
 // nullopt for a missing, unreadable or foreign file.
 std::optional<AgentInfo> load(const fs::path& path)
 {
@@ -39,26 +24,7 @@ std::optional<AgentInfo> load(const fs::path& path)
     }
     std::ostringstream ss;
     ss << in.rdbuf();
-    nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
-    if (!j.is_object()) {
-        return std::nullopt;
-    }
-    try {
-        AgentInfo a;
-        a.name = j.value("name", "");
-        a.host = j.value("host", "");
-        a.pid = j.value("pid", 0);
-        a.queues = j.value("queues", std::vector<std::string>{});
-        a.current_task = j.value("current_task", "");
-        a.started_ms = j.value("started_ms", std::int64_t{0});
-        a.heartbeat_ms = j.value("heartbeat_ms", std::int64_t{0});
-        a.ttl_ms = j.value("ttl_ms", std::int64_t{0});
-        a.tasks_done = j.value("tasks_done", 0);
-        a.stopping = j.value("stopping", false);
-        return a;
-    } catch (const nlohmann::json::exception&) {
-        return std::nullopt;
-    }
+    return agent_from_json(ss.str());
 }
 
 bool is_live(const AgentInfo& a, std::int64_t now)
@@ -88,7 +54,7 @@ void LocalAgentRegistry::beat(const AgentInfo& agent)
             old && old->stopping && old->started_ms == a.started_ms && is_live(*old, a.heartbeat_ms)) {
             a.stopping = true;
         }
-        write_file_atomic(path, encode(a));
+        write_file_atomic(path, agent_to_json(a));
     });
 }
 
@@ -128,7 +94,7 @@ bool LocalAgentRegistry::request_stop(const std::string& name)
             return;
         }
         a->stopping = true;
-        write_file_atomic(path, encode(*a));
+        write_file_atomic(path, agent_to_json(*a));
         found = true;
     });
     return found;

@@ -13,42 +13,11 @@ namespace mlrun {
 namespace {
 
 // The beat as written (stopping is not part of it: it lives in the stop key).
-std::string encode(const AgentInfo& a, std::int64_t heartbeat_ms)
+std::string encode(AgentInfo a, std::int64_t heartbeat_ms)
 {
-    nlohmann::json j = {{"name", a.name},
-                        {"host", a.host},
-                        {"pid", a.pid},
-                        {"queues", a.queues},
-                        {"current_task", a.current_task},
-                        {"started_ms", a.started_ms},
-                        {"heartbeat_ms", heartbeat_ms},
-                        {"ttl_ms", a.ttl_ms},
-                        {"tasks_done", a.tasks_done}};
-    return j.dump();
-}
-
-// nullopt for a value that is not an agent's JSON (written by something else).
-std::optional<AgentInfo> decode(const std::string& text)
-{
-    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) {
-        return std::nullopt;
-    }
-    try {
-        AgentInfo a;
-        a.name = j.at("name").get<std::string>();
-        a.host = j.value("host", "");
-        a.pid = j.value("pid", 0);
-        a.queues = j.value("queues", std::vector<std::string>{});
-        a.current_task = j.value("current_task", "");
-        a.started_ms = j.value("started_ms", std::int64_t{0});
-        a.heartbeat_ms = j.value("heartbeat_ms", std::int64_t{0});
-        a.ttl_ms = j.value("ttl_ms", std::int64_t{0});
-        a.tasks_done = j.value("tasks_done", 0);
-        return a;
-    } catch (const nlohmann::json::exception&) {
-        return std::nullopt;
-    }
+    a.heartbeat_ms = heartbeat_ms;
+    a.stopping = false;
+    return agent_to_json(a);
 }
 
 } // namespace
@@ -93,7 +62,7 @@ std::vector<AgentInfo> RedisAgentRegistry::live()
     for (const RedisValue& n : names.as_array()) {
         const std::string& name = n.as_string();
         RedisValue value = m_conn.command({"GET", key(name)});
-        std::optional<AgentInfo> agent = value.is_nil() ? std::nullopt : decode(value.as_string());
+        std::optional<AgentInfo> agent = value.is_nil() ? std::nullopt : agent_from_json(value.as_string());
         if (!agent) {
             // Its TTL ran out (or the key is not ours): forget the name, unless it beat just now.
             if (m_conn.command({"EXISTS", key(name)}).as_integer() == 0) {
@@ -114,7 +83,7 @@ bool RedisAgentRegistry::request_stop(const std::string& name)
     check_name(name, "agent name");
     std::lock_guard<std::mutex> lock(m_mutex);
     RedisValue value = m_conn.command({"GET", key(name)});
-    std::optional<AgentInfo> agent = value.is_nil() ? std::nullopt : decode(value.as_string());
+    std::optional<AgentInfo> agent = value.is_nil() ? std::nullopt : agent_from_json(value.as_string());
     if (!agent) {
         return false;
     }
