@@ -1,6 +1,8 @@
 #include "core/params.hpp"
 
 #include "core/error.hpp"
+#include "core/param_schema.hpp"
+#include "core/util.hpp"
 #include "core/yaml.hpp"
 
 #include <simdjson.h>
@@ -278,8 +280,10 @@ bool is_editable(std::string_view key, const std::vector<std::string>& editable)
     return false;
 }
 
-void apply_sets(Json& params, const std::vector<std::string>& sets, const std::vector<std::string>* editable)
+void apply_sets(Json& params, const std::vector<std::string>& sets, const std::vector<std::string>* editable,
+                const ParamSchema* schema)
 {
+    Json out = params; // all or nothing: a bad third --set leaves the first two unapplied
     for (const std::string& set : sets) {
         auto [key, value] = parse_assignment(set);
         if (editable && !is_editable(key, *editable)) {
@@ -287,11 +291,23 @@ void apply_sets(Json& params, const std::vector<std::string>& sets, const std::v
             for (const std::string& a : *editable) {
                 allowed += (allowed.empty() ? "" : ", ") + a;
             }
-            throw UsageError("param \"" + key + "\" is not editable (editable: " + (allowed.empty() ? "none" : allowed)
-                             + ")");
+            std::vector<std::string> candidates = *editable;
+            if (schema) {
+                for (const ParamSpec& s : schema->params) {
+                    candidates.push_back(s.key);
+                }
+            }
+            const std::string near = nearest(key, candidates);
+            throw UsageError("param \"" + key + "\" is not editable"
+                             + (near.empty() ? "" : " (did you mean " + near + "?)")
+                             + " (editable: " + (allowed.empty() ? "none" : allowed) + ")");
         }
-        set_path(params, key, std::move(value));
+        if (schema) {
+            check_param(*schema, key, value, "");
+        }
+        set_path(out, key, std::move(value));
     }
+    params = std::move(out);
 }
 
 } // namespace mlrun
