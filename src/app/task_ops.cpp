@@ -186,6 +186,12 @@ int exit_status(Status status)
 
 TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options)
 {
+    {
+        // A record typed before its template was (or edited by hand) is refused here, before
+        // it starts, rather than failing inside its kind.
+        const Task t = b.store->get(b.store->resolve(id));
+        check_params(schema_of(t, ""), t.params, "task " + t.id + ": ");
+    }
     Ports ports = b.ports();
     Task started = start_task(*b.store, id);
     TaskRunResult result;

@@ -195,6 +195,29 @@ TEST_CASE("typed params: task create, clone and edit refuse bad values and leave
     CHECK(run_cli(dir, {"task", "clone", draft, "--set", R"(command=["/bin/true"])"}).code == 0);
 }
 
+TEST_CASE("typed params: task run refuses a stored task whose params its template's schema refuses")
+{
+    TempDir dir;
+    // An exec template without a schema lets the bad value in, as before typed params.
+    std::string exec = mlrun::test::read_text(k_templates + "/exec.yaml");
+    mlrun::test::write_text(dir / "tpl" / "exec.yaml", exec.substr(0, exec.find("schema:")));
+    const RunResult created = mlrun::test::run(
+        dir, {"--templates", "tpl", "task", "create", "exec", "--set", "timeout_s=abc", "--set", "command=true"});
+    REQUIRE(created.code == 0);
+    const std::string id = trim(created.out);
+    fs::create_directories(dir / "templates");
+    fs::copy(k_templates, dir / "templates", fs::copy_options::recursive);
+    const auto before = snapshot(dir.path());
+    const RunResult r = mlrun::test::run(dir, {"task", "run", id});
+    CAPTURE(r.out);
+    CAPTURE(r.err);
+    CHECK(r.code == 2);
+    CHECK(r.err
+          == "mlrun: error: task " + id + R"(: param "timeout_s": expected a whole number >= 0, found "abc")" + "\n");
+    CHECK(r.err.find("json") == std::string::npos);
+    CHECK(snapshot(dir.path()) == before); // still a draft, nothing written
+}
+
 TEST_CASE("typed params: template show prints the schema, --json for scripts")
 {
     TempDir dir;
