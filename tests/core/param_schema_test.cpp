@@ -1,11 +1,14 @@
 // Typed template params (issue 12, class 2): the schema syntax, each type, ranges, choices,
 // undeclared keys with a did-you-mean, and the shipped templates' schemas.
+#include "app/gates.hpp"
 #include "core/error.hpp"
 #include "core/param_schema.hpp"
 #include "core/template.hpp"
+#include "ml/metrics.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 
 using namespace mlrun;
@@ -191,4 +194,30 @@ TEST_CASE("param schema: a template default the schema refuses is an error namin
     const ParamSchema s = parse_schema(doc, "");
     CHECK_THROWS_WITH_AS(check_params(s, Json::parse(R"({"epochs": 0})"), "x.yaml: default "),
                          R"(x.yaml: default param "epochs": expected a whole number >= 1, found 0)", UsageError);
+}
+
+TEST_CASE("gates: the known metric names are exactly what a model's test row reports")
+{
+    ml::Matrix proba(4, 2);
+    const std::vector<int> y{0, 1, 0, 1};
+    for (std::int64_t r = 0; r < 4; ++r) {
+        proba.at(r, 1) = r % 2 == 1 ? 0.8f : 0.3f;
+        proba.at(r, 0) = 1.0f - proba.at(r, 1);
+    }
+    std::vector<std::string> reported;
+    for (const auto& [name, value] : ml::all_metrics(y, proba).items()) {
+        if (value.is_number()) { // the confusion matrix stays out of the leaderboard row
+            reported.push_back(name);
+        }
+    }
+    std::vector<std::string> known = gate_metric_names();
+    std::sort(known.begin(), known.end());
+    std::sort(reported.begin(), reported.end());
+    CHECK(known == reported);
+    CHECK_NOTHROW(check_gate_metrics({parse_gate("roc_auc>=0.8"), parse_gate("log_loss<0.5")}));
+    CHECK_THROWS_WITH_AS(
+        check_gate_metrics({parse_gate("roc_aux>=0.8")}, "p.yaml: "),
+        R"(p.yaml: gate "roc_aux>=0.8": unknown metric "roc_aux" (did you mean roc_auc?); known: accuracy, precision, recall, f1, roc_auc, pr_auc, log_loss)",
+        UsageError);
+    CHECK_THROWS_AS(check_drop_metrics({{"acc", 0.1}}), UsageError);
 }
