@@ -74,8 +74,8 @@ void check_metric(const std::string& metric, const std::string& what)
 
 const std::vector<std::string>& gate_metric_names()
 {
-    static const std::vector<std::string> names = {"accuracy", "precision", "recall",  "f1",
-                                                   "roc_auc",  "pr_auc",    "log_loss"};
+    static const std::vector<std::string> names = {"accuracy", "precision", "recall",   "f1",
+                                                   "roc_auc",  "pr_auc",    "log_loss", "rows"};
     return names;
 }
 

@@ -15,7 +15,7 @@ struct GateResult {
     std::string message; // "roc_auc 0.7812 < 0.8 for train::mlp"
 };
 
-// The metrics a model's test row reports (ml::all_metrics less the confusion matrix): the
+// The metrics a model's test row reports (ml::all_metrics less the confusion matrix; `rows` is the test rows): the
 // names a gate or --max-drop may bound.
 const std::vector<std::string>& gate_metric_names();
 // Refuses (UsageError, before anything runs) a gate on a metric no model reports:

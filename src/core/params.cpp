@@ -7,6 +7,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cctype>
 
 namespace mlrun {
@@ -303,6 +304,19 @@ void apply_sets(Json& params, const std::vector<std::string>& sets, const std::v
                              + " (editable: " + (allowed.empty() ? "none" : allowed) + ")");
         }
         if (schema) {
+            // Typed by the schema: "command=true" or "model_name=123" for a string param is that
+            // text, not a bool or a number the param would refuse.
+            const ParamSpec* spec = schema->find(key);
+            const bool wants_text = spec && std::any_of(spec->types.begin(), spec->types.end(), [](ParamType t) {
+                                        return t == ParamType::string || t == ParamType::enum_;
+                                    });
+            if (wants_text && !value.is_string() && !value.is_array() && !value.is_object()) {
+                try {
+                    check_param(*schema, key, value, "");
+                } catch (const UsageError&) {
+                    value = std::string(set.substr(set.find('=') + 1));
+                }
+            }
             check_param(*schema, key, value, "");
         }
         set_path(out, key, std::move(value));

@@ -136,7 +136,7 @@ TEST_CASE("param schema: malformed schemas are errors of the template file")
         }
         return std::string();
     };
-    CHECK(parse_error(R"({"a": {"type": "integer"}})").find("unknown type \"integer\" (did you mean int?)")
+    CHECK(parse_error(R"({"a": {"type": "flaot"}})").find("unknown type \"flaot\" (did you mean float?)")
           != std::string::npos);
     CHECK(parse_error(R"({"a": {"type": "int", "mni": 1}})").find("unknown field \"mni\" (did you mean min?)")
           != std::string::npos);
@@ -163,6 +163,13 @@ TEST_CASE("param schema: apply_sets checks values and changes nothing on error")
     CHECK_THROWS_WITH_AS(apply_sets(params, {"fial=true"}, &editable, &s),
                          R"(param "fial" is not editable (did you mean fail?) (editable: model, fail, other))",
                          UsageError);
+    // A string param takes the text of a value that would parse as a bool or a number.
+    const std::vector<std::string> all{"*"};
+    Json texts = Json::object();
+    apply_sets(texts, {"name=true", "command=123", "fail=true"}, &all, &s);
+    CHECK(texts["name"] == "true");
+    CHECK(texts["command"] == "123");
+    CHECK(texts["fail"] == true);
     apply_sets(params, {"model.epochs=3", "other=x"}, &editable, &s);
     CHECK(params["model"]["epochs"] == 3);
     CHECK(params["other"] == "x");
@@ -205,7 +212,8 @@ TEST_CASE("gates: the known metric names are exactly what a model's test row rep
         proba.at(r, 0) = 1.0f - proba.at(r, 1);
     }
     std::vector<std::string> reported;
-    for (const auto& [name, value] : ml::all_metrics(y, proba).items()) {
+    const Json metrics = ml::all_metrics(y, proba); // items() of a temporary would dangle
+    for (const auto& [name, value] : metrics.items()) {
         if (value.is_number()) { // the confusion matrix stays out of the leaderboard row
             reported.push_back(name);
         }
@@ -217,7 +225,7 @@ TEST_CASE("gates: the known metric names are exactly what a model's test row rep
     CHECK_NOTHROW(check_gate_metrics({parse_gate("roc_auc>=0.8"), parse_gate("log_loss<0.5")}));
     CHECK_THROWS_WITH_AS(
         check_gate_metrics({parse_gate("roc_aux>=0.8")}, "p.yaml: "),
-        R"(p.yaml: gate "roc_aux>=0.8": unknown metric "roc_aux" (did you mean roc_auc?); known: accuracy, precision, recall, f1, roc_auc, pr_auc, log_loss)",
+        R"(p.yaml: gate "roc_aux>=0.8": unknown metric "roc_aux" (did you mean roc_auc?); known: accuracy, precision, recall, f1, roc_auc, pr_auc, log_loss, rows)",
         UsageError);
     CHECK_THROWS_AS(check_drop_metrics({{"acc", 0.1}}), UsageError);
 }

@@ -114,7 +114,7 @@ TEST_CASE("typed params: a gate on a metric no model reports is refused before t
     TempDir dir;
     seed_store(dir);
     const std::string file = write_pipeline(dir, k_ml_pipeline);
-    const std::string known = "accuracy, precision, recall, f1, roc_auc, pr_auc, log_loss";
+    const std::string known = "accuracy, precision, recall, f1, roc_auc, pr_auc, log_loss, rows";
     check_refused(dir, {"pipeline", "run", file, "--gate", "roc_aux>=0.8"},
                   R"(gate "roc_aux>=0.8": unknown metric "roc_aux" (did you mean roc_auc?); known: )" + known);
     check_refused(dir, {"pipeline", "run", file, "--gate", "speed>=3"},
@@ -183,7 +183,7 @@ TEST_CASE("typed params: task create, clone and edit refuse bad values and leave
                   R"(unknown param "model.epoch" (did you mean model.epochs?))");
     check_refused(
         dir, {"task", "create", "train_model", "--set", "model.kind=forest"},
-        R"(param "model.kind": expected one of logreg, mlp, cnn, random_forest, boost, svm, knn, found "forest")");
+        R"(param "model.kind": expected one of logreg, mlp, cnn, random_forest, boost, svm, knn, found "forest" (did you mean boost?))");
     check_refused(dir, {"task", "clone", draft, "--set", "timeout_s=-1"},
                   R"(param "timeout_s": expected a whole number >= 0, found -1)");
     check_refused(dir, {"task", "edit", draft, "--set", "command=[1,2]"},
@@ -202,7 +202,7 @@ TEST_CASE("typed params: task run refuses a stored task whose params its templat
     std::string exec = mlrun::test::read_text(k_templates + "/exec.yaml");
     mlrun::test::write_text(dir / "tpl" / "exec.yaml", exec.substr(0, exec.find("schema:")));
     const RunResult created = mlrun::test::run(
-        dir, {"--templates", "tpl", "task", "create", "exec", "--set", "timeout_s=abc", "--set", "command=true"});
+        dir, {"--templates", "tpl", "task", "create", "exec", "--set", "timeout_s=abc", "--set", "command=echo ok"});
     REQUIRE(created.code == 0);
     const std::string id = trim(created.out);
     fs::create_directories(dir / "templates");
