@@ -128,6 +128,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("--tag", req->tags, "Add a tag (repeatable)");
         cmd->add_option("--queue", *queue, "Enqueue the clone on this queue for an agent");
         cmd->callback([&cli, req, id, queue] {
+            req->templates_dir = cli.templates_dir;
             Task t = clone_task(cli.backends(), *id, *req, *queue, 0);
             std::printf("%s\n", t.id.c_str());
         });
@@ -141,7 +142,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("id", *id, "Task id")->required();
         cmd->add_option("--set", *sets, "key=value")->required();
         cmd->callback([&cli, id, sets] {
-            Task t = edit_task(cli.backends(), *id, *sets);
+            Task t = edit_task(cli.backends(), *id, *sets, cli.templates_dir);
             std::printf("%s edited\n", t.id.c_str());
         });
     }

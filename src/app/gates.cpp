@@ -1,7 +1,10 @@
 #include "app/gates.hpp"
 
 #include "core/error.hpp"
+#include "core/util.hpp"
 #include "ml/metrics.hpp"
+
+#include <algorithm>
 
 #include <cmath>
 #include <cstdio>
@@ -52,7 +55,43 @@ GateResult check_one(const Gate& g, const Json& row)
     return r;
 }
 
+void check_metric(const std::string& metric, const std::string& what)
+{
+    const std::vector<std::string>& names = gate_metric_names();
+    if (std::find(names.begin(), names.end(), metric) != names.end()) {
+        return;
+    }
+    std::string known;
+    for (const std::string& n : names) {
+        known += (known.empty() ? "" : ", ") + n;
+    }
+    const std::string near = nearest(metric, names);
+    throw UsageError(what + ": unknown metric \"" + metric + "\""
+                     + (near.empty() ? "" : " (did you mean " + near + "?)") + "; known: " + known);
+}
+
 } // namespace
+
+const std::vector<std::string>& gate_metric_names()
+{
+    static const std::vector<std::string> names = {"accuracy", "precision", "recall",   "f1",
+                                                   "roc_auc",  "pr_auc",    "log_loss", "rows"};
+    return names;
+}
+
+void check_gate_metrics(const std::vector<Gate>& gates, const std::string& where)
+{
+    for (const Gate& g : gates) {
+        check_metric(g.metric, where + "gate \"" + g.text + "\"");
+    }
+}
+
+void check_drop_metrics(const std::map<std::string, double>& max_drop)
+{
+    for (const auto& [metric, amount] : max_drop) {
+        check_metric(metric, "--max-drop " + metric);
+    }
+}
 
 std::vector<GateResult> check_gates(const Json& leaderboard, const std::vector<Gate>& gates, bool each_model)
 {

@@ -47,6 +47,12 @@ PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
     for (const std::string& d : request.max_drop) {
         max_drop.insert(parse_max_drop(d));
     }
+    // A gate on a metric no model reports would fail only after the whole run.
+    check_gate_metrics(gates);
+    check_drop_metrics(max_drop);
+    if (!request.file.empty()) {
+        check_gate_metrics(load_pipeline(request.file).gates, request.file + ": ");
+    }
     if (!max_drop.empty() && request.baseline.empty()) {
         throw UsageError("--max-drop needs --baseline RUN");
     }

@@ -35,6 +35,17 @@ void add_tags(Task& t, const std::vector<std::string>& tags)
     }
 }
 
+// The schema of the task's template; empty when the template is gone (then only the
+// editable list the task carries is checked).
+ParamSchema schema_of(const Task& t, const std::string& templates_dir)
+{
+    try {
+        return find_template(t.template_name, templates_dir).schema;
+    } catch (const UsageError&) {
+        return {};
+    }
+}
+
 } // namespace
 
 Task create_task(Backends& b, const Template& tmpl, const CreateRequest& request)
@@ -48,7 +59,7 @@ Task create_task(Backends& b, const Template& tmpl, const CreateRequest& request
     t.template_name = tmpl.name;
     t.params = tmpl.params;
     t.editable = tmpl.editable;
-    apply_sets(t.params, request.sets, &t.editable);
+    apply_sets(t.params, request.sets, &t.editable, &tmpl.schema);
     add_tags(t, request.tags);
     if (!request.queue.empty()) {
         check_name(request.queue, "queue name");
@@ -69,20 +80,24 @@ Task clone_task(Backends& b, const std::string& id, const CreateRequest& request
         check_project(request.project);
         t.project = request.project;
     }
-    apply_sets(t.params, request.sets, &t.editable);
+    const ParamSchema schema = schema_of(source, request.templates_dir);
+    apply_sets(t.params, request.sets, &t.editable, &schema);
     add_tags(t, request.tags);
     b.store->create(t);
     return t;
 }
 
-Task edit_task(Backends& b, const std::string& id, const std::vector<std::string>& sets)
+Task edit_task(Backends& b, const std::string& id, const std::vector<std::string>& sets,
+               const std::string& templates_dir)
 {
-    return b.store->update(b.store->resolve(id), [&](Task& t) {
+    const std::string full = b.store->resolve(id);
+    const ParamSchema schema = schema_of(b.store->get(full), templates_dir);
+    return b.store->update(full, [&](Task& t) {
         if (t.status != Status::draft) {
             throw UsageError("task " + t.id + " is " + std::string(to_string(t.status))
                              + "; only draft tasks can be edited (clone it, or reset it first)");
         }
-        apply_sets(t.params, sets, &t.editable);
+        apply_sets(t.params, sets, &t.editable, &schema);
     });
 }
 
@@ -171,6 +186,12 @@ int exit_status(Status status)
 
 TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options)
 {
+    {
+        // A record typed before its template was (or edited by hand) is refused here, before
+        // it starts, rather than failing inside its kind.
+        const Task t = b.store->get(b.store->resolve(id));
+        check_params(schema_of(t, ""), t.params, "task " + t.id + ": ");
+    }
     Ports ports = b.ports();
     Task started = start_task(*b.store, id);
     TaskRunResult result;

@@ -25,14 +25,17 @@ struct CreateRequest {
     std::vector<std::string> sets; // --set key=value, checked against the allow-list
     std::vector<std::string> tags;
     std::string queue;
+    std::string templates_dir; // --templates: where clone finds the source template's schema
 };
 
 // A draft task from a template. Returns the stored record.
 Task create_task(Backends& b, const Template& tmpl, const CreateRequest& request);
 // Copies spec and params (never outputs); draft; cloned_from = source.
 Task clone_task(Backends& b, const std::string& id, const CreateRequest& request);
-// Draft only; sets are checked against the task's editable list.
-Task edit_task(Backends& b, const std::string& id, const std::vector<std::string>& sets);
+// Draft only; sets are checked against the task's editable list and its template's schema
+// (found in templates_dir like --templates; a template no longer found: the list only).
+Task edit_task(Backends& b, const std::string& id, const std::vector<std::string>& sets,
+               const std::string& templates_dir = "");
 // failed/aborted/completed -> draft; clears outputs.
 Task reset_task(Backends& b, const std::string& id);
 // queued -> aborted (dequeued) or in_progress -> aborted (the runner sees it at its next check).

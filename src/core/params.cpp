@@ -1,10 +1,13 @@
 #include "core/params.hpp"
 
 #include "core/error.hpp"
+#include "core/param_schema.hpp"
+#include "core/util.hpp"
 #include "core/yaml.hpp"
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cctype>
 
 namespace mlrun {
@@ -278,8 +281,10 @@ bool is_editable(std::string_view key, const std::vector<std::string>& editable)
     return false;
 }
 
-void apply_sets(Json& params, const std::vector<std::string>& sets, const std::vector<std::string>* editable)
+void apply_sets(Json& params, const std::vector<std::string>& sets, const std::vector<std::string>* editable,
+                const ParamSchema* schema)
 {
+    Json out = params; // all or nothing: a bad third --set leaves the first two unapplied
     for (const std::string& set : sets) {
         auto [key, value] = parse_assignment(set);
         if (editable && !is_editable(key, *editable)) {
@@ -287,11 +292,36 @@ void apply_sets(Json& params, const std::vector<std::string>& sets, const std::v
             for (const std::string& a : *editable) {
                 allowed += (allowed.empty() ? "" : ", ") + a;
             }
-            throw UsageError("param \"" + key + "\" is not editable (editable: " + (allowed.empty() ? "none" : allowed)
-                             + ")");
+            std::vector<std::string> candidates = *editable;
+            if (schema) {
+                for (const ParamSpec& s : schema->params) {
+                    candidates.push_back(s.key);
+                }
+            }
+            const std::string near = nearest(key, candidates);
+            throw UsageError("param \"" + key + "\" is not editable"
+                             + (near.empty() ? "" : " (did you mean " + near + "?)")
+                             + " (editable: " + (allowed.empty() ? "none" : allowed) + ")");
         }
-        set_path(params, key, std::move(value));
+        if (schema) {
+            // Typed by the schema: "command=true" or "model_name=123" for a string param is that
+            // text, not a bool or a number the param would refuse.
+            const ParamSpec* spec = schema->find(key);
+            const bool wants_text = spec && std::any_of(spec->types.begin(), spec->types.end(), [](ParamType t) {
+                                        return t == ParamType::string || t == ParamType::enum_;
+                                    });
+            if (wants_text && !value.is_string() && !value.is_array() && !value.is_object()) {
+                try {
+                    check_param(*schema, key, value, "");
+                } catch (const UsageError&) {
+                    value = std::string(set.substr(set.find('=') + 1));
+                }
+            }
+            check_param(*schema, key, value, "");
+        }
+        set_path(out, key, std::move(value));
     }
+    params = std::move(out);
 }
 
 } // namespace mlrun

@@ -10,6 +10,7 @@
 namespace mlrun {
 
 using Json = nlohmann::json;
+struct ParamSchema;
 
 // JSON text that never throws: invalid UTF-8 in strings becomes U+FFFD.
 std::string dump_json(const Json& value, int indent = -1);
@@ -44,7 +45,9 @@ void merge_params(Json& params, const Json& overrides);
 // True when key is in the allow-list or below an entry of it ("model" allows "model.lr").
 bool is_editable(std::string_view key, const std::vector<std::string>& editable);
 // Applies --set assignments. With an allow-list, a key outside it throws UsageError naming
-// the allowed keys.
-void apply_sets(Json& params, const std::vector<std::string>& sets, const std::vector<std::string>* editable = nullptr);
+// the allowed keys (and the nearest one); with a schema, each value is checked against it
+// first (check_param: type, range, choices, undeclared keys). Nothing is changed on error.
+void apply_sets(Json& params, const std::vector<std::string>& sets, const std::vector<std::string>* editable = nullptr,
+                const ParamSchema* schema = nullptr);
 
 } // namespace mlrun

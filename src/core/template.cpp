@@ -84,6 +84,10 @@ Template load_template(const fs::path& path)
             t.editable.push_back(e.get<std::string>());
         }
     }
+    if (j.contains("schema")) {
+        t.schema = parse_schema(j["schema"], where);
+        check_params(t.schema, t.params, where + "default ");
+    }
     return t;
 }
 

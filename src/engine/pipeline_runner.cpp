@@ -46,6 +46,41 @@ void check_step_params(const PipelineSpec& spec, const std::map<std::string, Tem
             throw UsageError(where + "foreach param \"" + step.foreach_key + "\" is not editable in template " + t.name
                              + " (editable: " + (allowed.empty() ? "none" : allowed) + ")");
         }
+        // Types, ranges and choices (the template's schema), before anything runs.
+        check_params(t.schema, step.params, where);
+        for (const Json& v : step.foreach_values) {
+            check_param(t.schema, step.foreach_key, v, where + "foreach ");
+        }
+        if (!spec.primary_metric.empty() && is_editable("primary_metric", t.editable)
+            && !get_path(step.params, "primary_metric")) {
+            check_param(t.schema, "primary_metric", spec.primary_metric, spec.file.string() + ": ");
+        }
+    }
+}
+
+// Each --set against its step's template schema, so the error names the --set it came from.
+void check_set_types(const PipelineSpec& spec, const std::map<std::string, Template>& templates,
+                     const std::vector<std::string>& sets)
+{
+    for (const std::string& set : sets) {
+        auto [key, value] = parse_assignment(set);
+        const size_t dot = key.find('.');
+        const std::string name = key.substr(0, dot);
+        auto step = std::find_if(spec.steps.begin(), spec.steps.end(),
+                                 [&](const StepSpec& s) { return s.name == name; });
+        if (dot == std::string::npos || step == spec.steps.end()) {
+            continue; // apply_step_sets already refused these
+        }
+        const std::string param = key.substr(dot + 1);
+        const ParamSchema& schema = templates.at(step->template_name).schema;
+        const std::string where = "--set \"" + set + "\": step \"" + name + "\": ";
+        if (param == step->foreach_key) {
+            for (const Json& v : value.is_array() ? value : Json::array({value})) {
+                check_param(schema, param, v, where);
+            }
+        } else {
+            check_param(schema, param, value, where);
+        }
     }
 }
 
@@ -97,6 +132,7 @@ LoadedRun load_run_input(const Ports& b, const std::string& file, PipelineOption
             }
         }
     }
+    check_set_types(spec, templates, options.sets);
     check_step_params(spec, templates);
     for (const std::string& s : options.no_cache_steps) {
         bool known = std::any_of(spec.steps.begin(), spec.steps.end(),
