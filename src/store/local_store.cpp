@@ -122,10 +122,14 @@ std::unique_ptr<RunLock> LocalStore::try_lock_run(const std::string& run_id)
     check_name(run_id, "run id");
     ensure_created();
     fs::create_directories(m_root / "records" / "runs");
-    int fd = ::open((m_root / "records" / "runs" / ("." + run_id + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC,
-                    0644);
+    return try_lock_file(m_root / "records" / "runs" / ("." + run_id + ".lock"));
+}
+
+std::unique_ptr<RunLock> try_lock_file(const fs::path& path)
+{
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        throw std::runtime_error("cannot open the lock of run " + run_id + ": " + std::strerror(errno));
+        throw std::runtime_error("cannot open the lock " + path.string() + ": " + std::strerror(errno));
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         ::close(fd);
