@@ -10,7 +10,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 packages=(
   cmake ninja-build g++ pkg-config
   libcli11-dev libcurl4-openssl-dev libssl-dev libsimdjson-dev libtbb-dev libspdlog-dev
-  libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libcsv-dev doctest-dev
+  libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libcsv-dev doctest-dev libsqlite3-dev
   redis-server           # the Redis queue tests start their own server (tests/core/redis_server.hpp)
   libcpp-httplib-dev     # the fake MLflow server of the tests
   libtorch-dev libopencv-dev libcairo2-dev

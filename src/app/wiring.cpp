@@ -10,6 +10,7 @@
 #include "queue/local_queue.hpp"
 #include "store/local_inputs.hpp"
 #include "store/local_store.hpp"
+#include "store/sqlite_store.hpp"
 #include "tracking/local_sink.hpp"
 
 #include <cstdlib>
@@ -43,26 +44,26 @@ namespace {
 template <class Adapter>
 struct Scheme {
     const char* scheme;
-    std::function<std::unique_ptr<Adapter>(const ParsedUri&, const std::string& text, LocalStore& local)> open;
+    std::function<std::unique_ptr<Adapter>(const ParsedUri&, const std::string& text, FolderStore& local)> open;
 };
 
-std::unique_ptr<ResultSink> no_mirror(const ParsedUri&, const std::string&, LocalStore&)
+std::unique_ptr<ResultSink> no_mirror(const ParsedUri&, const std::string&, FolderStore&)
 {
     return nullptr;
 }
 
-std::unique_ptr<ResultSink> mlflow_sink(const ParsedUri&, const std::string& text, LocalStore&)
+std::unique_ptr<ResultSink> mlflow_sink(const ParsedUri&, const std::string& text, FolderStore&)
 {
     throw UsageError("tracking server " + redact_uri(text)
                      + ": the MLflow tracking backend is not implemented yet (use the local store)");
 }
 
-std::unique_ptr<Queue> local_queue(const ParsedUri&, const std::string&, LocalStore& local)
+std::unique_ptr<Queue> local_queue(const ParsedUri&, const std::string&, FolderStore& local)
 {
     return std::make_unique<LocalQueue>(local.root() / "queues");
 }
 
-std::unique_ptr<Queue> redis_queue(const ParsedUri&, const std::string& text, LocalStore&)
+std::unique_ptr<Queue> redis_queue(const ParsedUri&, const std::string& text, FolderStore&)
 {
     throw UsageError("queue " + redact_uri(text) + ": the Redis queue adapter is not implemented yet");
 }
@@ -82,7 +83,7 @@ const std::vector<Scheme<Queue>>& queue_schemes()
 // The adapter of `text` (empty or "local": the local one), or UsageError naming `expected`.
 template <class Adapter>
 std::unique_ptr<Adapter> open_scheme(const std::vector<Scheme<Adapter>>& schemes, const std::string& text,
-                                     const char* what, const char* expected, LocalStore& local)
+                                     const char* what, const char* expected, FolderStore& local)
 {
     ParsedUri uri = text.empty() || text == "local" ? ParsedUri{} : parse_uri(text);
     if (!text.empty() && text != "local" && uri.scheme.empty()) {
@@ -107,21 +108,44 @@ std::string from_env(const std::string& given, const char* name)
     return env ? env : "";
 }
 
+constexpr std::string_view k_sqlite_scheme = "sqlite:";
+
+// The store as given: --home, else MLRUN_HOME, else ./.mlrun.
+std::string home_or_default(const std::string& home)
+{
+    if (!home.empty()) {
+        return home;
+    }
+    const char* env = std::getenv("MLRUN_HOME");
+    return env && *env ? env : ".mlrun";
+}
+
+bool is_sqlite(const std::string& home)
+{
+    return home.compare(0, k_sqlite_scheme.size(), k_sqlite_scheme) == 0;
+}
+
 } // namespace
 
 std::string resolve_home(const std::string& home)
 {
-    std::string h = home;
-    if (h.empty()) {
-        const char* env = std::getenv("MLRUN_HOME");
-        h = env && *env ? env : ".mlrun";
+    std::string h = home_or_default(home);
+    if (is_sqlite(h)) {
+        h.erase(0, k_sqlite_scheme.size());
+        if (h.compare(0, 2, "//") == 0) {
+            h.erase(0, 2); // sqlite:///abs/path
+        }
+        if (h.empty()) {
+            throw UsageError("empty store path in \"sqlite:\" (expected sqlite:PATH)");
+        }
+        return std::filesystem::absolute(h).lexically_normal().string();
     }
     ParsedUri uri = parse_uri(h);
     if (uri.scheme == "file") {
         h = uri.path;
     } else if (!uri.scheme.empty()) {
         throw UsageError("unsupported store URI \"" + redact_uri(uri)
-                         + "\" (the task store is a local folder or file://PATH)");
+                         + "\" (the task store is a local folder, file://PATH or sqlite:PATH)");
     }
     if (h.empty()) {
         throw UsageError("empty store path");
@@ -132,7 +156,11 @@ std::string resolve_home(const std::string& home)
 Backends open_backends(const BackendOptions& options)
 {
     Backends b;
-    b.local = std::make_unique<LocalStore>(resolve_home(options.home));
+    if (is_sqlite(home_or_default(options.home))) {
+        b.local = std::make_unique<SqliteStore>(resolve_home(options.home));
+    } else {
+        b.local = std::make_unique<LocalStore>(resolve_home(options.home));
+    }
     b.store = b.local.get();
     b.inputs = std::make_unique<LocalInputs>(*b.local);
     b.sinks.push_back(std::make_unique<LocalSink>(*b.local));

@@ -1,7 +1,8 @@
 #pragma once
 // The one place where adapters are chosen from URIs (DESIGN §2), through a small
 // scheme -> factory table per port (like ccache's storage.cpp):
-//   store:    "" (MLRUN_HOME, else ./.mlrun), a path, or file://PATH
+//   store:    "" (MLRUN_HOME, else ./.mlrun), a path, or file://PATH: the folder store;
+//             sqlite:PATH: the SQLite store (PATH/store.db, files beside it)
 //   tracking: "" or "local" (the local store only); http(s)://host:port (MLflow: not yet)
 //   queue:    "" or "local" (the store's queues/); redis://host:port/db (not yet)
 // Backends owns the adapters; the engine and the app use them through ports() only.
@@ -13,7 +14,7 @@
 
 namespace mlrun {
 
-class LocalStore;
+class FolderStore;
 
 struct BackendOptions {
     std::string home;     // --home or MLRUN_HOME
@@ -22,8 +23,8 @@ struct BackendOptions {
 };
 
 struct Backends {
-    std::unique_ptr<LocalStore> local; // task records, logs, datasets
-    TaskStore* store = nullptr;        // = local, as the port
+    std::unique_ptr<FolderStore> local; // task records, logs, datasets (folder or SQLite store)
+    TaskStore* store = nullptr;         // = local, as the port
     std::unique_ptr<Inputs> inputs;
     std::vector<std::unique_ptr<ResultSink>> sinks; // [0] the local sink; mirrors after it
     std::unique_ptr<Queue> queue;
@@ -40,7 +41,7 @@ struct Backends {
 
 // Throws UsageError for an unsupported or malformed URI (secrets redacted).
 Backends open_backends(const BackendOptions& options);
-// The store root after the defaults are applied (absolute).
+// The store root after the defaults are applied (absolute; without a "sqlite:" prefix).
 std::string resolve_home(const std::string& home);
 
 } // namespace mlrun

@@ -2,14 +2,14 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
-#include "store/local_store.hpp"
+#include "store/folder_store.hpp"
 
 #include <algorithm>
 #include <map>
 
 namespace mlrun {
 
-Json create_dataset(LocalStore& store, const DatasetRequest& request)
+Json create_dataset(FolderStore& store, const DatasetRequest& request)
 {
     check_name(request.name, "dataset name");
     if (!request.project.empty()) {
@@ -117,7 +117,7 @@ Json create_dataset(LocalStore& store, const DatasetRequest& request)
     return record;
 }
 
-Json get_dataset(LocalStore& store, const std::string& id)
+Json get_dataset(FolderStore& store, const std::string& id)
 {
     check_name(id, "dataset id");
     std::optional<Json> rec = store.get_record("datasets", id);
@@ -137,7 +137,7 @@ Json get_dataset(LocalStore& store, const std::string& id)
     return *rec;
 }
 
-std::vector<Json> list_datasets(LocalStore& store)
+std::vector<Json> list_datasets(FolderStore& store)
 {
     std::vector<Json> out;
     for (const std::string& id : store.list_records("datasets")) {
@@ -148,7 +148,7 @@ std::vector<Json> list_datasets(LocalStore& store)
     return out;
 }
 
-fs::path dataset_path(LocalStore& store, const std::string& id)
+fs::path dataset_path(FolderStore& store, const std::string& id)
 {
     Json rec = get_dataset(store, id);
     return store.root() / "datasets" / rec["id"].get<std::string>();

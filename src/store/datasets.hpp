@@ -10,7 +10,7 @@
 
 namespace mlrun {
 
-class LocalStore;
+class FolderStore;
 
 struct DatasetRequest {
     std::string name;
@@ -21,9 +21,9 @@ struct DatasetRequest {
 
 // Returns the dataset record: id, name, project, parent, created_ms, files[{path, sha256,
 // size, reused}], total_size, stored_bytes (new bytes this version added).
-nlohmann::json create_dataset(LocalStore& store, const DatasetRequest& request);
-nlohmann::json get_dataset(LocalStore& store, const std::string& id);
-std::vector<nlohmann::json> list_datasets(LocalStore& store);
-std::filesystem::path dataset_path(LocalStore& store, const std::string& id);
+nlohmann::json create_dataset(FolderStore& store, const DatasetRequest& request);
+nlohmann::json get_dataset(FolderStore& store, const std::string& id);
+std::vector<nlohmann::json> list_datasets(FolderStore& store);
+std::filesystem::path dataset_path(FolderStore& store, const std::string& id);
 
 } // namespace mlrun

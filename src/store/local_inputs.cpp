@@ -2,7 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
-#include "store/local_store.hpp"
+#include "store/folder_store.hpp"
 
 namespace mlrun {
 

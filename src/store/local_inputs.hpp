@@ -4,11 +4,11 @@
 
 namespace mlrun {
 
-class LocalStore;
+class FolderStore;
 
 class LocalInputs final : public Inputs {
 public:
-    explicit LocalInputs(LocalStore& store) : m_store(store) {}
+    explicit LocalInputs(FolderStore& store) : m_store(store) {}
 
     Task get_task(const std::string& task_id) override;
     std::filesystem::path fetch_artifact(const std::string& task_id, const std::string& name) override;
@@ -19,7 +19,7 @@ public:
     std::optional<ModelRecord> model(const std::string& name, int version) override;
 
 private:
-    LocalStore& m_store;
+    FolderStore& m_store;
 };
 
 } // namespace mlrun

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace mlrun {
@@ -100,10 +101,14 @@ std::unique_ptr<RunLock> LocalStore::try_lock_run(const std::string& run_id)
     check_name(run_id, "run id");
     ensure_created();
     fs::create_directories(m_root / "records" / "runs");
-    int fd = ::open((m_root / "records" / "runs" / ("." + run_id + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC,
-                    0644);
+    return try_lock_file(m_root / "records" / "runs" / ("." + run_id + ".lock"));
+}
+
+std::unique_ptr<RunLock> try_lock_file(const fs::path& path)
+{
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        throw std::runtime_error("cannot open the lock of run " + run_id + ": " + std::strerror(errno));
+        throw std::runtime_error("cannot open the lock " + path.string() + ": " + std::strerror(errno));
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
         ::close(fd);
@@ -305,9 +310,16 @@ void LocalStore::append_scalars(const std::string& id, const std::vector<Scalar>
     }
     fs::path path = task_dir(id) / "scalars.jsonl";
     with_task_lock(id, [&] {
-        int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) {
             throw std::runtime_error("cannot append to " + path.string() + ": " + std::strerror(errno));
+        }
+        // A killed writer may have left a torn last line without its newline: end it, so that
+        // this batch's first line is not glued to it (and lost with it).
+        struct stat st {};
+        char last = '\n';
+        if (::fstat(fd, &st) == 0 && st.st_size > 0 && ::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') {
+            lines.insert(lines.begin(), '\n');
         }
         ssize_t n = ::write(fd, lines.data(), lines.size());
         ::close(fd);

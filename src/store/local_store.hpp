@@ -7,7 +7,7 @@
 //   records/<kind>/<id>.json  runs, datasets, models
 //   blobs/<aa>/<sha256>       dataset file contents, stored once
 //   datasets/<id>/            a dataset version's files (hard links to blobs)
-#include "ports/task_store.hpp"
+#include "store/folder_store.hpp"
 
 #include <filesystem>
 
@@ -15,7 +15,7 @@ namespace mlrun {
 
 constexpr int k_store_schema_version = 1;
 
-class LocalStore final : public TaskStore {
+class LocalStore final : public FolderStore {
 public:
     // Does not create anything until the first write. Throws UsageError when the folder
     // holds a store of a newer schema.
@@ -49,7 +49,7 @@ public:
     Json update_record(const std::string& kind, const std::string& id,
                        const std::function<void(Json&)>& change) override;
 
-    const std::filesystem::path& root() const { return m_root; }
+    const std::filesystem::path& root() const override { return m_root; }
     // Runs `fn` holding the exclusive lock of tasks/<id>/.lock.
     void with_task_lock(const std::string& id, const std::function<void()>& fn);
 
@@ -57,5 +57,9 @@ private:
     std::filesystem::path m_root;
     bool m_created = false;
 };
+
+// An flock(2) on `path` (created when missing) taken without waiting; nullptr when another
+// process holds it. Throws std::runtime_error when the file cannot be opened.
+std::unique_ptr<RunLock> try_lock_file(const std::filesystem::path& path);
 
 } // namespace mlrun

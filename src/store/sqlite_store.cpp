@@ -1,0 +1,507 @@
+#include "store/sqlite_store.hpp"
+
+#include "core/error.hpp"
+#include "core/util.hpp"
+#include "store/local_store.hpp"
+#include "store/sqlite_db.hpp"
+
+#include <algorithm>
+
+namespace mlrun {
+
+namespace {
+
+// Migration N (1-based) brings the schema from version N-1 to N; never edit one that has
+// shipped, append another.
+const std::vector<const char*>& migrations()
+{
+    static const std::vector<const char*> k{
+        R"sql(
+        CREATE TABLE tasks (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            project TEXT NOT NULL,
+            type TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            step TEXT NOT NULL,
+            parent TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            cache_key TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            updated_ms INTEGER NOT NULL,
+            summary TEXT NOT NULL,
+            record TEXT NOT NULL
+        );
+        CREATE INDEX tasks_run ON tasks(run_id, id);
+        CREATE INDEX tasks_status ON tasks(status, id);
+        CREATE INDEX tasks_project ON tasks(project, id);
+        CREATE INDEX tasks_kind ON tasks(kind, id);
+        CREATE INDEX tasks_cache_key ON tasks(cache_key) WHERE cache_key <> '';
+        CREATE INDEX tasks_created ON tasks(created_ms);
+        CREATE TABLE tags (
+            task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (task_id, tag)
+        );
+        CREATE INDEX tags_tag ON tags(tag, task_id);
+        CREATE TABLE scalars (
+            seq INTEGER PRIMARY KEY,
+            task_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            series TEXT NOT NULL,
+            iteration INTEGER NOT NULL,
+            value REAL,
+            timestamp_ms INTEGER NOT NULL
+        );
+        CREATE INDEX scalars_task ON scalars(task_id, seq);
+        CREATE TABLE records (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            json TEXT NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        )sql",
+    };
+    return k;
+}
+
+void check_id(const std::string& id)
+{
+    check_name(id, "task id");
+}
+
+// The record as a listing shows it: no params, values or artifacts.
+std::string summary_of(const Task& task)
+{
+    Task light = task;
+    light.params = Task{}.params;
+    light.values = Task{}.values;
+    light.artifacts.clear();
+    return dump_json(light.to_json());
+}
+
+Json parse_record(const std::string& text, const std::string& what)
+{
+    Json j = Json::parse(text, nullptr, false);
+    if (j.is_discarded()) {
+        throw UsageError(what + ": not valid JSON in the database");
+    }
+    return j;
+}
+
+} // namespace
+
+SqliteStore::SqliteStore(fs::path root) : m_root(std::move(root)), m_files(std::make_unique<LocalStore>(m_root))
+{}
+
+SqliteStore::~SqliteStore() = default;
+
+std::string SqliteStore::location() const
+{
+    return "sqlite:" + m_root.string();
+}
+
+std::string SqliteStore::uri() const
+{
+    return "sqlite:" + m_root.string();
+}
+
+SqliteDb* SqliteStore::db(bool create)
+{
+    if (m_db) {
+        return m_db.get();
+    }
+    std::error_code ec;
+    if (!create && !fs::exists(db_file(), ec)) {
+        return nullptr;
+    }
+    fs::create_directories(m_root / "tasks");
+    auto opened = std::make_unique<SqliteDb>(db_file());
+    migrate(*opened);
+    m_db = std::move(opened);
+    return m_db.get();
+}
+
+void SqliteStore::migrate(SqliteDb& db)
+{
+    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    auto read_version = [&] {
+        SqliteQuery q = db.query("SELECT max(version) FROM schema_version");
+        return q.step() ? static_cast<int>(q.integer(0)) : 0;
+    };
+    int version = read_version();
+    if (version > k_sqlite_schema_version) {
+        throw UsageError("store " + location() + " has schema version " + std::to_string(version)
+                         + ", newer than this mlrun understands (" + std::to_string(k_sqlite_schema_version)
+                         + "); upgrade mlrun");
+    }
+    if (version == k_sqlite_schema_version) {
+        return;
+    }
+    // Under the write lock: two processes opening a new store migrate it once.
+    db.transaction([&] {
+        for (int v = read_version(); v < k_sqlite_schema_version; ++v) {
+            db.exec(migrations()[static_cast<size_t>(v)]);
+            db.query("INSERT INTO schema_version(version) VALUES (?)").bind(1, std::int64_t{v + 1}).run();
+        }
+    });
+}
+
+void SqliteStore::ensure_created()
+{
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    db(true);
+}
+
+fs::path SqliteStore::task_dir(const std::string& id)
+{
+    return m_files->task_dir(id);
+}
+
+std::unique_ptr<RunLock> SqliteStore::try_lock_run(const std::string& run_id)
+{
+    check_name(run_id, "run id");
+    fs::create_directories(m_root / "records" / "runs");
+    return try_lock_file(m_root / "records" / "runs" / ("." + run_id + ".lock"));
+}
+
+void SqliteStore::write_row(SqliteDb& db, const Task& task, bool insert)
+{
+    const char* sql = insert ? "INSERT INTO tasks(name, project, type, kind, status, run_id, step, parent, queue, "
+                               "cache_key, created_ms, updated_ms, summary, record, id) "
+                               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                             : "UPDATE tasks SET name=?, project=?, type=?, kind=?, status=?, run_id=?, step=?, "
+                               "parent=?, queue=?, cache_key=?, created_ms=?, updated_ms=?, summary=?, record=? "
+                               "WHERE id=?";
+    SqliteQuery q = db.query(sql);
+    q.bind(1, task.name)
+        .bind(2, task.project)
+        .bind(3, task.type)
+        .bind(4, task.kind)
+        .bind(5, to_string(task.status))
+        .bind(6, task.run_id)
+        .bind(7, task.step)
+        .bind(8, task.parent)
+        .bind(9, task.queue)
+        .bind(10, task.cache_key)
+        .bind(11, std::int64_t{task.created_ms})
+        .bind(12, std::int64_t{task.updated_ms})
+        .bind(13, summary_of(task))
+        .bind(14, dump_json(task.to_json()))
+        .bind(15, task.id);
+    q.run();
+    if (!insert) {
+        db.query("DELETE FROM tags WHERE task_id = ?").bind(1, task.id).run();
+    }
+    for (const std::string& tag : task.tags) {
+        db.query("INSERT OR IGNORE INTO tags(task_id, tag) VALUES (?, ?)").bind(1, task.id).bind(2, tag).run();
+    }
+}
+
+void SqliteStore::create(Task& task)
+{
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb& d = *db(true);
+    if (task.id.empty()) {
+        task.id = new_id();
+    }
+    check_id(task.id);
+    task.created_ms = task.created_ms ? task.created_ms : now_ms();
+    task.updated_ms = task.created_ms;
+    d.transaction([&] {
+        SqliteQuery q = d.query("SELECT 1 FROM tasks WHERE id = ?");
+        if (q.bind(1, task.id).step()) {
+            throw std::runtime_error("cannot create task " + task.id + ": it exists already");
+        }
+        write_row(d, task, true);
+    });
+    fs::create_directories(task_dir(task.id));
+}
+
+std::optional<Task> SqliteStore::find(const std::string& id)
+{
+    check_id(id);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb* d = db(false);
+    if (!d) {
+        return std::nullopt;
+    }
+    SqliteQuery q = d->query("SELECT record FROM tasks WHERE id = ?");
+    if (!q.bind(1, id).step()) {
+        return std::nullopt;
+    }
+    return Task::from_json(parse_record(q.text(0), "task " + id));
+}
+
+Task SqliteStore::update(const std::string& id, const std::function<void(Task&)>& change)
+{
+    check_id(id);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb* d = db(false);
+    if (!d) {
+        throw UsageError("unknown task " + id);
+    }
+    Task task;
+    d->transaction([&] {
+        {
+            SqliteQuery q = d->query("SELECT record FROM tasks WHERE id = ?");
+            if (!q.bind(1, id).step()) {
+                throw UsageError("unknown task " + id);
+            }
+            task = Task::from_json(parse_record(q.text(0), "task " + id));
+        }
+        change(task);
+        task.id = id; // the row's key; a change never moves a record
+        task.updated_ms = now_ms();
+        write_row(*d, task, false);
+    });
+    return task;
+}
+
+std::vector<Task> SqliteStore::list(const TaskFilter& filter)
+{
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    std::vector<Task> out;
+    SqliteDb* d = db(false);
+    if (!d) {
+        return out;
+    }
+    // Each filter is an indexed condition; the SQL text (one kept statement per shape)
+    // depends only on which filters are set.
+    std::string sql = std::string("SELECT ") + (filter.light ? "summary" : "record") + " FROM tasks WHERE 1";
+    std::vector<std::string> args;
+    if (!filter.project.empty()) {
+        // "a" and every "a/…": '0' is the character after '/'.
+        sql += " AND (project = ? OR (project >= ? AND project < ?))";
+        args.push_back(filter.project);
+        args.push_back(filter.project + "/");
+        args.push_back(filter.project + "0");
+    }
+    if (filter.status) {
+        sql += " AND status = ?";
+        args.emplace_back(to_string(*filter.status));
+    }
+    if (!filter.tag.empty()) {
+        sql += " AND id IN (SELECT task_id FROM tags WHERE tag = ?)";
+        args.push_back(filter.tag);
+    }
+    if (!filter.run_id.empty()) {
+        sql += " AND run_id = ?";
+        args.push_back(filter.run_id);
+    }
+    if (!filter.kind.empty()) {
+        sql += " AND kind = ?";
+        args.push_back(filter.kind);
+    }
+    sql += " ORDER BY id";
+    SqliteQuery q = d->query(sql);
+    for (size_t i = 0; i < args.size(); ++i) {
+        q.bind(static_cast<int>(i + 1), args[i]);
+    }
+    while (q.step()) {
+        Json j = Json::parse(q.text(0), nullptr, false);
+        if (j.is_discarded()) {
+            continue;
+        }
+        Task t = Task::from_json(j);
+        if (matches(t, filter)) {
+            out.push_back(std::move(t));
+        }
+    }
+    return out;
+}
+
+std::string SqliteStore::resolve(const std::string& id_or_prefix)
+{
+    if (id_or_prefix.empty()) {
+        throw UsageError("empty task id");
+    }
+    check_id(id_or_prefix);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    std::vector<std::string> hits;
+    if (SqliteDb* d = db(false)) {
+        // Ids are names (no byte above '~'), so every id with the prefix sorts below prefix+DEL.
+        SqliteQuery q = d->query("SELECT id FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT 2");
+        q.bind(1, id_or_prefix).bind(2, id_or_prefix + "\x7f");
+        while (q.step()) {
+            hits.push_back(q.text(0));
+        }
+    }
+    if (std::find(hits.begin(), hits.end(), id_or_prefix) != hits.end() || hits.size() == 1) {
+        return std::find(hits.begin(), hits.end(), id_or_prefix) != hits.end() ? id_or_prefix : hits.front();
+    }
+    if (hits.empty()) {
+        std::vector<std::string> all;
+        if (SqliteDb* d = db(false)) {
+            SqliteQuery q = d->query("SELECT id FROM tasks");
+            while (q.step()) {
+                all.push_back(q.text(0));
+            }
+        }
+        std::string near = nearest(id_or_prefix, all);
+        throw UsageError("unknown task \"" + id_or_prefix + "\" in " + location()
+                         + (near.empty() ? "" : " (did you mean " + near + "?)"));
+    }
+    SqliteQuery q = db(false)->query("SELECT count(*) FROM tasks WHERE id >= ? AND id < ?");
+    q.bind(1, id_or_prefix).bind(2, id_or_prefix + "\x7f");
+    std::int64_t n = q.step() ? q.integer(0) : 2;
+    throw UsageError("task id prefix \"" + id_or_prefix + "\" is ambiguous (" + std::to_string(n) + " tasks match)");
+}
+
+void SqliteStore::append_log(const std::string& id, std::string_view text)
+{
+    m_files->append_log(id, text);
+}
+
+std::string SqliteStore::read_log(const std::string& id, std::uint64_t offset)
+{
+    return m_files->read_log(id, offset);
+}
+
+void SqliteStore::append_scalars(const std::string& id, const std::vector<Scalar>& batch)
+{
+    check_id(id);
+    if (batch.empty()) {
+        return;
+    }
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb& d = *db(true);
+    d.transaction([&] {
+        for (const Scalar& s : batch) {
+            d.query("INSERT INTO scalars(task_id, title, series, iteration, value, timestamp_ms) "
+                    "VALUES (?,?,?,?,?,?)")
+                .bind(1, id)
+                .bind(2, s.title)
+                .bind(3, s.series)
+                .bind(4, std::int64_t{s.iteration})
+                .bind(5, s.value)
+                .bind(6, std::int64_t{s.timestamp_ms})
+                .run();
+        }
+    });
+}
+
+std::vector<Scalar> SqliteStore::read_scalars(const std::string& id)
+{
+    check_id(id);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    std::vector<Scalar> out;
+    SqliteDb* d = db(false);
+    if (!d) {
+        return out;
+    }
+    SqliteQuery q = d->query(
+        "SELECT title, series, iteration, value, timestamp_ms FROM scalars WHERE task_id = ? ORDER BY seq");
+    q.bind(1, id);
+    while (q.step()) {
+        Scalar s;
+        s.title = q.text(0);
+        s.series = q.text(1);
+        s.iteration = q.integer(2);
+        s.value = q.real(3);
+        s.timestamp_ms = q.integer(4);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+ArtifactRecord SqliteStore::put_artifact(const std::string& id, const std::string& name, const fs::path& source)
+{
+    return m_files->put_artifact(id, name, source);
+}
+
+std::optional<fs::path> SqliteStore::artifact_path(const std::string& id, const std::string& name)
+{
+    return m_files->artifact_path(id, name);
+}
+
+void SqliteStore::clear_outputs(const std::string& id)
+{
+    m_files->clear_outputs(id);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    if (SqliteDb* d = db(false)) {
+        d->transaction([&] { d->query("DELETE FROM scalars WHERE task_id = ?").bind(1, id).run(); });
+    }
+}
+
+void SqliteStore::put_record(const std::string& kind, const std::string& id, const Json& record)
+{
+    check_name(kind, "record kind");
+    check_name(id, "record id");
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb& d = *db(true);
+    d.query("INSERT OR REPLACE INTO records(kind, id, json) VALUES (?, ?, ?)")
+        .bind(1, kind)
+        .bind(2, id)
+        .bind(3, dump_json(record))
+        .run();
+}
+
+std::optional<Json> SqliteStore::get_record(const std::string& kind, const std::string& id)
+{
+    check_name(kind, "record kind");
+    check_name(id, "record id");
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb* d = db(false);
+    if (!d) {
+        return std::nullopt;
+    }
+    SqliteQuery q = d->query("SELECT json FROM records WHERE kind = ? AND id = ?");
+    if (!q.bind(1, kind).bind(2, id).step()) {
+        return std::nullopt;
+    }
+    return parse_record(q.text(0), kind + " record " + id);
+}
+
+std::vector<std::string> SqliteStore::list_records(const std::string& kind)
+{
+    check_name(kind, "record kind");
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    std::vector<std::string> ids;
+    SqliteDb* d = db(false);
+    if (!d) {
+        return ids;
+    }
+    SqliteQuery q = d->query("SELECT id FROM records WHERE kind = ? ORDER BY id");
+    q.bind(1, kind);
+    while (q.step()) {
+        ids.push_back(q.text(0));
+    }
+    return ids;
+}
+
+Json SqliteStore::update_record(const std::string& kind, const std::string& id,
+                                const std::function<void(Json&)>& change)
+{
+    check_name(kind, "record kind");
+    check_name(id, "record id");
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb& d = *db(true);
+    Json record;
+    d.transaction([&] {
+        {
+            SqliteQuery q = d.query("SELECT json FROM records WHERE kind = ? AND id = ?");
+            if (q.bind(1, kind).bind(2, id).step()) {
+                record = parse_record(q.text(0), kind + " record " + id);
+            }
+        }
+        change(record);
+        d.query("INSERT OR REPLACE INTO records(kind, id, json) VALUES (?, ?, ?)")
+            .bind(1, kind)
+            .bind(2, id)
+            .bind(3, dump_json(record))
+            .run();
+    });
+    return record;
+}
+
+std::string SqliteStore::integrity_check()
+{
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb* d = db(false);
+    return d ? d->integrity_check() : "ok";
+}
+
+} // namespace mlrun

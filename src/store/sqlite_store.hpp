@@ -1,0 +1,83 @@
+#pragma once
+// The SQLite store (DESIGN §3): the records in one database, <root>/store.db (WAL), and
+// the files where the folder store keeps them (a LocalStore over the same root does the
+// file half: tasks/<id>/ logs, artifacts and work/, datasets/, blobs/, queues/, agents/).
+//   tasks      one row per task: the filtered fields as columns, the record (task codec)
+//              and its light summary (no params, values, artifacts) as JSON text
+//   tags       (task_id, tag), indexed by tag
+//   scalars    (seq, task_id, title, series, iteration, value, timestamp_ms)
+//   records    (kind, id, json): runs, datasets, models, cache
+//   schema_version, raised by the migrations in sqlite_store.cpp
+// Every state change is one transaction; update() and update_record() are BEGIN IMMEDIATE
+// read-modify-writes, so concurrent updates from threads or processes are never lost.
+// One handle serialises its own calls (a mutex); processes share the file.
+#include "store/folder_store.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+namespace mlrun {
+
+class LocalStore;
+class SqliteDb;
+
+constexpr int k_sqlite_schema_version = 1;
+
+class SqliteStore final : public FolderStore {
+public:
+    // Opens nothing until first used; a store.db of a newer schema is a UsageError then.
+    explicit SqliteStore(std::filesystem::path root);
+    ~SqliteStore() override;
+
+    // "sqlite:<root>"
+    std::string location() const override;
+    // "sqlite:<root>": what MLRUN_HOME of a child process names.
+    std::string uri() const override;
+    // Creates the folder and store.db with the current schema (idempotent).
+    void ensure_created() override;
+    std::filesystem::path task_dir(const std::string& id) override;
+    // An flock(2) on records/runs/.<run>.lock, as the folder store.
+    std::unique_ptr<RunLock> try_lock_run(const std::string& run_id) override;
+    // Inserts the row and its tags in one transaction and makes the task's folder.
+    void create(Task& task) override;
+    std::optional<Task> find(const std::string& id) override;
+    Task update(const std::string& id, const std::function<void(Task&)>& change) override;
+    // One indexed query, ordered by id; `light` reads the summaries only.
+    std::vector<Task> list(const TaskFilter& filter) override;
+    std::string resolve(const std::string& id_or_prefix) override;
+    void append_log(const std::string& id, std::string_view text) override;
+    std::string read_log(const std::string& id, std::uint64_t offset) override;
+    // One transaction per batch: a killed writer loses its whole last batch, never part.
+    void append_scalars(const std::string& id, const std::vector<Scalar>& batch) override;
+    std::vector<Scalar> read_scalars(const std::string& id) override;
+    ArtifactRecord put_artifact(const std::string& id, const std::string& name,
+                                const std::filesystem::path& source) override;
+    std::optional<std::filesystem::path> artifact_path(const std::string& id, const std::string& name) override;
+    // Removes the files (as the folder store) and the task's scalars.
+    void clear_outputs(const std::string& id) override;
+    void put_record(const std::string& kind, const std::string& id, const Json& record) override;
+    std::optional<Json> get_record(const std::string& kind, const std::string& id) override;
+    std::vector<std::string> list_records(const std::string& kind) override;
+    Json update_record(const std::string& kind, const std::string& id,
+                       const std::function<void(Json&)>& change) override;
+
+    const std::filesystem::path& root() const override { return m_root; }
+    // `PRAGMA integrity_check` of store.db: "ok" when sound (also when there is none yet).
+    std::string integrity_check();
+    // The database file: <root>/store.db.
+    std::filesystem::path db_file() const { return m_root / "store.db"; }
+
+private:
+    std::filesystem::path m_root;
+    std::unique_ptr<LocalStore> m_files; // the file half, never its records
+    std::unique_ptr<SqliteDb> m_db;
+    std::recursive_mutex m_mutex; // one call at a time on the connection (update's change may read)
+
+    // The open database; nullptr when `create` is false and there is no store.db yet.
+    SqliteDb* db(bool create);
+    void migrate(SqliteDb& db);
+    void write_row(SqliteDb& db, const Task& task, bool insert);
+};
+
+} // namespace mlrun
