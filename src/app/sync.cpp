@@ -55,7 +55,8 @@ std::string str_of(const Json& j, const char* key)
 class StoredCursorMirror : public ResultSink {
 public:
     StoredCursorMirror(mlflow::MlflowSinkOptions options, TaskStore& store)
-        : m_sink(std::make_unique<mlflow::MlflowSink>(std::move(options))), m_store(store)
+        : m_server(mlflow::mask_url(options.http.base_url)),
+          m_sink(std::make_unique<mlflow::MlflowSink>(std::move(options))), m_store(store)
     {
         m_sink->on_cursor([this](const std::string& key, const Json& cursor) { save(key, cursor); });
     }
@@ -102,6 +103,12 @@ public:
     Outcome flush() override { return m_sink->flush(); }
 
     mlflow::MlflowSink& sink() { return *m_sink; }
+    // The cursor was made against this mirror's server (or says nothing of it).
+    bool same_server(const Json& cursor) const
+    {
+        const std::string server = str_of(cursor, "server");
+        return server.empty() || server == m_server;
+    }
 
     // The stored cursor of key, given to the sink the first time key is seen. restarted:
     // only the MLflow run is kept (what was sent belongs to the earlier attempt).
@@ -119,8 +126,8 @@ public:
         } catch (const std::exception&) {
             return; // an unreadable cursor: the sink finds the run by its tags
         }
-        if (!cursor || !cursor->is_object()) {
-            return;
+        if (!cursor || !cursor->is_object() || !same_server(*cursor)) {
+            return; // another server's runs mean nothing here: start over
         }
         if (restarted && !str_of(*cursor, "status_sent").empty()) {
             cursor = Json{{"experiment_id", str_of(*cursor, "experiment_id")}, {"run_id", str_of(*cursor, "run_id")}};
@@ -141,6 +148,7 @@ private:
         }
     }
 
+    std::string m_server; // masked base URL, as cursors record it
     std::unique_ptr<mlflow::MlflowSink> m_sink;
     TaskStore& m_store;
     std::mutex m_mu;
@@ -319,13 +327,20 @@ SyncResult sync_to_mlflow(Backends& b, const SyncRequest& request)
 
     SyncResult result;
     result.server = redact_uri(uri);
+    const std::string target = mlflow::mask_url(mlflow::HttpConfig::from_env(uri).base_url);
+    auto synced_here = [&](const std::string& key, const MirrorState& s) {
+        if (!s.tracked || !s.synced) {
+            return false;
+        }
+        const std::optional<Json> c = store.get_record(k_cursor_kind, key);
+        return c && (str_of(*c, "server").empty() || str_of(*c, "server") == target);
+    };
     std::vector<Task> behind;
     for (Task& t : tasks) {
         if (!is_final(t.status)) {
             continue; // drafts, queued and running tasks are mirrored when they run
         }
-        const MirrorState s = task_mirror_state(store, t);
-        if (s.tracked && s.synced) {
+        if (synced_here(t.id, task_mirror_state(store, t))) {
             ++result.up_to_date;
             continue;
         }
@@ -343,8 +358,7 @@ SyncResult sync_to_mlflow(Backends& b, const SyncRequest& request)
     }
     std::vector<Json> fed_runs;
     for (auto& [id, run] : runs) {
-        const MirrorState s = run_mirror_state(store, run);
-        if (task_runs.count(id) || !s.tracked || !s.synced) {
+        if (task_runs.count(id) || !synced_here(run_key(id), run_mirror_state(store, run))) {
             fed_runs.push_back(run);
         } else {
             ++result.up_to_date;
