@@ -50,6 +50,16 @@ std::string str_of(const Json& j, const char* key)
     return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
 }
 
+// A server URL for messages: credentials and secret query values masked, no "/" added.
+std::string display_server(const std::string& url)
+{
+    std::string out = redact_uri(url);
+    if (!url.empty() && url.back() != '/' && !out.empty() && out.back() == '/') {
+        out.pop_back();
+    }
+    return out;
+}
+
 // The MlflowSink with its cursors kept in the store: saved on every change (from the
 // sender thread, so a store failure is only reported), restored once per task or run.
 class StoredCursorMirror : public ResultSink {
@@ -78,7 +88,8 @@ public:
     }
     Outcome task_started(const Task& task) override
     {
-        // A task started again (a retry or a reset) keeps its MLflow run, not what it sent.
+        // A task that starts (again: a retry, a reset, a resumed run) keeps its MLflow run but
+        // not what an earlier attempt sent: its outputs start over.
         restore_once(task.id, task.status == Status::in_progress);
         if (!task.parent.empty()) {
             restore_once(task.parent, false);
@@ -110,8 +121,8 @@ public:
         return server.empty() || server == m_server;
     }
 
-    // The stored cursor of key, given to the sink the first time key is seen. restarted:
-    // only the MLflow run is kept (what was sent belongs to the earlier attempt).
+    // The stored cursor of key, given to the sink the first time key is seen (a cursor of
+    // another server is ignored). restarted: only the MLflow run ids are kept.
     void restore_once(const std::string& key, bool restarted)
     {
         {
@@ -129,7 +140,7 @@ public:
         if (!cursor || !cursor->is_object() || !same_server(*cursor)) {
             return; // another server's runs mean nothing here: start over
         }
-        if (restarted && !str_of(*cursor, "status_sent").empty()) {
+        if (restarted) {
             cursor = Json{{"experiment_id", str_of(*cursor, "experiment_id")}, {"run_id", str_of(*cursor, "run_id")}};
         }
         m_sink->restore_cursor(key, *cursor);
@@ -198,7 +209,7 @@ MirrorState state_of(const std::optional<Json>& cursor)
         return s;
     }
     s.tracked = true;
-    s.server = str_of(*cursor, "server").empty() ? "" : redact_uri(str_of(*cursor, "server"));
+    s.server = display_server(str_of(*cursor, "server"));
     s.mlflow_run_id = str_of(*cursor, "run_id");
     if (cursor->value("needs_sync", false)) {
         const std::string error = str_of(*cursor, "error");
@@ -326,7 +337,7 @@ SyncResult sync_to_mlflow(Backends& b, const SyncRequest& request)
     }
 
     SyncResult result;
-    result.server = redact_uri(uri);
+    result.server = display_server(uri);
     const std::string target = mlflow::mask_url(mlflow::HttpConfig::from_env(uri).base_url);
     auto synced_here = [&](const std::string& key, const MirrorState& s) {
         if (!s.tracked || !s.synced) {
