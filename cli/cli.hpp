@@ -18,6 +18,9 @@ struct Cli {
     int exit_code = 0;
 
     Backends& backends();
+    // The backends with the tracking mirror (commands that run tasks): the tracking
+    // server is checked here, before any step runs (UsageError when it cannot be used).
+    Backends& running_backends();
 
 private:
     std::unique_ptr<Backends> m_backends;
@@ -31,6 +34,7 @@ void add_log_commands(CLI::App& app, Cli& cli);
 void add_model_commands(CLI::App& app, Cli& cli);
 void add_queue_commands(CLI::App& app, Cli& cli);
 void add_pipeline_commands(CLI::App& app, Cli& cli);
+void add_sync_commands(CLI::App& app, Cli& cli);
 
 // Set by SIGINT/SIGTERM once install_signal_handlers() ran.
 const std::atomic<bool>& interrupted();

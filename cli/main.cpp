@@ -42,6 +42,15 @@ Backends& Cli::backends()
     return *m_backends;
 }
 
+Backends& Cli::running_backends()
+{
+    if (m_backends && !backend_options.mirror) {
+        m_backends.reset(); // opened earlier without the mirror: open again with it
+    }
+    backend_options.mirror = true;
+    return backends();
+}
+
 } // namespace mlrun::cli
 
 int main(int argc, char** argv)
@@ -58,7 +67,8 @@ int main(int argc, char** argv)
     app.set_version_flag("--version", std::string("mlrun ") + MLRUN_VERSION);
     app.add_option("--home", state.backend_options.home, "Store folder (default: $MLRUN_HOME, else ./.mlrun)");
     app.add_option("--tracking", state.backend_options.tracking,
-                   "Tracking backend URI (default: the local store; $MLRUN_TRACKING_URI)");
+                   "Tracking server: http(s)://host:port mirrors runs to MLflow (default: the local store only; "
+                   "$MLRUN_TRACKING_URI, else $MLFLOW_TRACKING_URI)");
     app.add_option("--templates", state.templates_dir, "Extra folder searched first for templates");
     app.require_subcommand(1);
     app.fallthrough();
@@ -70,6 +80,7 @@ int main(int argc, char** argv)
     cli::add_model_commands(app, state);
     cli::add_queue_commands(app, state);
     cli::add_pipeline_commands(app, state);
+    cli::add_sync_commands(app, state);
 
     try {
         app.parse(argc, argv);

@@ -2,6 +2,7 @@
 #include "cli.hpp"
 
 #include "app/pipeline_job.hpp"
+#include "app/sync.hpp"
 #include "core/util.hpp"
 #include "engine/pipeline_runner.hpp"
 #include "engine/progress.hpp"
@@ -19,6 +20,23 @@ struct RunArgs {
     bool json = false;
     bool quiet = false;
 };
+
+// The run's and its tasks' MLflow sync state: one line for the run, one per task behind.
+void print_run_mirror(Backends& b, const Json& run)
+{
+    const std::string line = mirror_line(run_mirror_state(*b.store, run));
+    if (!line.empty()) {
+        std::printf("\nmlflow: %s\n", line.c_str());
+    }
+    TaskFilter filter;
+    filter.run_id = run.value("id", "");
+    for (const Task& t : b.store->list(filter)) {
+        const MirrorState s = task_mirror_state(*b.store, t);
+        if (s.tracked && !s.synced) {
+            std::printf("  %s (%s): %s\n", t.name.c_str(), t.id.c_str(), mirror_line(s).c_str());
+        }
+    }
+}
 
 } // namespace
 
@@ -75,7 +93,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             request.options.cancel = &interrupted();
             request.options.observer = progress.get();
             request.options.templates_dir = cli.templates_dir;
-            PipelineJobResult job = run_pipeline_job(cli.backends(), request);
+            PipelineJobResult job = run_pipeline_job(cli.running_backends(), request);
             const PipelineResult& result = job.run;
             if (request.options.dry_run) {
                 if (args->json) {
@@ -129,6 +147,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
                 return;
             }
             std::printf("%s", format_run(run).c_str());
+            print_run_mirror(cli.backends(), run);
             Json lb = run_leaderboard(cli.backends(), run);
             if (!lb.is_null()) {
                 std::printf("\n%s", ml::format_leaderboard_table(lb).c_str());

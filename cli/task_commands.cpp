@@ -1,6 +1,7 @@
 // mlrun task create|clone|edit|run|list|show|logs|reset|abort|publish|enqueue
 #include "cli.hpp"
 
+#include "app/sync.hpp"
 #include "app/task_ops.hpp"
 #include "core/error.hpp"
 #include "core/results.hpp"
@@ -56,6 +57,7 @@ void print_task(Backends& b, const Task& t)
         row("finished", format_time_ms(t.finished_ms) + " (" + format_duration_ms(t.finished_ms - t.started_ms) + ")");
     }
     row("attempts", t.attempts ? std::to_string(t.attempts) : "");
+    row("mlflow", mirror_line(task_mirror_state(*b.store, t)));
     if (!t.error.empty()) {
         row("error", t.error + (t.exit_code ? " [exit code " + std::to_string(t.exit_code) + "]" : ""));
     }
@@ -169,7 +171,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
                     std::fflush(stdout);
                 };
             }
-            TaskRunResult run = run_task_here(cli.backends(), *id, options);
+            TaskRunResult run = run_task_here(cli.running_backends(), *id, options);
             const Task& t = run.task;
             for (const std::string& w : run.warnings) {
                 std::fprintf(stderr, "mlrun: warning: %s\n", w.c_str());

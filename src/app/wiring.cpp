@@ -1,5 +1,6 @@
 #include "app/wiring.hpp"
 
+#include "app/sync.hpp"
 #include "app/uri.hpp"
 #include "core/error.hpp"
 #include "ports/agent_registry.hpp"
@@ -52,10 +53,10 @@ std::unique_ptr<ResultSink> no_mirror(const ParsedUri&, const std::string&, Fold
     return nullptr;
 }
 
-std::unique_ptr<ResultSink> mlflow_sink(const ParsedUri&, const std::string& text, FolderStore&)
+// The server is checked first (UsageError before any step runs); cursors live in the store.
+std::unique_ptr<ResultSink> mlflow_sink(const ParsedUri&, const std::string& text, FolderStore& local)
 {
-    throw UsageError("tracking server " + redact_uri(text)
-                     + ": the MLflow tracking backend is not implemented yet (use the local store)");
+    return open_mlflow_mirror(text, local);
 }
 
 std::unique_ptr<Queue> local_queue(const ParsedUri&, const std::string&, FolderStore& local)
@@ -127,6 +128,20 @@ bool is_sqlite(const std::string& home)
 
 } // namespace
 
+std::string resolve_tracking_uri(const std::string& given)
+{
+    for (const char* name : {"MLRUN_TRACKING_URI", "MLFLOW_TRACKING_URI"}) {
+        if (!given.empty()) {
+            break;
+        }
+        const char* env = std::getenv(name);
+        if (env && *env) {
+            return env;
+        }
+    }
+    return given;
+}
+
 std::string resolve_home(const std::string& home)
 {
     std::string h = home_or_default(home);
@@ -164,10 +179,15 @@ Backends open_backends(const BackendOptions& options)
     b.store = b.local.get();
     b.inputs = std::make_unique<LocalInputs>(*b.local);
     b.sinks.push_back(std::make_unique<LocalSink>(*b.local));
-    if (std::unique_ptr<ResultSink> mirror = open_scheme(tracking_schemes(),
-                                                         from_env(options.tracking, "MLRUN_TRACKING_URI"), "tracking",
-                                                         "http(s)://host:port", *b.local)) {
-        b.sinks.push_back(std::move(mirror));
+    const std::string tracking = resolve_tracking_uri(options.tracking);
+    if (options.mirror) {
+        if (std::unique_ptr<ResultSink> mirror = open_scheme(tracking_schemes(), tracking, "tracking",
+                                                             "http(s)://host:port", *b.local)) {
+            b.sinks.push_back(std::move(mirror));
+        }
+    } else if (!tracking.empty() && tracking != "local" && !is_mlflow_uri(tracking)) {
+        // Commands that run no task still refuse a tracking URI they could never use.
+        (void)open_scheme(tracking_schemes(), tracking, "tracking", "http(s)://host:port", *b.local);
     }
     b.queue = open_scheme(queue_schemes(), from_env(options.queue, "MLRUN_QUEUE_URI"), "queue", "redis://host:port/db",
                           *b.local);

@@ -3,7 +3,8 @@
 // scheme -> factory table per port (like ccache's storage.cpp):
 //   store:    "" (MLRUN_HOME, else ./.mlrun), a path, or file://PATH: the folder store;
 //             sqlite:PATH: the SQLite store (PATH/store.db, files beside it)
-//   tracking: "" or "local" (the local store only); http(s)://host:port (MLflow: not yet)
+//   tracking: "" or "local" (the local store only); http(s)://host:port: the MLflow mirror
+//             (app/sync.hpp) after the local sink, opened only for commands that run tasks
 //   queue:    "" or "local" (the store's queues/); redis://host:port/db (not yet)
 // Backends owns the adapters; the engine and the app use them through ports() only.
 #include "ports/ports.hpp"
@@ -18,8 +19,11 @@ class FolderStore;
 
 struct BackendOptions {
     std::string home;     // --home or MLRUN_HOME
-    std::string tracking; // --tracking or MLRUN_TRACKING_URI
-    std::string queue;    // --queue-uri or MLRUN_QUEUE_URI
+    std::string tracking; // --tracking, else MLRUN_TRACKING_URI, else MLFLOW_TRACKING_URI
+    // Open the tracking mirror (commands that run tasks): the server is checked first.
+    // Other commands only check the URI's scheme and never connect.
+    bool mirror = false;
+    std::string queue; // --queue-uri or MLRUN_QUEUE_URI
 };
 
 struct Backends {
@@ -41,6 +45,8 @@ struct Backends {
 
 // Throws UsageError for an unsupported or malformed URI (secrets redacted).
 Backends open_backends(const BackendOptions& options);
+// The tracking URI in effect: given, else $MLRUN_TRACKING_URI, else $MLFLOW_TRACKING_URI.
+std::string resolve_tracking_uri(const std::string& given);
 // The store root after the defaults are applied (absolute; without a "sqlite:" prefix).
 std::string resolve_home(const std::string& home);
 

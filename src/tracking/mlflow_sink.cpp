@@ -107,6 +107,7 @@ struct MlflowSink::Impl {
     bool stopping = false;
     int flushers = 0;
     std::map<std::string, SyncState> states;
+    std::map<std::string, std::string> steps; // task id -> its pipeline step, as heard
     std::function<void(const std::string&, const Json&)> listener;
     std::string fatal;          // a configuration error: nothing is tried any more
     std::string offline_reason; // the last "server unreachable" error
@@ -318,7 +319,15 @@ struct MlflowSink::Impl {
     // pipeline run's; "" when neither exists on the server.
     Result<std::string> parent_of(const Task& t, const std::string& experiment_id)
     {
-        if (!t.parent.empty()) {
+        // A pipeline step's parent is the step before it in the DAG: it nests under the
+        // pipeline run. A search trial (no step of its own, or its parent's) nests under it.
+        bool under_parent = !t.parent.empty() && t.step.empty();
+        if (!t.parent.empty() && !t.step.empty()) {
+            std::lock_guard<std::mutex> lk(mu);
+            auto it = steps.find(t.parent);
+            under_parent = it != steps.end() && it->second == t.step;
+        }
+        if (under_parent) {
             std::string known = known_run(t.parent);
             if (!known.empty()) {
                 return known;
@@ -832,6 +841,10 @@ Outcome MlflowSink::run_ended(const Json& run)
 
 Outcome MlflowSink::task_started(const Task& task)
 {
+    {
+        std::lock_guard<std::mutex> lk(m_impl->mu);
+        m_impl->steps[task.id] = task.step;
+    }
     Event e;
     e.d = std::make_unique<EventDetail>();
     e.type = Event::Type::task_started;
@@ -841,6 +854,10 @@ Outcome MlflowSink::task_started(const Task& task)
 
 Outcome MlflowSink::task_ended(const Task& task)
 {
+    {
+        std::lock_guard<std::mutex> lk(m_impl->mu);
+        m_impl->steps[task.id] = task.step;
+    }
     Event e;
     e.d = std::make_unique<EventDetail>();
     e.type = Event::Type::task_ended;

@@ -7,7 +7,8 @@
 //
 // Mapping: project -> experiment (created if missing); pipeline run -> a parent run
 // (tags mlrun.pipeline_run, mlrun.run_id, mlrun.kind=pipeline); task -> a run, child of
-// its parent task's run (search trials) or of its pipeline run (tag mlflow.parentRunId);
+// its parent task's run (search trials: no step of their own, or their parent's) or of
+// its pipeline run (pipeline steps, whose parent is the DAG step before) (tag mlflow.parentRunId);
 // run name = task name; tags mlrun.task_id, mlrun.run_id, mlrun.step, mlrun.template,
 // mlrun.kind, mlrun.status, mlflow.runName, mlflow.user; params flattened to dotted keys
 // (strings; a value over 6000 bytes truncated with a marker, the full params then uploaded

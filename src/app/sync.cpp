@@ -1,0 +1,476 @@
+#include "app/sync.hpp"
+
+#include "app/uri.hpp"
+#include "app/wiring.hpp"
+#include "core/error.hpp"
+#include "ports/inputs.hpp"
+#include "tracking/mlflow_client.hpp"
+#include "tracking/mlflow_sink.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace mlrun {
+
+namespace {
+
+constexpr const char* k_cursor_kind = "mlflow";
+constexpr std::size_t k_replay_batch = 1000; // scalars per sink call during a sync
+
+std::string run_key(const std::string& run_id)
+{
+    return "run:" + run_id;
+}
+
+// The MLflow status a local status ends as ("" while it has not ended).
+std::string mlflow_status(const std::string& status)
+{
+    if (status == "completed" || status == "published") {
+        return "FINISHED";
+    }
+    if (status == "failed") {
+        return "FAILED";
+    }
+    if (status == "aborted") {
+        return "KILLED";
+    }
+    return "";
+}
+
+std::int64_t int_of(const Json& j, const char* key)
+{
+    return j.contains(key) && j[key].is_number_integer() ? j[key].get<std::int64_t>() : 0;
+}
+
+std::string str_of(const Json& j, const char* key)
+{
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+// A server URL for messages: credentials and secret query values masked, no "/" added.
+std::string display_server(const std::string& url)
+{
+    std::string out = redact_uri(url);
+    if (!url.empty() && url.back() != '/' && !out.empty() && out.back() == '/') {
+        out.pop_back();
+    }
+    return out;
+}
+
+// The MlflowSink with its cursors kept in the store: saved on every change (from the
+// sender thread, so a store failure is only reported), restored once per task or run.
+class StoredCursorMirror : public ResultSink {
+public:
+    StoredCursorMirror(mlflow::MlflowSinkOptions options, TaskStore& store)
+        : m_server(mlflow::mask_url(options.http.base_url)),
+          m_sink(std::make_unique<mlflow::MlflowSink>(std::move(options))), m_store(store)
+    {
+        m_sink->on_cursor([this](const std::string& key, const Json& cursor) { save(key, cursor); });
+    }
+    ~StoredCursorMirror() override
+    {
+        (void)m_sink->flush();
+        m_sink.reset(); // the sender stops before the store reference goes
+    }
+
+    Outcome run_started(const Json& run) override
+    {
+        restore_once(run_key(run.value("id", "")), false);
+        return m_sink->run_started(run);
+    }
+    Outcome run_ended(const Json& run) override
+    {
+        restore_once(run_key(run.value("id", "")), false);
+        return m_sink->run_ended(run);
+    }
+    Outcome task_started(const Task& task) override
+    {
+        // A task that starts (again: a retry, a reset, a resumed run) keeps its MLflow run but
+        // not what an earlier attempt sent: its outputs start over.
+        restore_once(task.id, task.status == Status::in_progress);
+        if (!task.parent.empty()) {
+            restore_once(task.parent, false);
+        }
+        return m_sink->task_started(task);
+    }
+    Outcome task_ended(const Task& task) override
+    {
+        restore_once(task.id, false);
+        return m_sink->task_ended(task);
+    }
+    Outcome scalars(const std::string& task_id, const std::vector<Scalar>& batch) override
+    {
+        return m_sink->scalars(task_id, batch);
+    }
+    Outcome artifact(const std::string& task_id, const ArtifactRecord& record,
+                     const std::filesystem::path& stored) override
+    {
+        return m_sink->artifact(task_id, record, stored);
+    }
+    Outcome model_registered(const ModelRecord& record) override { return m_sink->model_registered(record); }
+    Outcome flush() override { return m_sink->flush(); }
+
+    mlflow::MlflowSink& sink() { return *m_sink; }
+    // The cursor was made against this mirror's server (or says nothing of it).
+    bool same_server(const Json& cursor) const
+    {
+        const std::string server = str_of(cursor, "server");
+        return server.empty() || server == m_server;
+    }
+
+    // The stored cursor of key, given to the sink the first time key is seen (a cursor of
+    // another server is ignored). restarted: only the MLflow run ids are kept.
+    void restore_once(const std::string& key, bool restarted)
+    {
+        {
+            std::lock_guard<std::mutex> lk(m_mu);
+            if (!m_restored.insert(key).second) {
+                return;
+            }
+        }
+        std::optional<Json> cursor;
+        try {
+            cursor = m_store.get_record(k_cursor_kind, key);
+        } catch (const std::exception&) {
+            return; // an unreadable cursor: the sink finds the run by its tags
+        }
+        if (!cursor || !cursor->is_object() || !same_server(*cursor)) {
+            return; // another server's runs mean nothing here: start over
+        }
+        if (restarted) {
+            cursor = Json{{"experiment_id", str_of(*cursor, "experiment_id")}, {"run_id", str_of(*cursor, "run_id")}};
+        }
+        m_sink->restore_cursor(key, *cursor);
+    }
+
+private:
+    void save(const std::string& key, const Json& cursor)
+    {
+        if (cursor.is_null()) {
+            return;
+        }
+        try {
+            m_store.put_record(k_cursor_kind, key, cursor);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "mlrun: warning: MLflow sync cursor of %s not saved: %s\n", key.c_str(), e.what());
+        }
+    }
+
+    std::string m_server; // masked base URL, as cursors record it
+    std::unique_ptr<mlflow::MlflowSink> m_sink;
+    TaskStore& m_store;
+    std::mutex m_mu;
+    std::set<std::string> m_restored;
+};
+
+// Checks the server and builds the mirror (UsageError when the server cannot be used).
+std::unique_ptr<StoredCursorMirror> make_mirror(const std::string& uri, TaskStore& store)
+{
+    mlflow::HttpConfig http = mlflow::HttpConfig::from_env(uri);
+    {
+        mlflow::HttpConfig quick = http;
+        quick.max_attempts = 2; // a configuration check: fail fast when nothing answers
+        mlflow::MlflowClient client(quick);
+        if (mlflow::HttpOutcome e = client.check_server()) {
+            throw UsageError("tracking server " + redact_uri(uri) + ": " + e->message);
+        }
+    }
+    mlflow::MlflowSinkOptions options;
+    options.http = std::move(http);
+    return std::make_unique<StoredCursorMirror>(std::move(options), store);
+}
+
+// A run record by id or unique prefix (UsageError otherwise).
+Json find_run(TaskStore& store, const std::string& id)
+{
+    if (std::optional<Json> run = store.get_record("runs", id)) {
+        return *run;
+    }
+    std::vector<std::string> matches;
+    for (const std::string& r : store.list_records("runs")) {
+        if (r.rfind(id, 0) == 0) {
+            matches.push_back(r);
+        }
+    }
+    if (matches.size() != 1) {
+        throw UsageError(matches.empty() ? "unknown pipeline run \"" + id + "\""
+                                         : "pipeline run prefix \"" + id + "\" is ambiguous");
+    }
+    return *store.get_record("runs", matches[0]);
+}
+
+MirrorState state_of(const std::optional<Json>& cursor)
+{
+    MirrorState s;
+    if (!cursor || !cursor->is_object()) {
+        return s;
+    }
+    s.tracked = true;
+    s.server = display_server(str_of(*cursor, "server"));
+    s.mlflow_run_id = str_of(*cursor, "run_id");
+    if (cursor->value("needs_sync", false)) {
+        const std::string error = str_of(*cursor, "error");
+        s.behind = error.empty() ? "a send failed" : error;
+    } else if (s.mlflow_run_id.empty()) {
+        s.behind = "no MLflow run yet";
+    }
+    return s;
+}
+
+void add_reason(MirrorState& s, const std::string& why)
+{
+    if (s.behind.empty()) {
+        s.behind = why;
+    }
+}
+
+} // namespace
+
+bool is_mlflow_uri(const std::string& uri)
+{
+    return uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0;
+}
+
+std::unique_ptr<ResultSink> open_mlflow_mirror(const std::string& uri, TaskStore& store)
+{
+    return make_mirror(uri, store);
+}
+
+MirrorState task_mirror_state(TaskStore& store, const Task& task)
+{
+    const std::optional<Json> cursor = store.get_record(k_cursor_kind, task.id);
+    MirrorState s = state_of(cursor);
+    if (!s.tracked) {
+        return s;
+    }
+    if (!cursor->value("params_sent", false)) {
+        add_reason(s, "params not sent");
+    }
+    const std::int64_t sent = int_of(*cursor, "scalars_sent");
+    const std::int64_t stored = static_cast<std::int64_t>(store.read_scalars(task.id).size());
+    if (sent < stored) {
+        add_reason(s, std::to_string(sent) + " of " + std::to_string(stored) + " scalars sent");
+    }
+    std::set<std::string> artifacts;
+    if (cursor->contains("artifacts_sent") && (*cursor)["artifacts_sent"].is_array()) {
+        for (const Json& a : (*cursor)["artifacts_sent"]) {
+            if (a.is_string()) {
+                artifacts.insert(a.get<std::string>());
+            }
+        }
+    }
+    std::size_t missing = 0;
+    for (const ArtifactRecord& a : task.artifacts) {
+        missing += artifacts.count(a.name) ? 0 : 1;
+    }
+    if (missing > 0) {
+        add_reason(s, std::to_string(missing) + " of " + std::to_string(task.artifacts.size()) + " artifacts not sent");
+    }
+    const std::string status = mlflow_status(std::string(to_string(task.status)));
+    if (!status.empty() && str_of(*cursor, "status_sent") != status) {
+        add_reason(s, "final status not sent");
+    }
+    s.synced = s.behind.empty();
+    return s;
+}
+
+MirrorState run_mirror_state(TaskStore& store, const Json& run)
+{
+    MirrorState s = state_of(store.get_record(k_cursor_kind, run_key(run.value("id", ""))));
+    if (!s.tracked) {
+        return s;
+    }
+    const std::string status = mlflow_status(run.value("status", ""));
+    const std::optional<Json> cursor = store.get_record(k_cursor_kind, run_key(run.value("id", "")));
+    if (!status.empty() && str_of(*cursor, "status_sent") != status) {
+        add_reason(s, "final status not sent");
+    }
+    s.synced = s.behind.empty();
+    return s;
+}
+
+std::string mirror_line(const MirrorState& state)
+{
+    if (!state.tracked) {
+        return "";
+    }
+    if (state.synced) {
+        return "synced to " + state.server + ", run " + state.mlflow_run_id;
+    }
+    return "not synced to MLflow: " + state.behind;
+}
+
+SyncResult sync_to_mlflow(Backends& b, const SyncRequest& request)
+{
+    const std::string uri = resolve_tracking_uri(request.tracking);
+    if (!is_mlflow_uri(uri)) {
+        throw UsageError(uri.empty() ? "mlrun sync needs an MLflow server: --tracking http(s)://host:port, "
+                                       "MLRUN_TRACKING_URI or MLFLOW_TRACKING_URI"
+                                     : "mlrun sync needs an http(s):// MLflow server, not \"" + redact_uri(uri) + "\"");
+    }
+    if (!request.run_id.empty() && !request.task_id.empty()) {
+        throw UsageError("give --run or --task, not both");
+    }
+    TaskStore& store = *b.store;
+
+    // What to look at: one task, one run's tasks, or every task.
+    std::vector<Task> tasks;
+    std::map<std::string, Json> runs; // run id -> record
+    if (!request.task_id.empty()) {
+        tasks.push_back(store.get(store.resolve(request.task_id)));
+    } else if (!request.run_id.empty()) {
+        Json run = find_run(store, request.run_id);
+        TaskFilter f;
+        f.run_id = run.value("id", "");
+        tasks = store.list(f);
+        runs[f.run_id] = std::move(run);
+    } else {
+        tasks = store.list(TaskFilter{});
+        for (const std::string& id : store.list_records("runs")) {
+            if (std::optional<Json> run = store.get_record("runs", id)) {
+                runs[id] = std::move(*run);
+            }
+        }
+    }
+
+    SyncResult result;
+    result.server = display_server(uri);
+    const std::string target = mlflow::mask_url(mlflow::HttpConfig::from_env(uri).base_url);
+    auto synced_here = [&](const std::string& key, const MirrorState& s) {
+        if (!s.tracked || !s.synced) {
+            return false;
+        }
+        const std::optional<Json> c = store.get_record(k_cursor_kind, key);
+        return c && (str_of(*c, "server").empty() || str_of(*c, "server") == target);
+    };
+    std::vector<Task> behind;
+    for (Task& t : tasks) {
+        if (!is_final(t.status)) {
+            continue; // drafts, queued and running tasks are mirrored when they run
+        }
+        if (synced_here(t.id, task_mirror_state(store, t))) {
+            ++result.up_to_date;
+            continue;
+        }
+        if (!t.run_id.empty() && !runs.count(t.run_id)) {
+            if (std::optional<Json> run = store.get_record("runs", t.run_id)) {
+                runs[t.run_id] = std::move(*run);
+            }
+        }
+        behind.push_back(std::move(t));
+    }
+    // A run is fed when one of its tasks is, or when it is behind itself.
+    std::set<std::string> task_runs;
+    for (const Task& t : behind) {
+        task_runs.insert(t.run_id);
+    }
+    std::vector<Json> fed_runs;
+    for (auto& [id, run] : runs) {
+        if (task_runs.count(id) || !synced_here(run_key(id), run_mirror_state(store, run))) {
+            fed_runs.push_back(run);
+        } else {
+            ++result.up_to_date;
+        }
+    }
+    if (behind.empty() && fed_runs.empty()) {
+        return result;
+    }
+
+    std::unique_ptr<StoredCursorMirror> mirror = make_mirror(uri, store);
+    mlflow::MlflowSink& sink = mirror->sink();
+    std::map<std::string, Json> before; // key -> cursor before the sync
+    auto note = [&](const std::string& key) {
+        std::optional<Json> c = store.get_record(k_cursor_kind, key);
+        before[key] = c ? *c : Json(nullptr);
+    };
+
+    std::map<std::string, std::vector<ModelRecord>> models; // training task -> versions
+    for (ModelRecord& m : b.inputs->models("")) {
+        models[m.task_id].push_back(std::move(m));
+    }
+    for (const Json& run : fed_runs) {
+        note(run_key(run.value("id", "")));
+        (void)mirror->run_started(run);
+    }
+    for (const Task& t : behind) {
+        note(t.id);
+        mirror->restore_once(t.id, false);
+        // Scalars already sent are skipped by the cursor; never more than the store holds.
+        (void)mirror->task_started(t);
+        const std::vector<Scalar> scalars = store.read_scalars(t.id);
+        for (std::size_t i = 0; i < scalars.size(); i += k_replay_batch) {
+            const auto end = scalars.begin()
+                             + static_cast<std::ptrdiff_t>(std::min(scalars.size(), i + k_replay_batch));
+            (void)mirror->scalars(t.id, std::vector<Scalar>(scalars.begin() + static_cast<std::ptrdiff_t>(i), end));
+        }
+        for (const ArtifactRecord& a : t.artifacts) {
+            if (std::optional<std::filesystem::path> path = store.artifact_path(t.id, a.name)) {
+                (void)mirror->artifact(t.id, a, *path);
+            }
+        }
+        (void)mirror->task_ended(t);
+        for (const ModelRecord& m : models[t.id]) {
+            (void)mirror->model_registered(m);
+        }
+    }
+    for (const Json& run : fed_runs) {
+        if (!mlflow_status(run.value("status", "")).empty()) {
+            (void)mirror->run_ended(run);
+        }
+    }
+    (void)mirror->flush();
+
+    auto line_of = [&](const std::string& key, const std::string& name, const Json& cursor) {
+        SyncLine line;
+        line.key = key;
+        line.name = name;
+        if (cursor.is_object()) {
+            store.put_record(k_cursor_kind, key, cursor);
+        }
+        const Json& old = before[key];
+        line.synced = cursor.is_object() && !cursor.value("needs_sync", false) && !str_of(cursor, "run_id").empty();
+        const std::int64_t scalars = int_of(cursor, "scalars_sent")
+                                     - (old.is_object() ? int_of(old, "scalars_sent") : 0);
+        const std::size_t artifacts = (cursor.contains("artifacts_sent") ? cursor["artifacts_sent"].size() : 0)
+                                      - (old.is_object() && old.contains("artifacts_sent")
+                                             ? old["artifacts_sent"].size()
+                                             : 0);
+        line.sent = scalars > 0 || artifacts > 0 || !old.is_object() || old != cursor;
+        if (line.synced) {
+            line.detail = "run " + str_of(cursor, "run_id") + ": " + std::to_string(scalars) + " scalars, "
+                          + std::to_string(artifacts) + " artifacts sent";
+        } else {
+            line.detail = "not sent: " + (cursor.is_object() ? str_of(cursor, "error") : std::string("nothing known"));
+        }
+        return line;
+    };
+    for (const Json& run : fed_runs) {
+        const std::string key = run_key(run.value("id", ""));
+        Json cursor = sink.task_cursor(key);
+        if (cursor.is_null()) {
+            continue;
+        }
+        SyncLine line = line_of(key, run.value("pipeline", ""), cursor);
+        result.exit_status = line.synced ? result.exit_status : 1;
+        result.lines.push_back(std::move(line));
+    }
+    for (const Task& t : behind) {
+        SyncLine line = line_of(t.id, t.name, sink.task_cursor(t.id));
+        if (line.synced) {
+            // Recheck against the store: everything stored is now confirmed.
+            const MirrorState s = task_mirror_state(store, t);
+            if (!s.synced) {
+                line.synced = false;
+                line.detail = "not synced: " + s.behind;
+            }
+        }
+        result.exit_status = line.synced ? result.exit_status : 1;
+        result.lines.push_back(std::move(line));
+    }
+    return result;
+}
+
+} // namespace mlrun
