@@ -4,10 +4,12 @@
 //  - Objective binary:logistic (2 classes) or multi:softprob (more); tree_method hist.
 //  - Early stopping on the validation split's log loss (computed by ml::log_loss, equal to
 //    scikit-learn's): training stops after model.early_stopping_rounds rounds without a
-//    strictly lower loss, and the booster is cut back to the best round. 0 = never stop.
-//  - Determinism: seeded (`seed`), and `nthread` is the task's core share; XGBoost's hist
-//    method sums gradients per feature bin in a fixed order, so the trees do not depend on
-//    the thread count (tests/ml/models_test.cpp checks 1 vs 4 threads).
+//    strictly lower loss, and the booster is cut back to the best round. 0 = never stop
+//    (every round is kept).
+//  - Determinism: seeded (`seed`; subsample/colsample draw from it), and `nthread` is the
+//    task's core share. hist accumulates its gradient histograms in double precision, so the
+//    per-thread summation order does not reach the float model: tests/ml/models_test.cpp
+//    checks that 1 and 4 threads give identical probabilities.
 //  - Weights: the booster as XGBoost JSON (xgboost_model.json), written atomically.
 #include "ml/models/factories.hpp"
 
@@ -151,7 +153,7 @@ public:
         }
         int rounds = 0;
         check(XGBoosterBoostedRounds(m_booster, &rounds), "counting rounds");
-        if (best_round >= 0 && best_round + 1 < rounds) {
+        if (patience > 0 && best_round >= 0 && best_round + 1 < rounds) {
             // Keep the trees up to the best validation round only.
             BoosterHandle sliced = nullptr;
             check(XGBoosterSlice(m_booster, 0, best_round + 1, 1, &sliced), "cutting back to the best round");
