@@ -19,15 +19,18 @@ struct ModelResult {
     std::string error;       // the task's error message, when it failed
     std::string error_class; // the task's error class
     // The task's single values: test, valid (metric objects), train_time_s,
-    // latency_ms_per_row, model_size_bytes.
+    // latency_ms_per_row, model_size_bytes, positive_class (binary tasks).
     nlohmann::json values = nlohmann::json::object();
 };
 
 // The built leaderboard. rows are ranked objects:
-//   {rank, model, kind, task_id, primary_metric, score, test:{metrics}, valid:{metrics},
-//    train_time_s, latency_ms_per_row, model_size_bytes}   (missing numbers are null)
-// recommended is rank 1 as {task_id, name, kind, metric, value, reason}, or null when no
-// model could be ranked. error_models: {task_id, model, kind, status, error, error_class}.
+//   {rank, model, kind, task_id, primary_metric, score, positive_class, test:{metrics},
+//    valid:{metrics}, train_time_s, latency_ms_per_row, model_size_bytes}   (missing numbers
+//    are null)
+// recommended is rank 1 as {task_id, name, kind, metric, value, positive_class, tie, reason},
+// tie being null or {models: [the tied names, winner first], decided_by: {rival: tie breaker
+// or "task id"}}; recommended is null when no model could be ranked. error_models: {task_id, model, kind, status,
+// error, error_class}.
 struct Leaderboard {
     std::string primary_metric;
     std::vector<std::string> tie_breakers; // as used, in order
