@@ -55,6 +55,7 @@ THIRD_PARTY = [
     (("opencv2/",),               ["src/ml/", "tasks/kinds/", "tasks/plugin.cpp"]),
     (("cairo.h",),                ["src/ml/plots.cpp"]),
     (("csv.h",),                  ["src/ml/io/csv.cpp"]),
+    (("xgboost/",),               ["src/ml/models/xgb_model.cpp"]),
     (("curl/",),                  ["src/tracking/", "src/app/uri.cpp"]),
     (("hiredis/",),               ["src/queue/redis*"]),
     (("sqlite3.h",),              ["src/store/sqlite*"]),

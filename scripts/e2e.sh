@@ -36,13 +36,13 @@ check "titanic smoke run passes its gate" run 0 "$work/smoke.log" pipeline run $
   --junit "$work/out.xml" --summary-md "$work/summary.md"
 elapsed=$(( $(date +%s) - start ))
 check "smoke run took ${elapsed}s (< 60 s)" test "$elapsed" -lt 60
-check "JUnit file parses and counts 8 steps and 1 gate" python3 - "$work/out.xml" <<'PY'
+check "JUnit file parses and counts 9 steps and 1 gate" python3 - "$work/out.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 assert root.tag == "testsuites", root.tag
 suites = {s.get("name"): s for s in root.findall("testsuite")}
 steps, gates = suites["titanic.steps"], suites["titanic.gates"]
-assert len(steps.findall("testcase")) == int(steps.get("tests")) == 8, steps.get("tests")
+assert len(steps.findall("testcase")) == int(steps.get("tests")) == 9, steps.get("tests")
 assert len(gates.findall("testcase")) == int(gates.get("tests")) == 1
 assert root.get("failures") == "0", root.get("failures")
 assert {c.get("name") for c in steps} >= {"preprocess", "train::mlp", "summary"}
@@ -69,7 +69,7 @@ check "full titanic run completes" run 0 "$work/full.log" pipeline run $titanic
 full_run=$(grep -o 'run [0-9a-z]* completed' "$work/full.log" | tail -1 | cut -d' ' -f2)
 best=$(grep -E '^ +1 ' "$work/full.log" | awk '{print $4}')
 check "best test ROC AUC $best >= 0.83" python3 -c "import sys; sys.exit(0 if float('$best') >= 0.83 else 1)"
-check "pipeline show lists every step" sh -c "'$mlrun' pipeline show $full_run | grep -cE '^ *(\`- )?(preprocess|train::[a-z_]+|search|summary|inference) +completed' | grep -qx 8"
+check "pipeline show lists every step" sh -c "'$mlrun' pipeline show $full_run | grep -cE '^ *(\`- )?(preprocess|train::[a-z_]+|search|summary|inference) +completed' | grep -qx 9"
 check "second identical run is all cached" run 0 "$work/full2.log" pipeline run $titanic
 check "no step ran again" sh -c "! grep -qE ': started on slot' '$work/full2.log'"
 check "identical leaderboard" bash -c "diff <(grep -E '^ +[0-9] ' '$work/full.log') <(grep -E '^ +[0-9] ' '$work/full2.log')"

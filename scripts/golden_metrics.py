@@ -77,8 +77,35 @@ def cpp_list(values):
     return "{" + ", ".join(repr(float(v)) if isinstance(v, float) else str(v) for v in values) + "}"
 
 
+# data.positive_class: text labels, P(good) per row (no 0.5, so argmax never ties), scored
+# with sklearn's pos_label either way. mlrun orders the classes [other, positive].
+POSITIVE_Y = ["good", "bad", "good", "good", "bad", "good", "bad", "good", "good", "bad", "good", "bad", "good"]
+POSITIVE_P_GOOD = [0.875, 0.25, 0.625, 0.375, 0.75, 0.9375, 0.125, 0.625, 0.8125, 0.375, 0.25, 0.0625, 0.6875]
+
+
+def positive_reference(pos):
+    y = np.asarray(POSITIVE_Y)
+    p_good = np.asarray(POSITIVE_P_GOOD)
+    p_pos = p_good if pos == "good" else 1.0 - p_good
+    other = "bad" if pos == "good" else "good"
+    pred = np.where(p_pos > 0.5, pos, other)
+    proba = np.column_stack([1.0 - p_good, p_good])  # sklearn orders the columns by sorted label
+    return [
+        metrics.accuracy_score(y, pred),
+        metrics.precision_score(y, pred, pos_label=pos, zero_division=0),
+        metrics.recall_score(y, pred, pos_label=pos, zero_division=0),
+        metrics.f1_score(y, pred, pos_label=pos, zero_division=0),
+        metrics.roc_auc_score(y == pos, p_pos),
+        metrics.average_precision_score(y, p_pos, pos_label=pos),
+        metrics.log_loss(y, proba, labels=["bad", "good"]),
+    ]
+
+
 def main():
     print(f"// scikit-learn {sklearn.__version__}, numpy {np.__version__}")
+    print("// positive class (k_positive_golden): accuracy, precision, recall, f1, roc_auc, pr_auc, log_loss")
+    for pos in ["good", "bad"]:
+        print(f"//   {pos}: " + "{" + ", ".join("%.17g" % v for v in positive_reference(pos)) + "}")
     for name, (y, rows) in CASES.items():
         p = proba_of(rows)
         ref = reference(y, p)

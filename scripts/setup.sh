@@ -14,6 +14,7 @@ packages=(
   redis-server           # the Redis queue tests start their own server (tests/core/redis_server.hpp)
   libcpp-httplib-dev     # the fake MLflow server of the tests
   libtorch-dev libopencv-dev libcairo2-dev
+  libxgboost-dev         # the xgboost model kind (src/ml/models/xgb_model.cpp)
   libopenblas0-pthread   # libtorch calls the system BLAS: OpenBLAS is ~7x faster than the reference one
 )
 packages+=(${MLRUN_EXTRA_PACKAGES:-})

@@ -47,21 +47,6 @@ std::string fixed(double v, int decimals)
     return buf;
 }
 
-// A missing latency or size sorts last: a model that did not measure it is no better.
-double or_worst(const json& row, const char* key)
-{
-    const json& v = row.at(key);
-    return v.is_number() ? v.get<double>() : std::numeric_limits<double>::infinity();
-}
-
-bool same_number(const json& a, const json& b)
-{
-    if (a.is_null() || b.is_null()) {
-        return a.is_null() && b.is_null();
-    }
-    return a.get<double>() == b.get<double>();
-}
-
 std::string number_text(const json& v, int decimals)
 {
     return v.is_number() ? fixed(v.get<double>(), decimals) : std::string("-");
@@ -132,8 +117,87 @@ std::string quoted_name(const json& row)
     return "'" + row.value("model", std::string()) + "'";
 }
 
-// Why rank 1 won, in one line: the metric and, when rank 2 tied on it, the tie it broke.
-std::string recommendation_reason(const json& rows, const std::string& primary, size_t failed)
+// "'a'", "'a' and 'b'", "'a', 'b' and 'c'".
+std::string name_list(const std::vector<std::string>& names)
+{
+    std::string out;
+    for (size_t i = 0; i < names.size(); ++i) {
+        out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+    }
+    return out;
+}
+
+bool is_metric(const std::string& name)
+{
+    const auto& m = rankable_metrics();
+    return std::find(m.begin(), m.end(), name) != m.end();
+}
+
+// The value a tie breaker reads from a leaderboard row (nullopt when absent).
+std::optional<double> breaker_value(const json& row, const std::string& breaker)
+{
+    if (is_metric(breaker)) {
+        return number_at(row.value("test", json::object()), breaker);
+    }
+    const char* key = breaker == "latency" ? "latency_ms_per_row"
+                      : breaker == "size"  ? "model_size_bytes"
+                                           : "train_time_s";
+    return number_at(row, key);
+}
+
+// Lower is better: higher-is-better metrics are negated; a missing value is the worst.
+double breaker_cost(const json& row, const std::string& breaker)
+{
+    const std::optional<double> v = breaker_value(row, breaker);
+    if (!v) {
+        return std::numeric_limits<double>::infinity();
+    }
+    return is_metric(breaker) && !lower_is_better(breaker) ? -*v : *v;
+}
+
+// "lower log_loss (0.2300 vs 0.4000)", "smaller size (200 vs 500 bytes)", ...
+std::string breaker_phrase(const std::string& breaker, const json& best, const json& rival)
+{
+    const std::optional<double> a = breaker_value(best, breaker);
+    const std::optional<double> b = breaker_value(rival, breaker);
+    const int decimals = breaker == "size" ? 0 : breaker == "train_time" ? 2 : 4;
+    std::string ta = a ? fixed(*a, decimals) : "-";
+    std::string tb = b ? fixed(*b, decimals) : "-";
+    if (a && b && ta == tb) {
+        // Different values that print alike: show enough digits to see the difference.
+        char buf[2][64];
+        std::snprintf(buf[0], sizeof buf[0], "%.10g", *a);
+        std::snprintf(buf[1], sizeof buf[1], "%.10g", *b);
+        ta = buf[0];
+        tb = buf[1];
+    }
+    if (breaker == "latency") {
+        return "lower latency (" + ta + " vs " + tb + " ms/row)";
+    }
+    if (breaker == "size") {
+        return "smaller size (" + ta + " vs " + tb + " bytes)";
+    }
+    if (breaker == "train_time") {
+        return "shorter training (" + ta + " vs " + tb + " s)";
+    }
+    return std::string(lower_is_better(breaker) ? "lower " : "higher ") + breaker + " (" + ta + " vs " + tb + ")";
+}
+
+// "log_loss, then latency, then size"
+std::string breaker_list(const std::vector<std::string>& breakers)
+{
+    std::string out;
+    for (const std::string& b : breakers) {
+        out += (out.empty() ? "" : ", then ") + b;
+    }
+    return out.empty() ? "task id" : out;
+}
+
+// Why rank 1 won, in one line: the metric and, when others tied with it on the metric,
+// every tied model with the tie breaker that decided against it. Fills `tie` with
+// {models, decided_by: {model: breaker or "task id"}} when there was a tie.
+std::string recommendation_reason(const json& rows, const std::string& primary, size_t failed,
+                                  const std::vector<std::string>& breakers, size_t tied, json& tie)
 {
     const json& best = rows.at(0);
     std::string reason = std::string(lower_is_better(primary) ? "lowest " : "highest ") + primary + " "
@@ -142,20 +206,47 @@ std::string recommendation_reason(const json& rows, const std::string& primary, 
     if (failed > 0) {
         reason += " (" + std::to_string(failed) + " failed)";
     }
-    if (rows.size() < 2 || rows.at(1).at("score").get<double>() != best.at("score").get<double>()) {
-        return reason + "; ties broken by latency then size";
+    char tolerance[32];
+    std::snprintf(tolerance, sizeof tolerance, "%g", k_tie_tolerance);
+    if (tied < 2) {
+        return reason + "; ties (within " + tolerance + ") broken by " + breaker_list(breakers);
     }
-    const json& second = rows.at(1);
-    reason += "; tied on " + primary + " with " + quoted_name(second);
-    if (!same_number(best.at("latency_ms_per_row"), second.at("latency_ms_per_row"))) {
-        return reason + ", chosen for lower latency (" + number_text(best.at("latency_ms_per_row"), 4) + " vs "
-               + number_text(second.at("latency_ms_per_row"), 4) + " ms/row)";
+    std::vector<std::string> names;
+    std::vector<std::string> by_breaker;
+    std::vector<std::string> by_id;
+    json decided = json::object();
+    for (size_t i = 1; i < tied; ++i) {
+        const json& rival = rows.at(i);
+        names.push_back(quoted_name(rival));
+        std::string decider;
+        for (const std::string& b : breakers) {
+            if (breaker_cost(best, b) != breaker_cost(rival, b)) {
+                decider = b;
+                break;
+            }
+        }
+        decided[rival.value("model", std::string())] = decider.empty() ? "task id" : decider;
+        if (decider.empty()) {
+            by_id.push_back(quoted_name(rival));
+        } else {
+            by_breaker.push_back("over " + quoted_name(rival) + " for " + breaker_phrase(decider, best, rival));
+        }
     }
-    if (!same_number(best.at("model_size_bytes"), second.at("model_size_bytes"))) {
-        return reason + " and on latency, chosen for smaller size (" + number_text(best.at("model_size_bytes"), 0)
-               + " vs " + number_text(second.at("model_size_bytes"), 0) + " bytes)";
+    std::vector<std::string> tied_names{best.value("model", std::string())};
+    for (size_t i = 1; i < tied; ++i) {
+        tied_names.push_back(rows.at(i).value("model", std::string()));
     }
-    return reason + " and on latency and size, chosen by task id";
+    tie = json{{"models", tied_names}, {"decided_by", decided}};
+    reason += "; tied on " + primary + " with " + name_list(names) + " (within " + tolerance + ")";
+    std::string chosen;
+    for (const std::string& part : by_breaker) {
+        chosen += (chosen.empty() ? "chosen " : ", ") + part;
+    }
+    if (!by_id.empty()) {
+        chosen += (chosen.empty() ? "" : "; ") + std::string("equal to ") + name_list(by_id) + " on "
+                  + (breakers.empty() ? std::string("every tie breaker") : name_list(breakers)) + ", chosen by task id";
+    }
+    return reason + "; " + chosen;
 }
 
 } // namespace
@@ -167,16 +258,52 @@ const std::vector<std::string>& rankable_metrics()
     return metrics;
 }
 
-json Leaderboard::to_json() const
+const std::vector<std::string>& default_tie_breakers()
 {
-    return json{{"primary_metric", primary_metric},
-                {"higher_is_better", !lower_is_better(primary_metric)},
-                {"models", rows},
-                {"recommended", recommended},
-                {"error_models", error_models}};
+    static const std::vector<std::string> breakers{"log_loss", "latency", "size"};
+    return breakers;
 }
 
-Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std::string& primary_metric)
+const std::vector<std::string>& tie_breaker_names()
+{
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> n = rankable_metrics();
+        n.insert(n.end(), {"latency", "size", "train_time"});
+        return n;
+    }();
+    return names;
+}
+
+void check_tie_breakers(const std::vector<std::string>& names, const std::string& where)
+{
+    const auto& known = tie_breaker_names();
+    std::set<std::string> seen;
+    for (const std::string& n : names) {
+        if (std::find(known.begin(), known.end(), n) == known.end()) {
+            std::string list;
+            for (const std::string& k : known) {
+                list += (list.empty() ? "" : ", ") + k;
+            }
+            const std::string hint = nearest(n, known);
+            throw UsageError(where + ": unknown tie breaker '" + n + "' (expected some of " + list + ")"
+                             + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+        }
+        if (!seen.insert(n).second) {
+            throw UsageError(where + ": tie breaker '" + n + "' is listed twice");
+        }
+    }
+}
+
+json Leaderboard::to_json() const
+{
+    return json{{"primary_metric", primary_metric}, {"higher_is_better", !lower_is_better(primary_metric)},
+                {"tie_breakers", tie_breakers},     {"tie_tolerance", k_tie_tolerance},
+                {"positive_class", positive_class}, {"models", rows},
+                {"recommended", recommended},       {"error_models", error_models}};
+}
+
+Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std::string& primary_metric,
+                              const std::vector<std::string>& tie_breakers)
 {
     const auto& known = rankable_metrics();
     if (std::find(known.begin(), known.end(), primary_metric) == known.end()) {
@@ -189,8 +316,12 @@ Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std
                          + ")" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
     }
 
+    check_tie_breakers(tie_breakers);
+
     Leaderboard board;
     board.primary_metric = primary_metric;
+    board.tie_breakers = tie_breakers;
+    std::set<std::string> positives;
     for (const ModelResult& r : results) {
         auto fail = [&](const std::string& error, const std::string& error_class) {
             board.error_models.push_back(json{{"task_id", r.task_id},
@@ -232,12 +363,17 @@ Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std
                 }
             }
         }
+        const json positive = r.values.value("positive_class", json());
+        if (positive.is_string()) {
+            positives.insert(positive.get<std::string>());
+        }
         board.rows.push_back(json{{"rank", 0},
                                   {"model", r.name},
                                   {"kind", r.kind},
                                   {"task_id", r.task_id},
                                   {"primary_metric", primary_metric},
                                   {"score", *score},
+                                  {"positive_class", positive.is_string() ? positive : json(nullptr)},
                                   {"test", test_metrics},
                                   {"valid", valid_metrics},
                                   {"train_time_s", number_or_null(number_at(r.values, "train_time_s"))},
@@ -245,26 +381,45 @@ Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std
                                   {"model_size_bytes", number_or_null(number_at(r.values, "model_size_bytes"))}});
     }
 
+    if (positives.size() == 1) {
+        board.positive_class = *positives.begin();
+    }
     const bool lower = lower_is_better(primary_metric);
     std::vector<json> rows(board.rows.begin(), board.rows.end());
+    // Exact order by score first; then each run of scores within the tolerance of its
+    // group's best is one tie group, ordered by the tie breakers, then the task id.
     std::sort(rows.begin(), rows.end(), [&](const json& a, const json& b) {
-        double sa = a.at("score").get<double>();
-        double sb = b.at("score").get<double>();
+        const double sa = a.at("score").get<double>();
+        const double sb = b.at("score").get<double>();
         if (sa != sb) {
             return lower ? sa < sb : sa > sb;
         }
-        double la = or_worst(a, "latency_ms_per_row");
-        double lb = or_worst(b, "latency_ms_per_row");
-        if (la != lb) {
-            return la < lb;
-        }
-        double za = or_worst(a, "model_size_bytes");
-        double zb = or_worst(b, "model_size_bytes");
-        if (za != zb) {
-            return za < zb;
-        }
         return a.at("task_id").get<std::string>() < b.at("task_id").get<std::string>();
     });
+    const auto by_breakers = [&](const json& a, const json& b) {
+        for (const std::string& br : tie_breakers) {
+            const double ca = breaker_cost(a, br);
+            const double cb = breaker_cost(b, br);
+            if (ca != cb) {
+                return ca < cb;
+            }
+        }
+        return a.at("task_id").get<std::string>() < b.at("task_id").get<std::string>();
+    };
+    size_t first_group = rows.empty() ? 0 : 1;
+    for (size_t begin = 0; begin < rows.size();) {
+        const double head = rows[begin].at("score").get<double>();
+        size_t end = begin + 1;
+        while (end < rows.size() && std::fabs(rows[end].at("score").get<double>() - head) <= k_tie_tolerance) {
+            ++end;
+        }
+        std::sort(rows.begin() + static_cast<std::ptrdiff_t>(begin), rows.begin() + static_cast<std::ptrdiff_t>(end),
+                  by_breakers);
+        if (begin == 0) {
+            first_group = end;
+        }
+        begin = end;
+    }
     board.rows = json::array();
     for (size_t i = 0; i < rows.size(); ++i) {
         rows[i]["rank"] = static_cast<int>(i + 1);
@@ -273,13 +428,17 @@ Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std
 
     if (!board.rows.empty()) {
         const json& best = board.rows.at(0);
-        board.recommended = json{
-            {"task_id", best.at("task_id")},
-            {"name", best.at("model")},
-            {"kind", best.at("kind")},
-            {"metric", primary_metric},
-            {"value", best.at("score")},
-            {"reason", recommendation_reason(board.rows, primary_metric, board.error_models.size())}};
+        json tie;
+        const std::string reason = recommendation_reason(board.rows, primary_metric, board.error_models.size(),
+                                                         tie_breakers, first_group, tie);
+        board.recommended = json{{"task_id", best.at("task_id")},
+                                 {"name", best.at("model")},
+                                 {"kind", best.at("kind")},
+                                 {"metric", primary_metric},
+                                 {"value", best.at("score")},
+                                 {"positive_class", board.positive_class},
+                                 {"tie", tie},
+                                 {"reason", reason}};
     }
     return board;
 }
@@ -395,8 +554,12 @@ std::string format_leaderboard_table(const json& leaderboard)
             out += line + "\n";
         }
         if (!primary.empty()) {
-            out += "* ranked by " + primary + (lower_is_better(primary) ? " (lower is better)" : " (higher is better)")
-                   + "\n";
+            out += "* ranked by " + primary + (lower_is_better(primary) ? " (lower is better)" : " (higher is better)");
+            const json positive = leaderboard.is_object() ? leaderboard.value("positive_class", json()) : json();
+            if (positive.is_string()) {
+                out += "; positive class '" + positive.get<std::string>() + "'";
+            }
+            out += "\n";
         }
     }
     if (recommended.is_object()) {

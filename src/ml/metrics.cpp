@@ -2,6 +2,9 @@
 // values in tests/ml/metrics_test.cpp come from scripts/golden_metrics.py).
 #include "ml/metrics.hpp"
 
+#include "core/error.hpp"
+#include "core/util.hpp"
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -330,6 +333,29 @@ nlohmann::json all_metrics(const std::vector<int>& y_true, const Matrix& proba)
     j["confusion_matrix"] = confusion_matrix(y_true, y_pred, n_classes);
     j["rows"] = y_true.size();
     return j;
+}
+
+std::vector<std::string> with_positive_class(const std::vector<std::string>& classes, const std::string& positive,
+                                             const std::string& where)
+{
+    if (positive.empty()) {
+        return classes;
+    }
+    const auto it = std::find(classes.begin(), classes.end(), positive);
+    if (it == classes.end()) {
+        std::string known;
+        for (const std::string& c : classes) {
+            known += (known.empty() ? "'" : ", '") + c + "'";
+        }
+        const std::string near = nearest(positive, classes);
+        throw UsageError(where + ": '" + positive + "' is not a class of the target (classes: " + known + ")"
+                         + (near.empty() ? "" : "; did you mean '" + near + "'?"));
+    }
+    if (classes.size() != 2) {
+        throw UsageError(where + ": a positive class applies to binary targets only; this one has "
+                         + std::to_string(classes.size()) + " classes");
+    }
+    return it == classes.begin() ? std::vector<std::string>{classes[1], classes[0]} : classes;
 }
 
 bool is_better(double candidate, double best, bool lower)

@@ -7,9 +7,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string>
 #include <vector>
 
 namespace mlrun::ml {
+
+// The class order of a target with the chosen positive class at index 1, the column the
+// binary metrics score (the other class keeps index 0). An empty `positive` keeps `classes`
+// as given (sorted: the later name is positive). Throws UsageError, prefixed by `where`, when
+// `positive` is not one of the classes (with a did-you-mean) or the target is not binary.
+std::vector<std::string> with_positive_class(const std::vector<std::string>& classes, const std::string& positive,
+                                             const std::string& where = "params.data.positive_class");
 
 double accuracy(const std::vector<int>& y_true, const std::vector<int>& y_pred);
 double precision(const std::vector<int>& y_true, const std::vector<int>& y_pred, int n_classes);

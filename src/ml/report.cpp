@@ -56,6 +56,16 @@ std::string str(const json& obj, const char* key)
     return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
+// "log_loss, then latency, then size" from leaderboard.json (that default when absent).
+std::string tie_breakers_text(const json& leaderboard)
+{
+    std::string out;
+    for (const json& b : leaderboard.value("tie_breakers", json::array({"log_loss", "latency", "size"}))) {
+        out += (out.empty() ? "" : ", then ") + (b.is_string() ? b.get<std::string>() : b.dump());
+    }
+    return out.empty() ? "task id" : out;
+}
+
 std::string leaderboard_table(const json& leaderboard)
 {
     const json rows = leaderboard.value("models", json::array());
@@ -95,8 +105,8 @@ std::string leaderboard_table(const json& leaderboard)
                + "</code></td></tr>\n";
     }
     out += "</tbody>\n</table>\n<p class=\"note\">Ranked by test " + html_escape(primary)
-           + (lower_is_better(primary) ? " (lower is better)" : " (higher is better)")
-           + "; ties broken by lower latency, then smaller size.</p>\n";
+           + (lower_is_better(primary) ? " (lower is better)" : " (higher is better)") + "; ties broken by "
+           + tie_breakers_text(leaderboard) + ".</p>\n";
     return out;
 }
 

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
+#include "ml/metrics.hpp"
 #include "ml/split_io.hpp"
 #include "ml/table.hpp"
 #include "ml/transform.hpp"
@@ -135,6 +136,22 @@ void check_finite(const LabeledSet& set, const std::string& what)
     }
 }
 
+// data.positive_class as text: a YAML 1 (a number) means the class "1". Empty when unset.
+std::string positive_class_param(const Json& data)
+{
+    const auto it = data.find("positive_class");
+    if (it == data.end() || it->is_null()) {
+        return "";
+    }
+    if (it->is_string()) {
+        return it->get<std::string>();
+    }
+    if (it->is_number_integer() || it->is_boolean()) {
+        return it->dump();
+    }
+    throw UsageError("params.data.positive_class: expected a class name, found " + it->dump());
+}
+
 struct Outputs {
     LabeledSet train;
     LabeledSet valid;
@@ -160,6 +177,7 @@ void run_preprocess(TaskContext& ctx)
     const double fr_valid = num(split, "valid", 0.2, "split.");
     const double fr_test = num(split, "test", 0.2, "split.");
     const double limit = num(data, "limit", 0, "data.");
+    const std::string positive = positive_class_param(data);
     if (limit < 0 || limit != std::floor(limit)) {
         throw UsageError("params.data.limit: expected a whole number >= 0 (0 = all rows)");
     }
@@ -218,12 +236,14 @@ void run_preprocess(TaskContext& ctx)
             throw UsageError(table.source + ": no rows with a value in target column '" + topt.target + "'");
         }
         const ml::Column& tcol = table.column(topt.target, "target column");
-        out.class_names = ml::class_names_of(tcol);
-        if (out.class_names.size() < 2) {
+        const std::vector<std::string> sorted = ml::class_names_of(tcol);
+        if (sorted.size() < 2) {
             throw UsageError(table.source + ": target column '" + topt.target + "' has only one class ('"
-                             + out.class_names.front() + "'); a classifier needs at least two");
+                             + sorted.front() + "'); a classifier needs at least two");
         }
-        const std::vector<int> y = ml::encode_labels(tcol, out.class_names);
+        out.class_names = ml::with_positive_class(sorted, positive);
+        // Split on the sorted encoding, so the choice of positive class never moves a row.
+        const std::vector<int> y = ml::encode_labels(tcol, sorted);
         ctx.check_cancel();
         ctx.stage("split", 1, 4);
         const ml::Splits splits = ml::stratified_split(y, fr_train, fr_valid, fr_test, seed);
@@ -248,16 +268,21 @@ void run_preprocess(TaskContext& ctx)
         ml::Column labels;
         labels.text = images.labels;
         labels.missing.assign(images.labels.size(), 0);
-        out.class_names = ml::class_names_of(labels);
-        if (out.class_names.size() < 2) {
+        const std::vector<std::string> sorted = ml::class_names_of(labels);
+        if (sorted.size() < 2) {
             throw UsageError(src.path.string() + ": the images have only one class ('"
-                             + (out.class_names.empty() ? std::string() : out.class_names.front())
+                             + (sorted.empty() ? std::string() : sorted.front())
                              + "'); a classifier needs at least two");
         }
+        out.class_names = ml::with_positive_class(sorted, positive);
+        // Split on the sorted encoding, so the choice of positive class never moves a row.
+        const ml::Splits splits = [&] {
+            const std::vector<int> y_sorted = ml::encode_labels(labels, sorted);
+            ctx.check_cancel();
+            ctx.stage("split", 1, 4);
+            return ml::stratified_split(y_sorted, fr_train, fr_valid, fr_test, seed);
+        }();
         const std::vector<int> y = ml::encode_labels(labels, out.class_names);
-        ctx.check_cancel();
-        ctx.stage("split", 1, 4);
-        const ml::Splits splits = ml::stratified_split(y, fr_train, fr_valid, fr_test, seed);
         ctx.stage("fit", 2, 4);
         LabeledSet train = ml::take_rows(images, y, splits.train, out.class_names);
         const ml::ImageTransform transform = ml::ImageTransform::fit(train.x, images.shape, out.class_names);
@@ -286,6 +311,9 @@ void run_preprocess(TaskContext& ctx)
                         {"shape", out.transform["shape"]},  {"pixel_mean", transform.mean()},
                         {"pixel_std", transform.std_dev()}, {"class_balance", balance_of(y, out.class_names)}};
     }
+    // Binary targets: the class precision, recall, F1 and PR AUC are computed for.
+    out.describe["positive_class"] = out.class_names.size() == 2 ? Json(out.class_names[1]) : Json(nullptr);
+    out.describe["classes"] = out.class_names;
     out.describe["splits"] = {
         {"seed", seed},
         {"train", {{"rows", out.train.x.rows}, {"class_balance", balance_of(out.train.y, out.class_names)}}},
@@ -311,8 +339,9 @@ void run_preprocess(TaskContext& ctx)
     t.log_value("class_balance", balance);
     t.log_value("split_rows", {{"train", out.train.x.rows}, {"valid", out.valid.x.rows}, {"test", out.test.x.rows}});
     ctx.say("preprocess: " + std::to_string(out.rows) + " rows, " + std::to_string(out.train.x.cols) + " features, "
-            + std::to_string(out.class_names.size()) + " classes " + balance.dump() + "; split "
-            + std::to_string(out.train.x.rows) + "/" + std::to_string(out.valid.x.rows) + "/"
+            + std::to_string(out.class_names.size()) + " classes " + balance.dump()
+            + (out.class_names.size() == 2 ? " (positive class '" + out.class_names[1] + "')" : std::string())
+            + "; split " + std::to_string(out.train.x.rows) + "/" + std::to_string(out.valid.x.rows) + "/"
             + std::to_string(out.test.x.rows) + " (seed " + std::to_string(seed) + ")");
     ctx.stage("write", 4, 4);
 }

@@ -24,6 +24,7 @@ struct SummaryParams {
     bool strict = false;
     bool register_model = true;
     std::string model_name;
+    std::vector<std::string> tie_breakers = ml::default_tie_breakers();
 };
 
 SummaryParams read_params(const TaskContext& ctx)
@@ -63,6 +64,23 @@ SummaryParams read_params(const TaskContext& ctx)
         }
     }
     check_name(p.model_name, "model name (params.model_name)");
+    if (const Json* v = get_path(params, "tie_breakers"); v && !v->is_null()) {
+        const std::string what = "params.tie_breakers: expected a list of tie breakers (e.g. [log_loss, latency, "
+                                 "size]), found "
+                                 + v->dump();
+        const Json list = v->is_string() ? Json::array({*v}) : *v;
+        if (!list.is_array()) {
+            throw UsageError(what);
+        }
+        p.tie_breakers.clear();
+        for (const Json& e : list) {
+            if (!e.is_string()) {
+                throw UsageError(what);
+            }
+            p.tie_breakers.push_back(e.get<std::string>());
+        }
+        ml::check_tie_breakers(p.tie_breakers, "params.tie_breakers");
+    }
     return p;
 }
 
@@ -151,7 +169,7 @@ void run_summary(TaskContext& ctx)
     for (const Task& t : trainings) {
         results.push_back(to_result(t));
     }
-    const ml::Leaderboard board = ml::build_leaderboard(results, params.primary_metric);
+    const ml::Leaderboard board = ml::build_leaderboard(results, params.primary_metric, params.tie_breakers);
     const Json board_json = board.to_json();
     const size_t ranked = board.rows.size();
     const size_t failed = board.error_models.size();
@@ -247,6 +265,10 @@ void run_summary(TaskContext& ctx)
     report.facts.push_back("summary task " + ctx.task.id + ", " + format_time_ms(now_ms()));
     report.facts.push_back(std::to_string(ranked) + " ranked, " + std::to_string(failed) + " failed, primary metric "
                            + params.primary_metric + ", policy " + (params.strict ? "strict" : "partial"));
+    if (board.positive_class.is_string()) {
+        report.facts.push_back("positive class '" + board.positive_class.get<std::string>()
+                               + "' (precision, recall, F1 and PR AUC are computed for it)");
+    }
     report.leaderboard = board_json;
     report.plots = {{"Leaderboard", dir / "plots" / "leaderboard.png"},
                     {"ROC curves", dir / "plots" / "roc.png"},

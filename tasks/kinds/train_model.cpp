@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 namespace mlrun::kinds {
 namespace {
@@ -152,6 +153,44 @@ std::uint64_t folder_size(const fs::path& dir)
 Json nan_to_null(double v)
 {
     return std::isfinite(v) ? Json(v) : Json(nullptr);
+}
+
+// feature_importance.json: {"feature_names", "importance": {type: [value per feature]},
+// "ranked": [{"feature", <type>: value, ...}] by the first of gain/total_gain/weight, highest
+// first}; null when the model has none.
+Json importance_json(const ml::Model& model, const ml::LabeledSet& train)
+{
+    const std::map<std::string, std::vector<double>> imp = model.feature_importance();
+    if (imp.empty()) {
+        return nullptr;
+    }
+    std::vector<std::string> names = train.feature_names;
+    for (size_t i = names.size(); i < static_cast<size_t>(train.x.cols); ++i) {
+        names.push_back("f" + std::to_string(i));
+    }
+    const std::string order_by = imp.count("gain") ? "gain" : imp.begin()->first;
+    const std::vector<double>& key = imp.at(order_by);
+    std::vector<size_t> order(key.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+        order[i] = i;
+    }
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] > key[b]; });
+    Json ranked = Json::array();
+    for (size_t i : order) {
+        Json row = {{"feature", i < names.size() ? names[i] : "f" + std::to_string(i)}};
+        for (const auto& [type, values] : imp) {
+            row[type] = i < values.size() ? values[i] : 0.0;
+        }
+        ranked.push_back(std::move(row));
+    }
+    return Json{{"model_kind", model.kind()}, {"ordered_by", order_by}, {"ranked", ranked}};
+}
+
+// The positive class of a binary task: the class at index 1 (preprocess puts the chosen
+// data.positive_class there); null for multi-class tasks.
+Json positive_class_of(const ml::LabeledSet& set)
+{
+    return set.n_classes() == 2 ? Json(set.class_names[1]) : Json(nullptr);
 }
 
 // Each search trial becomes a child task: a train_model spec with the trial's params (so
@@ -297,7 +336,10 @@ void run_train_model(TaskContext& ctx)
 
     const fs::path model_dir = ctx.work_dir / "model";
     ml::save_model(*model, model_dir, train,
-                   {{"test", test_metrics}, {"valid", valid_metrics}, {"primary_metric", p.primary_metric}});
+                   {{"test", test_metrics},
+                    {"valid", valid_metrics},
+                    {"primary_metric", p.primary_metric},
+                    {"positive_class", positive_class_of(train)}});
     const std::uint64_t model_size = folder_size(model_dir);
 
     Json metrics = {{"test", test_metrics},
@@ -308,6 +350,7 @@ void run_train_model(TaskContext& ctx)
                     {"model_size_bytes", model_size},
                     {"model_kind", model->kind()},
                     {"params", model->params()},
+                    {"positive_class", positive_class_of(train)},
                     {"seed", p.seed}};
     if (!trials.is_null()) {
         metrics["trials"] = trials;
@@ -319,6 +362,11 @@ void run_train_model(TaskContext& ctx)
     track.log_artifact("model", model_dir);
     track.log_artifact("metrics.json", ctx.work_dir / "metrics.json");
     track.log_artifact("predictions_test.csv", ctx.work_dir / "predictions_test.csv");
+    if (const Json importance = importance_json(*model, train); !importance.is_null()) {
+        write_file_atomic(ctx.work_dir / "feature_importance.json", importance.dump(2) + "\n");
+        track.log_artifact("feature_importance.json", ctx.work_dir / "feature_importance.json");
+    }
+    track.log_value("positive_class", positive_class_of(train));
     track.log_value("model_kind", model->kind());
     track.log_value("test", test_metrics);
     track.log_value("valid", valid_metrics);

@@ -3,6 +3,8 @@
 // Probabilities are multiples of 1/64, exact in float32 and float64.
 #include "ml/metrics.hpp"
 
+#include "core/error.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -137,4 +139,63 @@ TEST_CASE("metrics: roc_curve spans (0,0) to (1,1) without collinear points")
     CHECK(tpr == std::vector<double>{0, 0.5, 0.5, 1, 1});
     CHECK(mlrun::ml::lower_is_better("log_loss"));
     CHECK_FALSE(mlrun::ml::lower_is_better("roc_auc"));
+}
+
+// data.positive_class: the classes are ordered [other, positive] (ml::with_positive_class),
+// so every binary metric scores the chosen class. Expected values: the "positive class" lines
+// printed by scripts/golden_metrics.py (scikit-learn 1.2.1 with pos_label).
+TEST_CASE("metrics: with the positive class either way, equal to scikit-learn's pos_label")
+{
+    const std::vector<std::string> y_text{"good", "bad",  "good", "good", "bad", "good", "bad",
+                                          "good", "good", "bad",  "good", "bad", "good"};
+    const std::vector<double> p_good{0.875, 0.25,   0.625, 0.375, 0.75,   0.9375, 0.125,
+                                     0.625, 0.8125, 0.375, 0.25,  0.0625, 0.6875};
+    const std::vector<std::pair<std::string, std::vector<double>>> cases{
+        {"good",
+         {0.76923076923076927, 0.8571428571428571, 0.75, 0.79999999999999993, 0.82499999999999996, 0.87741702741702743,
+          0.49458335209110299}},
+        {"bad",
+         {0.76923076923076927, 0.66666666666666663, 0.80000000000000004, 0.72727272727272718, 0.82500000000000007,
+          0.78333333333333321, 0.49458335209110299}},
+    };
+    for (const auto& [positive, expected] : cases) {
+        CAPTURE(positive);
+        const std::vector<std::string> order = mlrun::ml::with_positive_class({"bad", "good"}, positive);
+        REQUIRE(order.size() == 2);
+        CHECK(order[1] == positive);
+        std::vector<int> y;
+        Matrix proba(static_cast<std::int64_t>(y_text.size()), 2);
+        for (size_t r = 0; r < y_text.size(); ++r) {
+            y.push_back(y_text[r] == order[1] ? 1 : 0);
+            for (int c = 0; c < 2; ++c) {
+                const double p = order[static_cast<size_t>(c)] == "good" ? p_good[r] : 1.0 - p_good[r];
+                proba.at(static_cast<std::int64_t>(r), c) = static_cast<float>(p);
+            }
+        }
+        const auto j = mlrun::ml::all_metrics(y, proba);
+        const char* names[] = {"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss"};
+        for (size_t k = 0; k < 7; ++k) {
+            CAPTURE(names[k]);
+            CHECK(std::abs(j.at(names[k]).get<double>() - expected[k]) < 1e-9);
+        }
+    }
+    // The two choices really differ where sklearn's do.
+    CHECK(cases[0].second[1] != doctest::Approx(cases[1].second[1]));
+}
+
+TEST_CASE("metrics: with_positive_class keeps the order when unset and refuses what it cannot honour")
+{
+    using mlrun::ml::with_positive_class;
+    CHECK(with_positive_class({"0", "1"}, "") == std::vector<std::string>{"0", "1"});
+    CHECK(with_positive_class({"0", "1"}, "1") == std::vector<std::string>{"0", "1"});
+    CHECK(with_positive_class({"0", "1"}, "0") == std::vector<std::string>{"1", "0"});
+    try {
+        with_positive_class({"bad", "good"}, "goood");
+        FAIL("an unknown positive class was accepted");
+    } catch (const mlrun::UsageError& e) {
+        const std::string msg = e.what();
+        CHECK(msg.find("params.data.positive_class") != std::string::npos);
+        CHECK(msg.find("did you mean 'good'") != std::string::npos);
+    }
+    CHECK_THROWS_AS(with_positive_class({"a", "b", "c"}, "a"), mlrun::UsageError);
 }

@@ -91,6 +91,9 @@ nlohmann::json fast_params(const std::string& kind)
     if (kind == "random_forest" || kind == "boost") {
         return {{"n_trees", 20}};
     }
+    if (kind == "xgboost") {
+        return {{"n_estimators", 100}};
+    }
     return nlohmann::json::object();
 }
 
@@ -171,6 +174,68 @@ TEST_CASE("every tabular kind handles three classes (boost and svm one-vs-rest)"
         check_rows_sum_to_one(p);
         CHECK(test_accuracy(*model, test) >= 0.85);
     }
+}
+
+// Feature 0 carries the label (centres 1.5 apart), features 1..3 are noise.
+LabeledSet one_informative(int rows, std::uint64_t seed)
+{
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> noise(0.0f, 1.0f);
+    LabeledSet set;
+    set.x = Matrix(rows, 4);
+    for (int r = 0; r < rows; ++r) {
+        const int label = r % 2;
+        set.y.push_back(label);
+        set.ids.push_back(std::to_string(r));
+        for (int c = 0; c < 4; ++c) {
+            set.x.at(r, c) = (c == 0 && label == 1 ? 1.5f : 0.0f) + noise(rng);
+        }
+    }
+    set.feature_names = {"signal", "noise_a", "noise_b", "noise_c"};
+    set.class_names = {"no", "yes"};
+    return set;
+}
+
+TEST_CASE("xgboost: seeded and independent of its thread count, stops early, ranks features by gain")
+{
+    const LabeledSet train = one_informative(300, 61);
+    const LabeledSet valid = one_informative(100, 62);
+    const nlohmann::json params = {{"n_estimators", 300}, {"learning_rate", 0.3}, {"early_stopping_rounds", 10}};
+    const auto fit = [&](std::uint64_t seed, int threads, nlohmann::json p) {
+        auto model = make_model("xgboost", p, 4, 2, ImageShape{});
+        FitOptions options;
+        options.seed = seed;
+        options.threads = threads;
+        model->fit(train, valid, options);
+        return model;
+    };
+    const auto one = fit(42, 1, params);
+    const auto four = fit(42, 4, params);
+    CHECK(one->predict_proba(valid.x).data == four->predict_proba(valid.x).data);
+    CHECK(one->params() == four->params());
+    // subsample and colsample_bytree (0.8 by default) draw from the seed.
+    CHECK(fit(43, 1, params)->predict_proba(valid.x).data != one->predict_proba(valid.x).data);
+
+    // Early stopping keeps the best validation round, which beats training all 300 rounds.
+    const int kept = one->params().at("rounds_kept").get<int>();
+    CHECK(kept >= 1);
+    CHECK(kept < 300);
+    nlohmann::json all_rounds = params;
+    all_rounds["early_stopping_rounds"] = 0;
+    const auto full = fit(42, 1, all_rounds);
+    CHECK(full->params().at("rounds_kept") == 300);
+    CHECK(log_loss(valid.y, one->predict_proba(valid.x)) < log_loss(valid.y, full->predict_proba(valid.x)));
+
+    const auto importance = one->feature_importance();
+    REQUIRE(importance.count("gain") == 1);
+    const std::vector<double>& gain = importance.at("gain");
+    REQUIRE(gain.size() == 4);
+    CHECK(std::max_element(gain.begin(), gain.end()) - gain.begin() == 0);
+    CHECK(importance.at("total_gain")[0] > importance.at("total_gain")[1]);
+
+    CHECK_THROWS_AS(make_model("xgboost", {{"max_depth", 0}}, 4, 2, ImageShape{}), UsageError);
+    CHECK_THROWS_AS(make_model("xgboost", {{"subsample", 1.5}}, 4, 2, ImageShape{}), UsageError);
+    CHECK(make_model("logreg", nlohmann::json::object(), 4, 2, ImageShape{})->feature_importance().empty());
 }
 
 TEST_CASE("cnn learns a small image problem and refuses tables")
@@ -556,6 +621,34 @@ TEST_CASE("train_model writes the model folder, metrics and predictions of the c
     }
     CHECK(metrics["test"]["roc_auc"] == f.tracker.values["test"]["roc_auc"]);
     CHECK(metrics["params"]["epochs"] == 4);
+}
+
+TEST_CASE("train_model with xgboost writes feature_importance.json and names the positive class")
+{
+    KindFixture f;
+    f.run({{"model", {{"kind", "xgboost"}, {"n_estimators", 50}}}, {"seed", 42}});
+    CHECK(f.tracker.values["model_kind"] == "xgboost");
+    CHECK(f.tracker.values["test"]["accuracy"].get<double>() >= 0.9);
+    CHECK(f.tracker.values["positive_class"] == "class_1");
+    const Json metrics = Json::parse(read_file(f.tracker.fetch_artifact("train1", "metrics.json")));
+    CHECK(metrics["positive_class"] == "class_1");
+    const Json importance = Json::parse(read_file(f.tracker.fetch_artifact("train1", "feature_importance.json")));
+    CHECK(importance["ordered_by"] == "gain");
+    REQUIRE(importance["ranked"].size() == static_cast<size_t>(f.test.x.cols));
+    for (size_t i = 1; i < importance["ranked"].size(); ++i) {
+        CHECK(importance["ranked"][i - 1]["gain"].get<double>() >= importance["ranked"][i]["gain"].get<double>());
+    }
+    // Loss curves are logged with real numbers (no NaN train loss for a model without epochs).
+    int train_loss = 0;
+    for (const Scalar& s : f.tracker.logged) {
+        if (s.title == "loss" && s.series == "train") {
+            ++train_loss;
+            CHECK(std::isfinite(s.value));
+        }
+    }
+    CHECK(train_loss >= 1);
+    auto loaded = load_model(f.tracker.fetch_artifact("train1", "model"));
+    CHECK(loaded->kind() == "xgboost");
 }
 
 TEST_CASE("train_model with a search block records every trial and keeps the best")

@@ -326,6 +326,44 @@ TEST_CASE("run_preprocess: titanic through the kind, with its artifacts and valu
     CHECK(std::count(fresh.y.begin(), fresh.y.end(), -1) == 1);
 }
 
+TEST_CASE("run_preprocess: data.positive_class puts the chosen class at index 1 without moving a row")
+{
+    const auto run = [](const Json& positive, const fs::path& dir) {
+        RecordingTracker tracker(dir / "store");
+        mlrun::TaskContext ctx;
+        ctx.task.id = "t1";
+        tracker.current = ctx.task.id;
+        ctx.task.kind = "preprocess";
+        ctx.task.params = Json::parse(R"({"data": {"path": "titanic/titanic3.arff", "target": "survived",
+                                                   "drop": ["boat", "body"]}, "seed": 3})");
+        ctx.task.params["data"]["positive_class"] = positive;
+        ctx.task.params["base_dir"] = (k_repo / "examples").string();
+        ctx.reporter = &tracker;
+        ctx.inputs_port = &tracker;
+        ctx.work_dir = dir / "work";
+        fs::create_directories(ctx.work_dir);
+        mlrun::kinds::run_preprocess(ctx);
+        return std::make_pair(load_split(tracker.artifacts.at("test.bin")),
+                              Json::parse(mlrun::read_file(tracker.artifacts.at("describe.json"))));
+    };
+    TempDir a;
+    TempDir b;
+    const auto [died, died_describe] = run("0", a.path);
+    const auto [survived, survived_describe] = run(1, b.path); // a YAML number names the class "1"
+    CHECK(died.class_names == std::vector<std::string>{"1", "0"});
+    CHECK(survived.class_names == std::vector<std::string>{"0", "1"});
+    CHECK(died_describe.at("positive_class") == "0");
+    CHECK(survived_describe.at("positive_class") == "1");
+    CHECK(died.ids == survived.ids);
+    REQUIRE(died.y.size() == survived.y.size());
+    for (size_t i = 0; i < died.y.size(); ++i) {
+        CHECK(died.y[i] == 1 - survived.y[i]);
+    }
+    CHECK(died.x.data == survived.x.data);
+    TempDir c;
+    CHECK_THROWS_WITH_AS(run("2", c.path), doctest::Contains("'2' is not a class of the target"), mlrun::UsageError);
+}
+
 TEST_CASE("run_preprocess: one-class target and grid digits")
 {
     TempDir tmp;

@@ -309,6 +309,70 @@ TEST_CASE("ml::build_leaderboard breaks ties by latency, then size, then task id
     }
 }
 
+TEST_CASE("ml::build_leaderboard: a tie on the primary metric goes to log loss and names every tied model")
+{
+    // Three models tied on roc_auc (one 5e-10 lower: inside the 1e-9 tolerance), a fourth
+    // 1e-6 lower (outside it). The fastest has the worst log loss: log loss must decide.
+    const auto with_loss = [](ml::ModelResult r, double loss) {
+        r.values["test"]["log_loss"] = loss;
+        return r;
+    };
+    std::vector<ml::ModelResult> results{
+        with_loss(completed("t1", "fast_overconfident", 0.9, 0.001, 100), 0.23),
+        with_loss(completed("t2", "calibrated", 0.9 - 5e-10, 0.5, 900), 0.03),
+        with_loss(completed("t3", "middle", 0.9, 0.01, 100), 0.10),
+        with_loss(completed("t4", "close_but_lower", 0.9 - 1e-6, 0.0001, 1), 0.01),
+    };
+    SUBCASE("default tie breakers: log_loss, then latency, then size")
+    {
+        const ml::Leaderboard board = ml::build_leaderboard(results, "roc_auc");
+        CHECK(ranked_ids(board) == std::vector<std::string>{"t2", "t3", "t1", "t4"});
+        CHECK(board.recommended.at("task_id") == "t2");
+        const std::string reason = board.recommended.at("reason").get<std::string>();
+        CAPTURE(reason);
+        CHECK(reason.find("tied on roc_auc with 'middle' and 'fast_overconfident' (within 1e-09)")
+              != std::string::npos);
+        CHECK(reason.find("over 'middle' for lower log_loss (0.0300 vs 0.1000)") != std::string::npos);
+        CHECK(reason.find("over 'fast_overconfident' for lower log_loss (0.0300 vs 0.2300)") != std::string::npos);
+        CHECK(reason.find("close_but_lower") == std::string::npos);
+        const json& tie = board.recommended.at("tie");
+        CHECK(tie.at("models") == json{"calibrated", "middle", "fast_overconfident"});
+        CHECK(tie.at("decided_by").at("middle") == "log_loss");
+        CHECK(tie.at("decided_by").at("fast_overconfident") == "log_loss");
+        CHECK(board.to_json().at("tie_breakers") == json{"log_loss", "latency", "size"});
+        CHECK(board.to_json().at("tie_tolerance") == doctest::Approx(1e-9));
+    }
+    SUBCASE("configured tie breakers: latency first")
+    {
+        const ml::Leaderboard board = ml::build_leaderboard(results, "roc_auc", {"latency", "log_loss"});
+        CHECK(ranked_ids(board) == std::vector<std::string>{"t1", "t3", "t2", "t4"});
+        const std::string reason = board.recommended.at("reason").get<std::string>();
+        CAPTURE(reason);
+        CHECK(reason.find("with 'middle' and 'calibrated'") != std::string::npos);
+        CHECK(reason.find("over 'calibrated' for lower latency (0.0010 vs 0.5000 ms/row)") != std::string::npos);
+    }
+    SUBCASE("unknown or repeated tie breakers are usage errors")
+    {
+        CHECK_THROWS_WITH_AS(ml::build_leaderboard(results, "roc_auc", {"log_los"}),
+                             doctest::Contains("did you mean 'log_loss'"), UsageError);
+        CHECK_THROWS_AS(ml::build_leaderboard(results, "roc_auc", {"size", "size"}), UsageError);
+    }
+}
+
+TEST_CASE("ml::build_leaderboard names the positive class the models agree on")
+{
+    ml::ModelResult a = completed("a", "a", 0.8, 0.1, 1);
+    ml::ModelResult b = completed("b", "b", 0.7, 0.1, 1);
+    a.values["positive_class"] = "bad";
+    b.values["positive_class"] = "bad";
+    ml::Leaderboard board = ml::build_leaderboard({a, b}, "roc_auc");
+    CHECK(board.to_json().at("positive_class") == "bad");
+    CHECK(board.rows[0].at("positive_class") == "bad");
+    CHECK(ml::format_leaderboard_table(board.to_json()).find("positive class 'bad'") != std::string::npos);
+    b.values["positive_class"] = "good";
+    CHECK(ml::build_leaderboard({a, b}, "roc_auc").to_json().at("positive_class").is_null());
+}
+
 TEST_CASE("ml::build_leaderboard ranks log_loss ascending")
 {
     std::vector<ml::ModelResult> results{completed("a", "a", 0.60, 0.1, 1, "log_loss"),

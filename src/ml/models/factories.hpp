@@ -1,6 +1,6 @@
 #pragma once
 // Private to src/ml/models: the per-library model factories and helpers shared by them.
-// No torch or OpenCV types here.
+// No torch, OpenCV or XGBoost types here.
 #include "ml/models/model.hpp"
 
 #include <nlohmann/json.hpp>
@@ -13,9 +13,12 @@ namespace mlrun::ml::detail {
 
 const std::vector<std::string>& torch_kinds();
 const std::vector<std::string>& cv_kinds();
+const std::vector<std::string>& xgb_kinds();
 
 std::unique_ptr<Model> make_torch_model(const std::string& kind, const nlohmann::json& params, int n_features,
                                         int n_classes, const ImageShape& shape);
+std::unique_ptr<Model> make_xgb_model(const std::string& kind, const nlohmann::json& params, int n_features,
+                                      int n_classes, const ImageShape& shape);
 std::unique_ptr<Model> make_cv_model(const std::string& kind, const nlohmann::json& params, int n_features,
                                      int n_classes, const ImageShape& shape);
 

@@ -1,6 +1,7 @@
 #pragma once
 // The model interface shared by training, search and inference. Implementations:
-// libtorch (logreg, mlp, cnn) and OpenCV ml (random_forest, boost, svm, knn).
+// libtorch (logreg, mlp, cnn), OpenCV ml (random_forest, boost, svm, knn) and XGBoost
+// (xgboost).
 // No torch or OpenCV types in this header.
 #include "ml/matrix.hpp"
 
@@ -10,8 +11,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mlrun::ml {
 
@@ -45,6 +48,9 @@ public:
     virtual void load_weights(const std::filesystem::path& dir) = 0;
     // Params as used (defaults filled in), for the model card.
     virtual nlohmann::json params() const = 0;
+    // Feature importances of a trained model by type ("gain", ...), each one value per
+    // feature column in input order; empty when the kind has none (the default).
+    virtual std::map<std::string, std::vector<double>> feature_importance() const { return {}; }
 };
 
 // model.kind + model params ("lr", "epochs", "hidden", ...). Throws UsageError for an

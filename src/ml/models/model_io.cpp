@@ -1,5 +1,5 @@
 // The model registry (make_model, model_kinds), typed param readers, and the model folder:
-// weights + model.json card (save_model / load_model). No torch or OpenCV here.
+// weights + model.json card (save_model / load_model). No torch, OpenCV or XGBoost here.
 #include "ml/models/factories.hpp"
 
 #include "core/error.hpp"
@@ -127,6 +127,8 @@ const std::vector<std::string>& model_kinds()
         std::vector<std::string> k = detail::torch_kinds();
         const auto& cv = detail::cv_kinds();
         k.insert(k.end(), cv.begin(), cv.end());
+        const auto& xgb = detail::xgb_kinds();
+        k.insert(k.end(), xgb.begin(), xgb.end());
         return k;
     }();
     return kinds;
@@ -139,7 +141,8 @@ std::unique_ptr<Model> make_model(const std::string& kind, const nlohmann::json&
         throw UsageError("model: expected a mapping of model params, got " + params.dump());
     }
     const bool torch = contains(detail::torch_kinds(), kind);
-    if (!torch && !contains(detail::cv_kinds(), kind)) {
+    const bool xgb = contains(detail::xgb_kinds(), kind);
+    if (!torch && !xgb && !contains(detail::cv_kinds(), kind)) {
         std::string msg = "model.kind: unknown model kind \"" + kind + "\" (known: " + join(model_kinds()) + ")";
         const std::string near = nearest(kind, model_kinds());
         if (!near.empty()) {
@@ -155,6 +158,9 @@ std::unique_ptr<Model> make_model(const std::string& kind, const nlohmann::json&
                          + std::to_string(n_classes));
     }
     const nlohmann::json p = params.is_null() ? nlohmann::json::object() : params;
+    if (xgb) {
+        return detail::make_xgb_model(kind, p, n_features, n_classes, shape);
+    }
     return torch ? detail::make_torch_model(kind, p, n_features, n_classes, shape)
                  : detail::make_cv_model(kind, p, n_features, n_classes, shape);
 }
