@@ -3,10 +3,12 @@
 // scheme -> factory table per port (like ccache's storage.cpp):
 //   store:    "" (MLRUN_HOME, else ./.mlrun), a path, or file://PATH
 //   tracking: "" or "local" (the local store only); http(s)://host:port (MLflow: not yet)
-//   queue:    "" or "local" (the store's queues/); redis://host:port/db (not yet)
+//   queue:    "" or "local" (the store's queues/ and agents/); redis://[user:pass@]host:port/db
+//             (a Redis broker: RedisQueue + RedisAgentRegistry under one key prefix)
 // Backends owns the adapters; the engine and the app use them through ports() only.
 #include "ports/ports.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,9 +18,10 @@ namespace mlrun {
 class LocalStore;
 
 struct BackendOptions {
-    std::string home;     // --home or MLRUN_HOME
-    std::string tracking; // --tracking or MLRUN_TRACKING_URI
-    std::string queue;    // --queue-uri or MLRUN_QUEUE_URI
+    std::string home;               // --home or MLRUN_HOME
+    std::string tracking;           // --tracking or MLRUN_TRACKING_URI
+    std::string queue;              // --broker (alias --queue-uri), else MLRUN_BROKER, else MLRUN_QUEUE_URI
+    std::int64_t lease_ms = 60'000; // of the queue's claims (agents set it from --lease)
 };
 
 struct Backends {
@@ -40,6 +43,9 @@ struct Backends {
 
 // Throws UsageError for an unsupported or malformed URI (secrets redacted).
 Backends open_backends(const BackendOptions& options);
+// The broker URI after the defaults: --broker, else $MLRUN_BROKER, else $MLRUN_QUEUE_URI;
+// "" = the local queue. Agents pass it on to their children.
+std::string resolve_broker(const BackendOptions& options);
 // The store root after the defaults are applied (absolute).
 std::string resolve_home(const std::string& home);
 
