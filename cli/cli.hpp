@@ -30,6 +30,7 @@ void add_dataset_commands(CLI::App& app, Cli& cli);
 void add_log_commands(CLI::App& app, Cli& cli);
 void add_model_commands(CLI::App& app, Cli& cli);
 void add_queue_commands(CLI::App& app, Cli& cli);
+void add_agent_commands(CLI::App& app, Cli& cli);
 void add_pipeline_commands(CLI::App& app, Cli& cli);
 
 // Set by SIGINT/SIGTERM once install_signal_handlers() ran.
