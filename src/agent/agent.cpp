@@ -281,6 +281,10 @@ private:
         tail += rest;
 
         Task after = m_store.get(id);
+        if (after.lease_epoch > lease.epoch) {
+            log("task " + id + " belongs to a newer delivery now: nothing written");
+            return true;
+        }
         if (is_final(after.status)) {
             m_queue.ack(lease);
             ++m_stats.done;

@@ -273,6 +273,45 @@ TEST_CASE("agent local: --require-agent refuses a queue no live agent serves; ag
     CHECK(mlrun::test::run(dir, {"agent", "list"}).out.find("idle") == std::string::npos);
 }
 
+TEST_CASE("agent local: fencing - a SIGSTOPped agent's child cannot end the task another agent now runs")
+{
+    TempDir dir;
+    REQUIRE(mlrun::test::run(dir, {"queue", "create", "cpu"}).code == 0);
+    const std::string first = (dir / "first").string();
+    const std::string first_done = (dir / "first-done").string();
+    // The first attempt sleeps 4 s, the second 6 s: the stale child ends while the new one runs.
+    std::string id = create_task_cli(dir, {"exec", "--set",
+                                           "command=if [ -e " + first + " ]; then sleep 6; else touch " + first
+                                               + "; sleep 4; touch " + first_done + "; fi"});
+    REQUIRE(mlrun::test::run(dir, {"task", "enqueue", id, "--queue", "cpu"}).code == 0);
+    AgentProcess paused(dir, Broker{}, {"--queue", "cpu", "--lease", "1", "--name", "paused"});
+    REQUIRE(eventually([&] { return std::filesystem::exists(first); }, 20'000));
+    paused.signal(SIGSTOP);
+    const std::int64_t first_epoch = show_json(dir, id)["lease_epoch"].get<std::int64_t>();
+
+    AgentProcess second(dir, Broker{}, {"--queue", "cpu", "--lease", "1", "--once", "--name", "second"});
+    REQUIRE(eventually([&] { return std::filesystem::exists(first_done); }, 20'000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500)); // the stale child's end write is over
+    Json during = show_json(dir, id);
+    CHECK(during["status"] == "in_progress"); // not completed by the stale child
+    CHECK(during["attempts"] == 2);
+    CHECK(during["lease_epoch"].get<std::int64_t>() > first_epoch);
+
+    ExitStatus st = second.wait(30'000);
+    CAPTURE(second.output());
+    CHECK(st.exit_code == 0);
+    paused.signal(SIGCONT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    paused.signal(SIGTERM);
+    ExitStatus stopped = paused.wait(10'000);
+    CAPTURE(paused.output());
+    CHECK(stopped.exit_code == 0);
+    Json t = show_json(dir, id);
+    CHECK(t["status"] == "completed");
+    CHECK(t["attempts"] == 2);
+    CHECK(t["lease_epoch"] == during["lease_epoch"]);
+}
+
 TEST_CASE("agent redis: clone --queue completed by an agent; SIGKILL replaced; SIGTERM drains")
 {
     RedisServer server;
