@@ -178,7 +178,7 @@ void sigterm_drains(const Broker& broker)
         CAPTURE(finishes);
         const std::string started = (dir / (finishes ? "started-1" : "started-2")).string();
         std::string id = create_task_cli(
-            dir, {"exec", "--set", "command=touch " + started + "; sleep " + (finishes ? "1" : "30") + "; echo ok"});
+            dir, {"exec", "--set", "command=touch " + started + "; sleep " + (finishes ? "1" : "8") + "; echo ok"});
         REQUIRE(mlrun_cli(dir, broker, {"task", "enqueue", id, "--queue", "cpu"}).code == 0);
         AgentProcess agent(dir, broker, {"--queue", "cpu", "--grace", finishes ? "20" : "0.3"});
         REQUIRE(eventually([&] { return std::filesystem::exists(started); }, 20'000));
