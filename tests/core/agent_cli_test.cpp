@@ -273,6 +273,41 @@ TEST_CASE("agent local: --require-agent refuses a queue no live agent serves; ag
     CHECK(mlrun::test::run(dir, {"agent", "list"}).out.find("idle") == std::string::npos);
 }
 
+TEST_CASE("agent local: a child that always crashes is requeued as agent_lost, then dead-lettered; dlq --requeue")
+{
+    TempDir dir;
+    REQUIRE(mlrun::test::run(dir, {"queue", "create", "cpu"}).code == 0);
+    const std::string ppid_file = (dir / "ppid").string();
+    std::string id = create_task_cli(dir, {"exec", "--set", "command=echo $PPID > " + ppid_file + "; sleep 20"});
+    REQUIRE(mlrun::test::run(dir, {"task", "enqueue", id, "--queue", "cpu"}).code == 0);
+    AgentProcess agent(dir, Broker{}, {"--queue", "cpu", "--lease", "5"});
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+        CAPTURE(attempt);
+        REQUIRE(eventually([&] { return !mlrun::test::trim(mlrun::test::read_text(ppid_file)).empty(); }, 20'000));
+        int child = std::stoi(mlrun::test::read_text(ppid_file));
+        std::filesystem::remove(ppid_file);
+        ::kill(child, SIGKILL); // `mlrun task run` dies without ending its record
+        if (attempt < 3) {
+            REQUIRE(eventually([&] { return status_of(dir, id) == "queued" || status_of(dir, id) == "in_progress"; },
+                               5'000));
+        }
+    }
+    REQUIRE(eventually([&] { return status_of(dir, id) == "failed"; }, 10'000));
+    agent.signal(SIGTERM);
+    CHECK(agent.wait(10'000).exit_code == 0);
+    Json t = show_json(dir, id);
+    CHECK(t["attempts"] == 3);
+    CHECK(t["error_class"] == "agent_lost");
+    CHECK(t["attempt_errors"].size() == 3);
+    RunResult dlq = mlrun::test::run(dir, {"queue", "dlq", "cpu"});
+    CHECK(dlq.out.find(id) != std::string::npos);
+    CHECK(dlq.out.find("3: agent_lost") != std::string::npos);
+    CHECK(mlrun::test::run(dir, {"queue", "dlq", "cpu", "--requeue", id}).code == 0);
+    CHECK(status_of(dir, id) == "queued");
+    CHECK(mlrun::test::run(dir, {"queue", "dlq", "cpu"}).out.find(id) == std::string::npos);
+    CHECK(mlrun::test::run(dir, {"queue", "dlq", "cpu", "--requeue", id}).code == 2);
+}
+
 TEST_CASE("agent local: fencing - a SIGSTOPped agent's child cannot end the task another agent now runs")
 {
     TempDir dir;
