@@ -308,16 +308,16 @@ TEST_CASE("agent local: a child that always crashes is requeued as agent_lost, t
     CHECK(mlrun::test::run(dir, {"queue", "dlq", "cpu", "--requeue", id}).code == 2);
 }
 
-TEST_CASE("agent local: fencing - a SIGSTOPped agent's child cannot end the task another agent now runs")
+TEST_CASE("agent local: fencing - a SIGSTOPped agent's child cannot overwrite the task another agent ran")
 {
     TempDir dir;
     REQUIRE(mlrun::test::run(dir, {"queue", "create", "cpu"}).code == 0);
     const std::string first = (dir / "first").string();
     const std::string first_done = (dir / "first-done").string();
-    // The first attempt sleeps 4 s, the second 6 s: the stale child ends while the new one runs.
+    // The first attempt sleeps 6 s, the second 1 s: the stale child ends after the new one.
     std::string id = create_task_cli(dir, {"exec", "--set",
-                                           "command=if [ -e " + first + " ]; then sleep 6; else touch " + first
-                                               + "; sleep 4; touch " + first_done + "; fi"});
+                                           "command=if [ -e " + first + " ]; then sleep 1; else touch " + first
+                                               + "; sleep 6; touch " + first_done + "; fi"});
     REQUIRE(mlrun::test::run(dir, {"task", "enqueue", id, "--queue", "cpu"}).code == 0);
     AgentProcess paused(dir, Broker{}, {"--queue", "cpu", "--lease", "1", "--name", "paused"});
     REQUIRE(eventually([&] { return std::filesystem::exists(first); }, 20'000));
@@ -325,16 +325,17 @@ TEST_CASE("agent local: fencing - a SIGSTOPped agent's child cannot end the task
     const std::int64_t first_epoch = show_json(dir, id)["lease_epoch"].get<std::int64_t>();
 
     AgentProcess second(dir, Broker{}, {"--queue", "cpu", "--lease", "1", "--once", "--name", "second"});
-    REQUIRE(eventually([&] { return std::filesystem::exists(first_done); }, 20'000));
-    std::this_thread::sleep_for(std::chrono::milliseconds(500)); // the stale child's end write is over
-    Json during = show_json(dir, id);
-    CHECK(during["status"] == "in_progress"); // not completed by the stale child
-    CHECK(during["attempts"] == 2);
-    CHECK(during["lease_epoch"].get<std::int64_t>() > first_epoch);
-
     ExitStatus st = second.wait(30'000);
     CAPTURE(second.output());
     CHECK(st.exit_code == 0);
+    Json done = show_json(dir, id);
+    CHECK(done["status"] == "completed");
+    CHECK(done["attempts"] == 2);
+    CHECK(done["lease_epoch"].get<std::int64_t>() > first_epoch);
+
+    // The stale child (its agent still stopped) ends now: its end write is refused.
+    REQUIRE(eventually([&] { return std::filesystem::exists(first_done); }, 20'000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
     paused.signal(SIGCONT);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     paused.signal(SIGTERM);
@@ -342,9 +343,12 @@ TEST_CASE("agent local: fencing - a SIGSTOPped agent's child cannot end the task
     CAPTURE(paused.output());
     CHECK(stopped.exit_code == 0);
     Json t = show_json(dir, id);
+    CAPTURE(t.dump());
     CHECK(t["status"] == "completed");
     CHECK(t["attempts"] == 2);
-    CHECK(t["lease_epoch"] == during["lease_epoch"]);
+    CHECK(t["started_ms"] == done["started_ms"]);
+    CHECK(t["finished_ms"] == done["finished_ms"]);
+    CHECK(t["lease_epoch"] == done["lease_epoch"]);
 }
 
 TEST_CASE("agent redis: clone --queue completed by an agent; SIGKILL replaced; SIGTERM drains")
