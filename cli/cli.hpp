@@ -33,6 +33,7 @@ void add_dataset_commands(CLI::App& app, Cli& cli);
 void add_log_commands(CLI::App& app, Cli& cli);
 void add_model_commands(CLI::App& app, Cli& cli);
 void add_queue_commands(CLI::App& app, Cli& cli);
+void add_agent_commands(CLI::App& app, Cli& cli);
 void add_pipeline_commands(CLI::App& app, Cli& cli);
 void add_sync_commands(CLI::App& app, Cli& cli);
 

@@ -69,6 +69,9 @@ int main(int argc, char** argv)
     app.add_option("--tracking", state.backend_options.tracking,
                    "Tracking server: http(s)://host:port mirrors runs to MLflow (default: the local store only; "
                    "$MLRUN_TRACKING_URI, else $MLFLOW_TRACKING_URI)");
+    app.add_option("--broker,--queue-uri", state.backend_options.queue,
+                   "Queue broker: redis://[user:password@]host:port/db (default: the local queue in the store; "
+                   "$MLRUN_BROKER)");
     app.add_option("--templates", state.templates_dir, "Extra folder searched first for templates");
     app.require_subcommand(1);
     app.fallthrough();
@@ -79,6 +82,7 @@ int main(int argc, char** argv)
     cli::add_log_commands(app, state);
     cli::add_model_commands(app, state);
     cli::add_queue_commands(app, state);
+    cli::add_agent_commands(app, state);
     cli::add_pipeline_commands(app, state);
     cli::add_sync_commands(app, state);
 

@@ -1,4 +1,4 @@
-// mlrun task create|clone|edit|run|list|show|logs|reset|abort|publish|enqueue
+// mlrun task create|clone|edit|run|list|show|logs|reset|abort|publish|enqueue|dequeue
 #include "cli.hpp"
 
 #include "app/sync.hpp"
@@ -123,16 +123,29 @@ void add_task_commands(CLI::App& app, Cli& cli)
         auto req = std::make_shared<CreateRequest>();
         auto id = std::make_shared<std::string>();
         auto queue = std::make_shared<std::string>();
+        auto priority = std::make_shared<int>(0);
+        auto require_agent = std::make_shared<bool>(false);
         cmd->add_option("id", *id, "Task id (or a unique prefix)")->required();
         cmd->add_option("--name", req->name, "Name of the clone");
         cmd->add_option("--project", req->project, "Project of the clone");
         cmd->add_option("--set", req->sets, "Override a param: key=value");
         cmd->add_option("--tag", req->tags, "Add a tag (repeatable)");
         cmd->add_option("--queue", *queue, "Enqueue the clone on this queue for an agent");
-        cmd->callback([&cli, req, id, queue] {
+        cmd->add_option("--priority", *priority, "With --queue: 0..999, higher first")->check(CLI::Range(0, 999));
+        cmd->add_flag("--require-agent", *require_agent,
+                      "With --queue: refuse (exit 2) when no live agent serves the queue");
+        cmd->callback([&cli, req, id, queue, priority, require_agent] {
+            std::string warning;
+            if (!queue->empty()) {
+                require_queue(cli.backends(), *queue);
+                warning = check_agent(cli.backends(), *queue, *require_agent);
+            }
             req->templates_dir = cli.templates_dir;
-            Task t = clone_task(cli.backends(), *id, *req, *queue, 0);
+            Task t = clone_task(cli.backends(), *id, *req, *queue, *priority);
             std::printf("%s\n", t.id.c_str());
+            if (!warning.empty()) {
+                std::fprintf(stderr, "mlrun: warning: %s\n", warning.c_str());
+            }
         });
     }
     // edit
@@ -278,20 +291,36 @@ void add_task_commands(CLI::App& app, Cli& cli)
     }
     // enqueue
     {
-        auto* cmd = task->add_subcommand("enqueue", "Put a draft task on a queue for an agent");
+        auto* cmd = task->add_subcommand("enqueue", "Put a draft task on a queue for an agent.\n"
+                                                    "Exit codes: 0 queued, 2 unknown queue, a task that is not a "
+                                                    "draft, or --require-agent with no live agent.");
         auto id = std::make_shared<std::string>();
         auto queue = std::make_shared<std::string>();
         auto priority = std::make_shared<int>(0);
+        auto require_agent = std::make_shared<bool>(false);
         cmd->add_option("id", *id, "Task id")->required();
         cmd->add_option("--queue", *queue, "Queue name")->required();
         cmd->add_option("--priority", *priority, "0..999, higher first")->check(CLI::Range(0, 999));
-        cmd->callback([&cli, id, queue, priority] {
+        cmd->add_flag("--require-agent", *require_agent, "Refuse (exit 2) when no live agent serves the queue");
+        cmd->callback([&cli, id, queue, priority, require_agent] {
+            require_queue(cli.backends(), *queue);
+            std::string warning = check_agent(cli.backends(), *queue, *require_agent);
             Task t = enqueue_task(cli.backends(), *id, *queue, *priority);
             std::printf("%s queued on %s\n", t.id.c_str(), queue->c_str());
-            std::fprintf(
-                stderr,
-                "mlrun: warning: no agent serves queue \"%s\" yet (agents are not implemented in this version)\n",
-                queue->c_str());
+            if (!warning.empty()) {
+                std::fprintf(stderr, "mlrun: warning: %s\n", warning.c_str());
+            }
+        });
+    }
+    // dequeue
+    {
+        auto* cmd = task->add_subcommand("dequeue", "Take a queued task off its queue, back to draft.\n"
+                                                    "Exit codes: 0 ok, 2 not queued or already claimed by an agent.");
+        auto id = std::make_shared<std::string>();
+        cmd->add_option("id", *id, "Task id")->required();
+        cmd->callback([&cli, id] {
+            Task t = dequeue_task(cli.backends(), *id);
+            std::printf("%s dequeued (draft)\n", t.id.c_str());
         });
     }
 }

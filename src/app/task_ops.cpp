@@ -5,6 +5,7 @@
 #include "core/template.hpp"
 #include "core/util.hpp"
 #include "engine/task_runner.hpp"
+#include "ports/agent_registry.hpp"
 #include "ports/inputs.hpp"
 #include "ports/queue.hpp"
 #include "ports/result_sink.hpp"
@@ -153,10 +154,27 @@ void require_queue(Backends& b, const std::string& queue)
     }
 }
 
+std::string check_agent(Backends& b, const std::string& queue, bool required)
+{
+    if (served(b.agents->live(), queue)) {
+        return "";
+    }
+    std::string what = "no live agent serves queue \"" + queue + "\" (start one with `mlrun agent daemon --queue "
+                       + queue + "`)";
+    if (required) {
+        throw UsageError(what);
+    }
+    return what;
+}
+
 Task enqueue_task(Backends& b, const std::string& id, const std::string& queue, int priority)
 {
     require_queue(b, queue);
     Task t = b.store->update(b.store->resolve(id), [&](Task& t) {
+        if (t.status != Status::draft) {
+            throw UsageError("task " + t.id + " is " + std::string(to_string(t.status))
+                             + "; only draft tasks can be enqueued (reset it, or clone it)");
+        }
         t.transition(Status::queued, now_ms());
         t.queue = queue;
     });
@@ -172,6 +190,58 @@ Task clone_task(Backends& b, const std::string& id, const CreateRequest& request
     }
     Task t = clone_task(b, id, request);
     return queue.empty() ? t : enqueue_task(b, t.id, queue, priority);
+}
+
+Task dequeue_task(Backends& b, const std::string& id)
+{
+    std::string full = b.store->resolve(id);
+    Task t = b.store->get(full);
+    if (t.status != Status::queued) {
+        throw UsageError("task " + t.id + " is " + std::string(to_string(t.status))
+                         + "; only queued tasks can be dequeued");
+    }
+    if (!t.queue.empty() && b.queue->exists(t.queue) && !b.queue->remove(t.queue, t.id)) {
+        throw UsageError("task " + t.id + " was already claimed by an agent; abort it instead (`mlrun task abort "
+                         + t.id + "`)");
+    }
+    return b.store->update(full, [&](Task& t) { t.transition(Status::draft, now_ms()); });
+}
+
+std::vector<DeadLetter> list_dead_letters(Backends& b, const std::string& queue)
+{
+    require_queue(b, queue);
+    return b.queue->dead_letters(queue);
+}
+
+Task requeue_dead_letter(Backends& b, const std::string& queue, const std::string& id)
+{
+    require_queue(b, queue);
+    std::string full;
+    for (const DeadLetter& d : b.queue->dead_letters(queue)) {
+        if (d.task_id.rfind(id, 0) == 0) {
+            full = d.task_id;
+        }
+    }
+    if (full.empty()) {
+        throw UsageError("queue " + queue + " holds no dead letter for task " + id + " (see `mlrun queue dlq " + queue
+                         + "`)");
+    }
+    Task t = b.store->update(b.store->resolve(full), [&](Task& t) {
+        if (t.status == Status::queued) {
+            return;
+        }
+        if (t.status != Status::failed && t.status != Status::aborted) {
+            throw UsageError("task " + t.id + " is " + std::string(to_string(t.status))
+                             + "; only a failed or aborted dead letter is requeued");
+        }
+        std::vector<std::string> errors = t.attempt_errors;
+        t.transition(Status::draft, now_ms());
+        t.transition(Status::queued, now_ms());
+        t.attempt_errors = errors;
+        t.queue = queue;
+    });
+    b.queue->requeue_dead(queue, t.id);
+    return t;
 }
 
 int exit_status(Status status)

@@ -15,6 +15,7 @@ namespace mlrun {
 
 struct Backends;
 struct QueueInfo;
+struct DeadLetter;
 struct RunOptions;
 struct Template;
 struct TaskFilter;
@@ -50,6 +51,18 @@ Task clone_task(Backends& b, const std::string& id, const CreateRequest& request
                 int priority);
 // UsageError unless the queue exists (with a suggestion).
 void require_queue(Backends& b, const std::string& queue);
+// "" when a live agent (not stopping) serves `queue`, else the warning to show. With
+// `required`, UsageError instead of the warning (--require-agent).
+std::string check_agent(Backends& b, const std::string& queue, bool required);
+// queued -> draft, taken off its queue. UsageError unless queued and still pending (a
+// claimed task is running on an agent: abort it instead).
+Task dequeue_task(Backends& b, const std::string& id);
+// `mlrun queue dlq`: the dead letters of a queue (UsageError for an unknown queue).
+std::vector<DeadLetter> list_dead_letters(Backends& b, const std::string& queue);
+// Moves a dead letter back to its queue with a fresh attempt count; its task (failed by the
+// agent that dead-lettered it) becomes queued again, its attempt errors kept. UsageError
+// when the queue holds no such dead letter.
+Task requeue_dead_letter(Backends& b, const std::string& queue, const std::string& id);
 
 // The process exit status for a task's final status: 0 completed, 130 aborted, 1 else.
 int exit_status(Status status);

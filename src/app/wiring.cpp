@@ -9,6 +9,9 @@
 #include "ports/result_sink.hpp"
 #include "queue/local_agents.hpp"
 #include "queue/local_queue.hpp"
+#include "queue/redis_agents.hpp"
+#include "queue/redis_connection.hpp"
+#include "queue/redis_queue.hpp"
 #include "store/local_inputs.hpp"
 #include "store/local_store.hpp"
 #include "store/sqlite_store.hpp"
@@ -59,25 +62,43 @@ std::unique_ptr<ResultSink> mlflow_sink(const ParsedUri&, const std::string& tex
     return open_mlflow_mirror(text, local);
 }
 
-std::unique_ptr<Queue> local_queue(const ParsedUri&, const std::string&, FolderStore& local)
-{
-    return std::make_unique<LocalQueue>(local.root() / "queues");
-}
+// The queue and the agent registry that go with it: one broker.
+struct Broker {
+    std::unique_ptr<Queue> queue;
+    std::unique_ptr<AgentRegistry> agents;
+};
 
-std::unique_ptr<Queue> redis_queue(const ParsedUri&, const std::string& text, FolderStore&)
+// Broker schemes: local (the store's queues/ and agents/) and Redis (one connection each
+// for the queue and the registry, the same key prefix). UsageError from the Redis side is
+// one line with the password masked (bad URI, unreachable, refused AUTH, rediss://).
+std::vector<Scheme<Broker>> broker_schemes(const BackendOptions& options)
 {
-    throw UsageError("queue " + redact_uri(text) + ": the Redis queue adapter is not implemented yet");
+    const std::int64_t lease_ms = options.lease_ms;
+    auto local = [lease_ms](const ParsedUri&, const std::string&, FolderStore& store) {
+        auto b = std::make_unique<Broker>();
+        b->queue = std::make_unique<LocalQueue>(store.root() / "queues", lease_ms);
+        b->agents = std::make_unique<LocalAgentRegistry>(store.root() / "agents");
+        return b;
+    };
+    auto redis = [lease_ms](const ParsedUri&, const std::string& text, FolderStore&) {
+        RedisUri uri = parse_redis_uri(text);
+        RedisQueueOptions queue_options;
+        queue_options.lease_ms = lease_ms;
+        auto b = std::make_unique<Broker>();
+        b->queue = std::make_unique<RedisQueue>(uri, queue_options);
+        b->agents = std::make_unique<RedisAgentRegistry>(uri, queue_options.prefix);
+        return b;
+    };
+    auto tls = [](const ParsedUri&, const std::string& text, FolderStore&) -> std::unique_ptr<Broker> {
+        parse_redis_uri(text); // throws the one-line "no TLS in this build" hint
+        throw UsageError("broker " + redact_uri(text) + ": TLS is not supported by this build");
+    };
+    return {{"", local}, {"redis", redis}, {"rediss", tls}};
 }
 
 const std::vector<Scheme<ResultSink>>& tracking_schemes()
 {
     static const std::vector<Scheme<ResultSink>> k{{"", no_mirror}, {"http", mlflow_sink}, {"https", mlflow_sink}};
-    return k;
-}
-
-const std::vector<Scheme<Queue>>& queue_schemes()
-{
-    static const std::vector<Scheme<Queue>> k{{"", local_queue}, {"redis", redis_queue}, {"rediss", redis_queue}};
     return k;
 }
 
@@ -142,6 +163,11 @@ std::string resolve_tracking_uri(const std::string& given)
     return given;
 }
 
+std::string resolve_broker(const BackendOptions& options)
+{
+    return from_env(from_env(options.queue, "MLRUN_BROKER"), "MLRUN_QUEUE_URI");
+}
+
 std::string resolve_home(const std::string& home)
 {
     std::string h = home_or_default(home);
@@ -189,10 +215,11 @@ Backends open_backends(const BackendOptions& options)
         // Commands that run no task still refuse a tracking URI they could never use.
         (void)open_scheme(tracking_schemes(), tracking, "tracking", "http(s)://host:port", *b.local);
     }
-    b.queue = open_scheme(queue_schemes(), from_env(options.queue, "MLRUN_QUEUE_URI"), "queue", "redis://host:port/db",
-                          *b.local);
-    // Agents register beside the queues they serve (the Redis registry comes with its queue).
-    b.agents = std::make_unique<LocalAgentRegistry>(b.local->root() / "agents");
+    // Agents register where the queues they serve live (the broker).
+    std::unique_ptr<Broker> broker = open_scheme(broker_schemes(options), resolve_broker(options), "broker",
+                                                 "redis://[user:password@]host:port/db", *b.local);
+    b.queue = std::move(broker->queue);
+    b.agents = std::move(broker->agents);
     return b;
 }
 

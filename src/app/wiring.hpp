@@ -5,10 +5,12 @@
 //             sqlite:PATH: the SQLite store (PATH/store.db, files beside it)
 //   tracking: "" or "local" (the local store only); http(s)://host:port: the MLflow mirror
 //             (app/sync.hpp) after the local sink, opened only for commands that run tasks
-//   queue:    "" or "local" (the store's queues/); redis://host:port/db (not yet)
+//   queue:    "" or "local" (the store's queues/ and agents/); redis://[user:pass@]host:port/db
+//             (a Redis broker: RedisQueue + RedisAgentRegistry under one key prefix)
 // Backends owns the adapters; the engine and the app use them through ports() only.
 #include "ports/ports.hpp"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,7 +25,8 @@ struct BackendOptions {
     // Open the tracking mirror (commands that run tasks): the server is checked first.
     // Other commands only check the URI's scheme and never connect.
     bool mirror = false;
-    std::string queue; // --queue-uri or MLRUN_QUEUE_URI
+    std::string queue;              // --broker (alias --queue-uri), else MLRUN_BROKER, else MLRUN_QUEUE_URI
+    std::int64_t lease_ms = 60'000; // of the queue's claims (agents set it from --lease)
 };
 
 struct Backends {
@@ -47,6 +50,9 @@ struct Backends {
 Backends open_backends(const BackendOptions& options);
 // The tracking URI in effect: given, else $MLRUN_TRACKING_URI, else $MLFLOW_TRACKING_URI.
 std::string resolve_tracking_uri(const std::string& given);
+// The broker URI after the defaults: --broker, else $MLRUN_BROKER, else $MLRUN_QUEUE_URI;
+// "" = the local queue. Agents pass it on to their children.
+std::string resolve_broker(const BackendOptions& options);
 // The store root after the defaults are applied (absolute; without a "sqlite:" prefix).
 std::string resolve_home(const std::string& home);
 

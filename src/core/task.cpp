@@ -21,6 +21,7 @@ void Task::transition(Status to, std::int64_t now)
     case Status::failed:
     case Status::aborted: finished_ms = now; break;
     case Status::draft:
+        attempt_errors.clear();
         started_ms = 0;
         finished_ms = 0;
         error.clear();

@@ -42,6 +42,11 @@ struct Task {
     int exit_code = 0;
     std::string error;       // message of the last failure
     std::string error_class; // "TaskFailed", "UsageError", "signal", "exit code", ...
+    // Earlier failed deliveries through a queue, oldest first ("attempt 1: agent_lost: ...");
+    // kept when a later attempt starts, cleared by a reset to draft.
+    std::vector<std::string> attempt_errors;
+    // The queue lease epoch of the agent that last started this task (0: never via an agent).
+    std::int64_t lease_epoch = 0;
     std::string cache_key;
     std::vector<ArtifactRecord> artifacts;
     Json values = Json::object(); // single values reported by the task (metrics and the like)

@@ -42,6 +42,8 @@ void visit_fields(T& t, Visitor& v)
     v.number("exit_code", t.exit_code);
     v.text("error", t.error);
     v.text("error_class", t.error_class);
+    v.list("attempt_errors", t.attempt_errors);
+    v.number("lease_epoch", t.lease_epoch);
     v.text("cache_key", t.cache_key);
     v.artifacts("artifacts", t.artifacts);
     v.document("values", t.values);

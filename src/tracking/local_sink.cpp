@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <stdexcept>
+#include <string>
 
 namespace mlrun {
 
@@ -57,7 +59,15 @@ Outcome LocalSink::task_started(const Task&)
 Outcome LocalSink::task_ended(const Task& task)
 {
     try {
-        m_store.update(task.id, [&](Task& stored) { merge_outputs(stored, task); });
+        m_store.update(task.id, [&](Task& stored) {
+            // Fencing: a newer queue delivery (another agent) owns the task now; this end is stale.
+            if (stored.lease_epoch > task.lease_epoch) {
+                throw std::runtime_error("lease epoch " + std::to_string(task.lease_epoch)
+                                         + " is stale (the task is at " + std::to_string(stored.lease_epoch)
+                                         + "): the end of this run is not written");
+            }
+            merge_outputs(stored, task);
+        });
         return ok();
     } catch (const std::exception& e) {
         return failure(std::string("cannot record task ") + task.id + ": " + e.what());

@@ -39,6 +39,8 @@ Task full_task()
     t.exit_code = 3;
     t.error = "boom";
     t.error_class = "TaskFailed";
+    t.attempt_errors = {"attempt 1: agent_lost: lease expired"};
+    t.lease_epoch = 7;
     t.cache_key = "abc";
     t.artifacts = {{"model/model.json", "application/json", 12, "ff", "file:///x"}};
     t.values = Json{{"test", {{"accuracy", 0.5}}}};

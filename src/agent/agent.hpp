@@ -1,0 +1,53 @@
+#pragma once
+// The agent daemon (DESIGN §6): registers in the AgentRegistry and beats, blocks on
+// Queue::claim, runs each claimed task as a child process (`mlrun task run -q ID`), keeps
+// its lease alive while it runs and acks or fails the delivery when it ends. One thread
+// does all of it (ninja's SubprocessSet shape): it spawns the child, so the child's
+// PR_SET_PDEATHSIG ties it to the agent's whole life, and it polls the child's pipe and
+// exit between beats.
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mlrun {
+
+class AgentRegistry;
+class Queue;
+class TaskStore;
+
+struct AgentOptions {
+    std::string name;                               // registry name; "" = <host>-<pid>
+    std::vector<std::string> queues;                // claimed in this order (the first is the highest priority)
+    bool once = false;                              // exit after one task
+    std::int64_t max_idle_ms = 0;                   // exit after this long without a task (0: never)
+    std::int64_t lease_ms = 60'000;                 // the queue's lease; heartbeats every lease/4
+    std::int64_t grace_ms = 30'000;                 // on stop: how long the running task may still take
+    std::filesystem::path exe;                      // the mlrun binary the children run
+    std::filesystem::path home;                     // the store root, passed as MLRUN_HOME
+    std::string broker;                             // passed as MLRUN_BROKER ("" = the local queue)
+    const std::atomic<bool>* stop = nullptr;        // SIGTERM/SIGINT: stop claiming, drain
+    std::function<void(const std::string&)> on_log; // one line per event (claims, ends)
+};
+
+struct AgentStats {
+    int done = 0;     // tasks that ended (completed, failed or aborted) under this agent
+    int requeued = 0; // deliveries handed back (child crashed, drain timed out)
+    int skipped = 0;  // deliveries of tasks already ended or no longer queued (acked)
+};
+
+// Runs until a stop (options.stop, `mlrun agent stop`), --once or --max-idle, then
+// deregisters. A task that was already completed (a repeated delivery) is acked, never run
+// again. A child that ends without ending its record (crash) fails the delivery with error
+// class agent_lost: the task goes back to queued, attempts kept. A lost lease kills the
+// child's process group and writes nothing. On stop, the running task gets grace_ms to
+// finish; after that its group is killed and the task requeued (never marked completed).
+// Throws UsageError for no queue or an unknown queue; queue errors propagate.
+AgentStats run_agent(Queue& queue, AgentRegistry& agents, TaskStore& store, const AgentOptions& options);
+
+// "<host>-<pid>": the default agent name.
+std::string default_agent_name();
+
+} // namespace mlrun
