@@ -191,7 +191,7 @@ TEST_CASE("param schema: every shipped template has a schema its own defaults sa
         CHECK(j.size() == t.schema.params.size());
     }
     const Template train = load_template(dir + "/train_model.yaml");
-    CHECK(train.schema.find("model.kind")->choices.size() == 7);
+    CHECK(train.schema.find("model.kind")->choices.size() == 8);
     CHECK(describe_spec(*train.schema.find("model.epochs")) == "a whole number in 1..1000000");
 }
 

@@ -82,7 +82,7 @@ TEST_CASE("typed params: pipeline --set values of the wrong type, out of range o
     TempDir dir;
     seed_store(dir);
     const std::string file = write_pipeline(dir, k_ml_pipeline);
-    const std::string kinds = "logreg, mlp, cnn, random_forest, boost, svm, knn";
+    const std::string kinds = "logreg, mlp, cnn, random_forest, boost, svm, knn, xgboost";
     check_refused(
         dir, {"pipeline", "run", file, "--set", "train.model.epochs=abc"},
         R"(--set "train.model.epochs=abc": step "train": param "model.epochs": expected a whole number in 1..1000000, found "abc")");
@@ -95,9 +95,9 @@ TEST_CASE("typed params: pipeline --set values of the wrong type, out of range o
     check_refused(
         dir, {"pipeline", "run", file, "--set", "train.model.lr=fast"},
         R"(--set "train.model.lr=fast": step "train": param "model.lr": expected a number > 0 and <= 1000000, found "fast")");
-    check_refused(dir, {"pipeline", "run", file, "--set", "train.model.kind=[mlp,xgboost]"},
-                  R"(--set "train.model.kind=[mlp,xgboost]": step "train": param "model.kind": expected one of )"
-                      + kinds + R"(, found "xgboost" (did you mean boost?))");
+    check_refused(dir, {"pipeline", "run", file, "--set", "train.model.kind=[mlp,xgbost]"},
+                  R"(--set "train.model.kind=[mlp,xgbost]": step "train": param "model.kind": expected one of )" + kinds
+                      + R"(, found "xgbost" (did you mean xgboost?))");
     check_refused(
         dir, {"pipeline", "run", file, "--set", "train.model.epoch=3"},
         R"(--set "train.model.epoch=3": step "train": unknown param "model.epoch" (did you mean model.epochs?))");
@@ -141,7 +141,7 @@ TEST_CASE("typed params: pipeline-file params and foreach values are checked aga
     const std::string f2 = write_pipeline(dir, bad_foreach, "p2.yaml");
     check_refused(
         dir, {"pipeline", "run", f2},
-        f2 + R"(: step "train": foreach param "model.kind": expected one of logreg, mlp, cnn, random_forest, boost, svm, knn, found "mpl" (did you mean mlp?))");
+        f2 + R"(: step "train": foreach param "model.kind": expected one of logreg, mlp, cnn, random_forest, boost, svm, knn, xgboost, found "mpl" (did you mean mlp?))");
 
     std::string bad_metric = k_ml_pipeline;
     bad_metric.replace(bad_metric.find("steps:"), 0, "primary_metric: rocauc\n");
@@ -183,7 +183,7 @@ TEST_CASE("typed params: task create, clone and edit refuse bad values and leave
                   R"(unknown param "model.epoch" (did you mean model.epochs?))");
     check_refused(
         dir, {"task", "create", "train_model", "--set", "model.kind=forest"},
-        R"(param "model.kind": expected one of logreg, mlp, cnn, random_forest, boost, svm, knn, found "forest" (did you mean boost?))");
+        R"(param "model.kind": expected one of logreg, mlp, cnn, random_forest, boost, svm, knn, xgboost, found "forest" (did you mean boost?))");
     check_refused(dir, {"task", "clone", draft, "--set", "timeout_s=-1"},
                   R"(param "timeout_s": expected a whole number >= 0, found -1)");
     check_refused(dir, {"task", "edit", draft, "--set", "command=[1,2]"},
@@ -241,7 +241,7 @@ TEST_CASE("typed params: template show prints the schema, --json for scripts")
         if (p["key"] == "model.kind") {
             kind_seen = true;
             CHECK(p["type"] == "enum");
-            CHECK(p["choices"].size() == 7);
+            CHECK(p["choices"].size() == 8);
             CHECK(p["default"] == "mlp");
             CHECK(!p["help"].get<std::string>().empty());
         }
