@@ -151,16 +151,7 @@ bool is_sqlite(const std::string& home)
 
 std::string resolve_tracking_uri(const std::string& given)
 {
-    for (const char* name : {"MLRUN_TRACKING_URI", "MLFLOW_TRACKING_URI"}) {
-        if (!given.empty()) {
-            break;
-        }
-        const char* env = std::getenv(name);
-        if (env && *env) {
-            return env;
-        }
-    }
-    return given;
+    return from_env(from_env(given, "MLRUN_TRACKING_URI"), "MLFLOW_TRACKING_URI");
 }
 
 std::string resolve_broker(const BackendOptions& options)
