@@ -22,6 +22,10 @@ struct TaskFilter {
     std::string kind;
     // Records without params, values and artifacts: what a listing shows, read much faster.
     bool light = false;
+    // Order and size of the answer: newest first (descending id) when set; at most `limit`
+    // records (0: all). Adapters apply both in the query, never after reading everything.
+    bool newest_first = false;
+    std::size_t limit = 0;
 };
 
 // Held while a process drives a pipeline run; released when destroyed.
@@ -55,7 +59,7 @@ public:
     // Read-modify-write under the task's lock: concurrent updates are never lost.
     // `change` may throw; then nothing is written. Returns the record as written.
     virtual Task update(const std::string& id, const std::function<void(Task&)>& change) = 0;
-    // Sorted by id (= creation order).
+    // Sorted by id (= creation order), or newest first; cut at filter.limit.
     virtual std::vector<Task> list(const TaskFilter& filter) = 0;
     // A full id or a unique prefix of one; throws UsageError for none or several.
     virtual std::string resolve(const std::string& id_or_prefix) = 0;

@@ -208,8 +208,14 @@ std::vector<Task> LocalStore::list(const TaskFilter& filter)
         ids.push_back(e.path().filename().string());
     }
     std::sort(ids.begin(), ids.end());
+    if (filter.newest_first) {
+        std::reverse(ids.begin(), ids.end());
+    }
     TaskListingReader listing;
     for (const std::string& id : ids) {
+        if (filter.limit != 0 && out.size() >= filter.limit) {
+            break;
+        }
         fs::path path = m_root / "tasks" / id / "task.json";
         if (filter.light) {
             if (std::optional<Task> t = listing.read(path); t && matches(*t, filter)) {

@@ -295,7 +295,10 @@ std::vector<Task> SqliteStore::list(const TaskFilter& filter)
         sql += " AND kind = ?";
         args.push_back(filter.kind);
     }
-    sql += " ORDER BY id";
+    sql += filter.newest_first ? " ORDER BY id DESC" : " ORDER BY id";
+    if (filter.limit != 0) {
+        sql += " LIMIT " + std::to_string(filter.limit);
+    }
     SqliteQuery q = d->query(sql);
     for (size_t i = 0; i < args.size(); ++i) {
         q.bind(static_cast<int>(i + 1), args[i]);

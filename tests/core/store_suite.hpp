@@ -314,6 +314,18 @@ inline void list_filters(const StoreFixture& f)
     TaskFilter none;
     none.run_id = "r9";
     CHECK(ids(none).empty());
+    // Newest first and a limit, alone and with a filter.
+    TaskFilter newest;
+    newest.newest_first = true;
+    CHECK(ids(newest) == V{"t06", "t05", "t04", "t03", "t02", "t01"});
+    newest.limit = 2;
+    CHECK(ids(newest) == V{"t06", "t05"});
+    newest.tag = "x";
+    CHECK(ids(newest) == V{"t05", "t03"});
+    TaskFilter oldest;
+    oldest.limit = 4;
+    oldest.kind = "exec";
+    CHECK(ids(oldest) == V{"t01", "t03", "t05"});
     // Light: every field but params, values and artifacts.
     TaskFilter light;
     light.light = true;
