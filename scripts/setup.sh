@@ -12,7 +12,9 @@ packages=(
   libcli11-dev libcurl4-openssl-dev libssl-dev libsimdjson-dev libtbb-dev libspdlog-dev
   libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libcsv-dev doctest-dev libsqlite3-dev
   redis-server           # the Redis queue tests start their own server (tests/core/redis_server.hpp)
-  libcpp-httplib-dev     # the fake MLflow server of the tests
+  libcpp-httplib-dev     # the submission server and the fake MLflow server of the tests
+  postgresql libpq-dev   # the PostgreSQL store; its tests make a throwaway cluster (initdb + pg_ctl)
+  chromium               # the submission server's web page is tested in headless chromium
   libtorch-dev libopencv-dev libcairo2-dev
   libxgboost-dev         # the xgboost model kind (src/ml/models/xgb_model.cpp)
   libopenblas0-pthread   # libtorch calls the system BLAS: OpenBLAS is ~7x faster than the reference one
