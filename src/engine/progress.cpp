@@ -3,6 +3,7 @@
 #include "core/params.hpp"
 #include "core/util.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -150,6 +151,7 @@ public:
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_total = steps.size();
+        m_parallelism = parallelism;
         m_start = now_ms();
         std::fprintf(m_out, "run %s of %s: %zu steps, parallelism %d\n", run_id.c_str(), pipeline.c_str(), steps.size(),
                      parallelism);
@@ -173,6 +175,9 @@ public:
         } else {
             m_running.erase(e.step);
             ++m_ended;
+            if (e.state == "completed" || e.state == "failed") {
+                m_durations.push_back(e.elapsed_ms); // skipped and cached steps say nothing of the rest
+            }
             clear();
             std::string metric;
             if (e.has_metric) {
@@ -224,10 +229,17 @@ private:
         double progress = m_total ? (m_ended + fraction) / static_cast<double>(m_total) : 1.0;
         const int width = 30;
         int filled = static_cast<int>(progress * width + 0.5);
-        std::int64_t elapsed = now_ms() - m_start;
-        std::string eta = progress > 0.02
-                              ? format_duration_ms(static_cast<std::int64_t>(elapsed * (1 - progress) / progress))
-                              : "?";
+        std::int64_t now = now_ms();
+        std::int64_t elapsed = now - m_start;
+        EtaInput eta_in;
+        eta_in.ended_ms = m_durations;
+        for (const auto& [name, r] : m_running) {
+            eta_in.running.push_back({now - r.started, r.total > 0 ? static_cast<double>(r.done) / r.total : 0.0});
+        }
+        eta_in.waiting = m_total - std::min(m_total, m_ended + m_running.size());
+        eta_in.parallelism = m_parallelism;
+        std::int64_t remaining = estimate_remaining_ms(eta_in);
+        std::string eta = remaining >= 0 ? format_duration_ms(remaining) : "?";
         std::fprintf(m_out, "[%s%s] %3d%%  %zu/%zu steps  elapsed %s  eta %s\n", std::string(filled, '#').c_str(),
                      std::string(width - filled, '.').c_str(), static_cast<int>(progress * 100), m_ended, m_total,
                      format_duration_ms(elapsed).c_str(), eta.c_str());
@@ -247,6 +259,8 @@ private:
     std::map<std::string, Running> m_running;
     size_t m_total = 0;
     size_t m_ended = 0;
+    int m_parallelism = 1;
+    std::vector<std::int64_t> m_durations; // of the steps that ran to their end
     int m_drawn = 0;
     std::int64_t m_start = 0;
     std::int64_t m_last_draw = 0;
@@ -260,6 +274,45 @@ public:
 };
 
 } // namespace
+
+std::int64_t estimate_remaining_ms(const EtaInput& in)
+{
+    double mean = -1;
+    if (!in.ended_ms.empty()) {
+        double sum = 0;
+        for (std::int64_t ms : in.ended_ms) {
+            sum += static_cast<double>(ms);
+        }
+        mean = sum / static_cast<double>(in.ended_ms.size());
+    }
+    double running_sum = 0;
+    double longest = 0;
+    double seen_total = 0; // the running steps' expected whole durations, for a mean before any ended
+    int with_fraction = 0;
+    for (const EtaInput::Running& r : in.running) {
+        double rest;
+        if (r.fraction > 0.02) {
+            rest = static_cast<double>(r.elapsed_ms) * (1 - r.fraction) / r.fraction;
+            seen_total += static_cast<double>(r.elapsed_ms) / r.fraction;
+            ++with_fraction;
+        } else if (mean >= 0) {
+            rest = std::max(0.0, mean - static_cast<double>(r.elapsed_ms));
+        } else {
+            return -1;
+        }
+        running_sum += rest;
+        longest = std::max(longest, rest);
+    }
+    if (in.waiting > 0 && mean < 0) {
+        if (with_fraction == 0) {
+            return -1;
+        }
+        mean = seen_total / with_fraction;
+    }
+    double waiting_work = in.waiting > 0 ? mean * static_cast<double>(in.waiting) : 0.0;
+    double spread = (running_sum + waiting_work) / std::max(1, in.parallelism);
+    return static_cast<std::int64_t>(std::max(spread, longest) + 0.5);
+}
 
 std::unique_ptr<RunObserver> make_progress(ProgressMode mode, std::FILE* out)
 {
