@@ -3,7 +3,9 @@
 #include "core/util.hpp"
 #include "ports/task_store.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 namespace mlrun {
 
@@ -31,6 +33,17 @@ std::string xml_escape(std::string_view raw)
 }
 
 namespace {
+
+// ISO 8601 local time without a zone ("2026-11-22T11:46:03"), as the JUnit schema's timestamp wants.
+std::string format_iso8601_ms(std::int64_t ms)
+{
+    std::time_t secs = static_cast<std::time_t>(std::max<std::int64_t>(ms, 0) / 1000);
+    std::tm tm{};
+    localtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    return buf;
+}
 
 std::string seconds(const Json& node)
 {
@@ -111,7 +124,7 @@ void write_junit(const std::filesystem::path& path, TaskStore& store, const Json
            + std::to_string(skipped) + "\">\n";
     xml += "  <testsuite name=\"" + xml_escape(pipeline) + ".steps\" tests=\"" + std::to_string(steps)
            + "\" failures=\"" + std::to_string(failures) + "\" errors=\"0\" skipped=\"" + std::to_string(skipped)
-           + "\" timestamp=\"" + xml_escape(format_time_ms(run.value("started_ms", std::int64_t{0}))) + "\">\n";
+           + "\" timestamp=\"" + format_iso8601_ms(run.value("started_ms", std::int64_t{0})) + "\">\n";
     xml += "    <properties>\n      <property name=\"run_id\" value=\"" + xml_escape(run.value("id", ""))
            + "\"/>\n      <property name=\"smoke\" value=\"" + (run.value("smoke", false) ? "true" : "false")
            + "\"/>\n    </properties>\n";

@@ -5,9 +5,12 @@
 #include "app/pipeline_job.hpp"
 #include "app/task_ops.hpp"
 #include "core/template.hpp"
+#include "core/util.hpp"
 #include "ports/queue.hpp"
 
 #include <doctest/doctest.h>
+
+#include <regex>
 
 using namespace mlrun;
 using namespace mlrun::test;
@@ -70,7 +73,12 @@ TEST_CASE("app: run_pipeline_job gives the exit status as a value: 0 when it com
     REQUIRE(r.gates.size() == 1);
     CHECK_FALSE(r.gates_passed);
     CHECK(r.exit_status == 1);
-    CHECK(fs::exists(dir / "junit.xml"));
+    REQUIRE(fs::exists(dir / "junit.xml"));
+    // The suite's timestamp in the JUnit schema's ISO 8601 form.
+    std::string xml = mlrun::read_file(dir / "junit.xml");
+    std::smatch stamp;
+    REQUIRE(std::regex_search(xml, stamp, std::regex("timestamp=\"([^\"]*)\"")));
+    CHECK(std::regex_match(stamp[1].str(), std::regex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")));
 }
 
 TEST_CASE("app: clone with a queue uses the one enqueue path: a suggestion, and no stray draft when refused")
