@@ -2,6 +2,7 @@
 #include "cli.hpp"
 
 #include "app/model_ops.hpp"
+#include "core/util.hpp"
 
 #include <cstdio>
 
@@ -31,10 +32,51 @@ void add_model_commands(CLI::App& app, Cli& cli)
         });
     }
     {
-        auto* cmd = model->add_subcommand("show", "Show a model version (NAME or NAME:VERSION): metrics, lineage");
+        auto* cmd = model->add_subcommand("show", "Show a model version (NAME or NAME:VERSION): metrics, lineage "
+                                                  "(--json: the record)");
         auto ref = std::make_shared<std::string>();
+        auto json = std::make_shared<bool>(false);
         cmd->add_option("model", *ref, "NAME or NAME:VERSION")->required();
-        cmd->callback([&cli, ref] { std::printf("%s\n", find_model(cli.backends(), *ref).to_json().dump(2).c_str()); });
+        cmd->add_flag("--json", *json, "Print the model record as JSON, for scripts");
+        cmd->callback([&cli, ref, json] {
+            ModelRecord r = find_model(cli.backends(), *ref);
+            if (*json) {
+                std::printf("%s\n", r.to_json().dump(2).c_str());
+                return;
+            }
+            auto text = [](const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+            std::printf("model    %s v%d (%s)\n", r.name.c_str(), r.version, r.kind.c_str());
+            std::printf("task     %s (artifact %s)\n", r.task_id.c_str(), r.artifact.c_str());
+            std::printf("run      %s, recommended by %s\n", r.run_id.empty() ? "-" : r.run_id.c_str(),
+                        r.source_task.empty() ? "-" : r.source_task.c_str());
+            std::printf("created  %s\n", format_time_ms(r.created_ms).c_str());
+            if (!r.reason.empty()) {
+                std::printf("why      %s\n", r.reason.c_str());
+            }
+            if (!r.tags.empty()) {
+                std::string tags;
+                for (const std::string& t : r.tags) {
+                    tags += (tags.empty() ? "" : ", ") + t;
+                }
+                std::printf("tags     %s\n", tags.c_str());
+            }
+            std::vector<std::vector<std::string>> rows;
+            for (const auto& [key, value] : r.metrics.items()) {
+                char buf[64];
+                std::snprintf(buf, sizeof buf, "%.6g", value.is_number() ? value.get<double>() : 0.0);
+                rows.push_back({key, value.is_number() ? buf : text(value)});
+            }
+            if (!rows.empty()) {
+                std::printf("\n");
+                print_table({"METRIC", "VALUE"}, rows);
+            }
+            if (r.lineage.is_object() && !r.lineage.empty()) {
+                std::printf("\nlineage\n");
+                for (const auto& [key, value] : r.lineage.items()) {
+                    std::printf("  %-12s %s\n", key.c_str(), text(value).c_str());
+                }
+            }
+        });
     }
     {
         auto* cmd = model->add_subcommand("pull", "Copy a model's files to a folder (default ./NAME-vVERSION)");

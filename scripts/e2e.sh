@@ -74,6 +74,8 @@ check "second identical run is all cached" run 0 "$work/full2.log" pipeline run 
 check "no step ran again" sh -c "! grep -qE ': started on slot' '$work/full2.log'"
 check "identical leaderboard" bash -c "diff <(grep -E '^ +[0-9] ' '$work/full.log') <(grep -E '^ +[0-9] ' '$work/full2.log')"
 check "the model registry holds the recommended model" sh -c "'$mlrun' model list | grep -q examples-titanic"
+check "model show reads as text: name, version, metrics" sh -c "'$mlrun' model show examples-titanic | grep -qE '^model +examples-titanic v[0-9]+' && '$mlrun' model show examples-titanic | grep -qE '^METRIC'"
+check "model show --json is the record" sh -c "'$mlrun' model show examples-titanic --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"name\"] == \"examples-titanic\"'"
 
 # The reported test metrics equal scikit-learn's on the run's own predictions_test.csv.
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then

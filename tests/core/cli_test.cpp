@@ -366,17 +366,25 @@ TEST_CASE("cli: datasets store changed bytes only and `dataset get` gives the fi
     const std::string v2 = trim(c2.out);
     CHECK(v2 != v1);
 
-    RunResult show = run(dir, {"dataset", "show", v2});
+    RunResult show = run(dir, {"dataset", "show", v2, "--json"});
     REQUIRE(show.code == 0);
     Json rec = Json::parse(show.out);
     CHECK(rec["parent"] == v1);
     CHECK(rec["stored_bytes"] == 3500);
     CHECK(rec["total_size"] == 4000 + 3500 + 2000);
     CHECK(rec["files"].size() == 3);
-    CHECK(Json::parse(run(dir, {"dataset", "show", v1}).out)["stored_bytes"] == 9000);
+    CHECK(Json::parse(run(dir, {"dataset", "show", v1, "--json"}).out)["stored_bytes"] == 9000);
+    // Without --json, for people: the version among its name's, the parent, each file.
+    RunResult human = run(dir, {"dataset", "show", v2});
+    REQUIRE(human.code == 0);
+    CHECK(human.out.find("(version 2 of 2)") != std::string::npos);
+    CHECK(human.out.find("parent   " + v1) != std::string::npos);
+    CHECK(human.out.find("test.csv") != std::string::npos);
+    CHECK(human.out.find("{") == std::string::npos);
 
     RunResult list = run(dir, {"dataset", "list"});
     CHECK(list.code == 0);
+    CHECK(list.out.find("VERSION") != std::string::npos);
     CHECK(list.out.find(v1) != std::string::npos);
     CHECK(list.out.find(v2) != std::string::npos);
 
