@@ -131,6 +131,11 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
                     std::fprintf(stderr, "mlrun: gate failed: %s\n", g.message.c_str());
                 }
             }
+            if (result.status != "completed") {
+                // The reason also on stderr: CI logs and `2>err` keep it when stdout goes elsewhere.
+                std::fprintf(stderr, "mlrun: run %s %s%s\n", result.run_id.c_str(), result.status.c_str(),
+                             result.why.empty() ? "" : (": " + result.why).c_str());
+            }
             cli.exit_code = job.exit_status;
         });
     }

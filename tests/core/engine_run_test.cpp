@@ -199,6 +199,10 @@ TEST_CASE("engine: policy partial tolerates one failed fan-out node, strict does
     Json sr = load_run(b.ports(), run_id_of(s.out));
     CHECK(sr["status"] == "failed");
     CHECK(sr["why"].get<std::string>().find("train::true") != std::string::npos);
+    // The reason is on stderr too, for CI logs that keep only stderr.
+    CAPTURE(s.err);
+    CHECK(s.err.find("failed") != std::string::npos);
+    CHECK(s.err.find("train::true") != std::string::npos);
 
     // Partial with every fan-out node failing is a failed run.
     RunResult all = run_cli(dir, {"pipeline", "run", "-q", partial, "--set", "train.fail=[true]"});
