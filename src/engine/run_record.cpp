@@ -216,6 +216,12 @@ std::string explain_step(const Ports& b, const std::string& run_id, const std::s
     if (decision == "hit" || decision == "kept") {
         return out + "  reused because kind, params, input artifacts, data and mlrun version all matched\n";
     }
+    if (decision == "disabled") {
+        return out + "  the cache was not consulted (" + cache.value("reason", "") + "), so the step ran again\n";
+    }
+    if (decision == "rerun") {
+        return out + "  run again on purpose: " + cache.value("reason", "") + "\n";
+    }
     // Compare with the same step in the latest earlier run of this pipeline.
     std::optional<Json> before;
     for (const Json& r : list_runs(b)) {

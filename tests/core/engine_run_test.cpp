@@ -248,6 +248,11 @@ steps:
         CHECK_MESSAGE(state == "completed", name);
     }
     CHECK(b.store->list(TaskFilter{"", std::nullopt, "", third.run_id, ""}).size() == 4);
+    // explain says the cache was off, not that nothing had been recorded.
+    std::string off = explain_step(b.ports(), third.run_id, "prep");
+    CAPTURE(off);
+    CHECK(off.find("not consulted (--no-cache)") != std::string::npos);
+    CHECK(off.find("no completed task") == std::string::npos);
 
     PipelineOptions step_only = quiet_options();
     step_only.no_cache_steps = {"train"};
