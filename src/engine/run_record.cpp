@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 
 namespace mlrun {
 
@@ -270,6 +271,32 @@ std::string format_run(const Json& run)
         }
         depth[n["name"]] = d;
     }
+    // Fan-out nodes per step ("train" -> 3), so a join can name "train::*" instead of each node.
+    std::map<std::string, size_t> nodes_of_step;
+    for (const Json& n : run["nodes"]) {
+        std::string name = n["name"];
+        nodes_of_step[name.substr(0, name.find("::"))]++;
+    }
+    // A node with several parents is drawn under the last; the others are named after it.
+    auto joined_parents = [&](const Json& parents) {
+        std::map<std::string, size_t> per_step;
+        for (const Json& p : parents) {
+            std::string name = p;
+            per_step[name.substr(0, name.find("::"))]++;
+        }
+        std::string text;
+        std::set<std::string> done;
+        for (const Json& p : parents) {
+            std::string name = p;
+            std::string step = name.substr(0, name.find("::"));
+            bool whole = name != step && per_step[step] == nodes_of_step[step];
+            std::string label = whole ? step + "::*" : name;
+            if (done.insert(label).second) {
+                text += (text.empty() ? "" : ", ") + label;
+            }
+        }
+        return text;
+    };
     for (const Json& n : run["nodes"]) {
         std::string name = n["name"];
         int d = depth[name];
@@ -290,6 +317,9 @@ std::string format_run(const Json& run)
         std::snprintf(line, sizeof line, "%-34s %-10s %10s  %-8s %s", label.c_str(), state.c_str(), dur.c_str(), metric,
                       n.value("task_id", "").c_str());
         out += line;
+        if (n["parents"].is_array() && n["parents"].size() > 1) {
+            out += "  after " + joined_parents(n["parents"]);
+        }
         std::string reason = n.value("reason", "");
         // A dry run's "would run" is the one reason a completed step shows.
         if (!reason.empty() && ((state != "completed" && state != "cached") || reason.rfind("dry run", 0) == 0)) {

@@ -90,6 +90,15 @@ steps:
     REQUIRE(show.code == 0);
     CHECK(show.out.find("train::a") != std::string::npos);
     CHECK(show.out.find("completed") != std::string::npos);
+    // The join is drawn under its last parent and names all of them.
+    std::string summary_line;
+    for (const std::string& line : lines_of(show.out)) {
+        if (line.find("summary") != std::string::npos) {
+            summary_line = line;
+        }
+    }
+    CAPTURE(show.out);
+    CHECK(summary_line.find("after train::*") != std::string::npos);
 }
 
 TEST_CASE("engine: trigger rules and optional steps")
