@@ -73,7 +73,14 @@ void add_model_commands(CLI::App& app, Cli& cli)
             if (r.lineage.is_object() && !r.lineage.empty()) {
                 std::printf("\nlineage\n");
                 for (const auto& [key, value] : r.lineage.items()) {
-                    std::printf("  %-12s %s\n", key.c_str(), text(value).c_str());
+                    std::string shown = text(value);
+                    if (shown.empty() || shown == "null") {
+                        continue;
+                    }
+                    if (shown.size() > 100) {
+                        shown = shown.substr(0, 97) + "... (--json for all)";
+                    }
+                    std::printf("  %-16s %s\n", key.c_str(), shown.c_str());
                 }
             }
         });

@@ -59,7 +59,8 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         cmd->add_flag("--no-cache", args->request.options.no_cache, "Run every step even if a cached result exists");
         cmd->add_option("--no-cache-step", args->request.options.no_cache_steps,
                         "Run this step (or train::x node) even if cached");
-        cmd->add_option("--resume", args->request.options.resume_run, "Rerun only what did not complete in this run");
+        cmd->add_option("--resume", args->request.options.resume_run,
+                        "Rerun only what did not complete in this run (an id, a prefix, or `last`)");
         cmd->add_flag("--smoke", args->request.options.smoke,
                       "Apply the file's smoke profile (small data, few epochs) for CI");
         cmd->add_flag("--dry-run,-n", args->request.options.dry_run,
@@ -143,7 +144,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         auto* cmd = pipeline->add_subcommand("show", "Show a run's DAG with each step's status, duration and metric");
         auto id = std::make_shared<std::string>();
         auto json = std::make_shared<bool>(false);
-        cmd->add_option("run", *id, "Run id (or a unique prefix)")->required();
+        cmd->add_option("run", *id, "Run id, a unique prefix of one, or `last`")->required();
         cmd->add_flag("--json", *json, "The run record as JSON");
         cmd->callback([&cli, id, json] {
             Json run = load_run(cli.backends().ports(), *id);
@@ -178,7 +179,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
                                              "Tell why a step of a run was or was not reused from the cache");
         auto id = std::make_shared<std::string>();
         auto step = std::make_shared<std::string>();
-        cmd->add_option("run", *id, "Run id")->required();
+        cmd->add_option("run", *id, "Run id, a unique prefix of one, or `last`")->required();
         cmd->add_option("step", *step, "Step name, e.g. train::mlp")->required();
         cmd->callback(
             [&cli, id, step] { std::printf("%s", explain_step(cli.backends().ports(), *id, *step).c_str()); });

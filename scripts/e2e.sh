@@ -123,6 +123,9 @@ check "--resume completes the killed run" run 0 "$work/resume.log" pipeline run 
 check "resume kept the finished preprocess step" sh -c "'$mlrun' pipeline show $killed_run --json | grep -q '$prep_before'"
 check "resume reran the unfinished model" grep -q 'train::cnn: started' "$work/resume.log"
 
+# 8. The README tour, exactly as written.
+check "the README tour runs as written" sh -c "scripts/readme_tour.sh '${BUILD_DIR:-build}' >'$work/tour.log' 2>&1 || { tail -15 '$work/tour.log' | sed 's/^/      | /'; exit 1; }"
+
 # 7. Digits (images) smoke run.
 check "digits smoke run completes" run 0 "$work/digits.log" pipeline run examples/digits/pipeline.yaml --smoke
 

@@ -105,6 +105,13 @@ std::string resolve_run(const Ports& b, const std::string& id_or_prefix)
     if (hits.size() == 1) {
         return hits.front();
     }
+    if (hits.empty() && id_or_prefix == "last") {
+        // Ids sort by creation time, so the newest run has the greatest.
+        if (ids.empty()) {
+            throw UsageError("no pipeline run yet, so there is no \"last\" run");
+        }
+        return *std::max_element(ids.begin(), ids.end());
+    }
     if (hits.empty()) {
         throw UsageError("unknown run \"" + id_or_prefix + "\" (see `mlrun pipeline list`)");
     }

@@ -44,7 +44,7 @@ Json run_record_json(const RunRecordHeader& header, const Plan& plan, const std:
 
 // The run record with each node's live task state overlaid (for show/list during a run).
 Json load_run(const Ports& b, const std::string& run_id);
-// Resolves a run id or unique prefix; UsageError when unknown.
+// Resolves a run id, a unique prefix of one, or "last" (the newest run); UsageError when unknown.
 std::string resolve_run(const Ports& b, const std::string& id_or_prefix);
 std::vector<Json> list_runs(const Ports& b);
 // Why a step was or was not reused (pipeline explain).
