@@ -99,6 +99,10 @@ steps:
     }
     CAPTURE(show.out);
     CHECK(summary_line.find("after train::*") != std::string::npos);
+    // `last` names the newest run.
+    RunResult last = run_cli(dir, {"pipeline", "show", "last"});
+    REQUIRE(last.code == 0);
+    CHECK(last.out.find("run " + run_id) == 0);
 }
 
 TEST_CASE("engine: trigger rules and optional steps")
