@@ -86,7 +86,9 @@ void add_model_commands(CLI::App& app, Cli& cli)
         });
     }
     {
-        auto* cmd = model->add_subcommand("pull", "Copy a model's files to a folder (default ./NAME-vVERSION)");
+        auto* cmd = model->add_subcommand(
+            "pull",
+            "Write a bundle that scores raw rows (model, transform, record) to a folder (default ./NAME-vVERSION)");
         auto ref = std::make_shared<std::string>();
         auto to = std::make_shared<std::string>();
         cmd->add_option("model", *ref, "NAME or NAME:VERSION")->required();

@@ -75,6 +75,9 @@ check "no step ran again" sh -c "! grep -qE ': started on slot' '$work/full2.log
 check "identical leaderboard" bash -c "diff <(grep -E '^ +[0-9] ' '$work/full.log') <(grep -E '^ +[0-9] ' '$work/full2.log')"
 check "the model registry holds the recommended model" sh -c "'$mlrun' model list | grep -q examples-titanic"
 check "model show reads as text: name, version, metrics" sh -c "'$mlrun' model show examples-titanic | grep -qE '^model +examples-titanic v[0-9]+' && '$mlrun' model show examples-titanic | grep -qE '^METRIC'"
+"$mlrun" model pull examples-titanic --to "$work/bundle" >/dev/null
+bundle_task=$(MLRUN_HOME="$work/elsewhere" "$mlrun" task create inference --set model.bundle="$work/bundle" --set data.path="$root/examples/titanic/titanic3.arff")
+check "a pulled bundle scores raw rows in an empty store" sh -c "MLRUN_HOME='$work/elsewhere' '$mlrun' task run $bundle_task >'$work/bundle.log' 2>&1 && grep -q 'inference: accuracy' '$work/bundle.log'"
 check "model show --json is the record" sh -c "'$mlrun' model show examples-titanic --json | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"name\"] == \"examples-titanic\"'"
 
 # The reported test metrics equal scikit-learn's on the run's own predictions_test.csv.

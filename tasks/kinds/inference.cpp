@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 
 namespace mlrun::kinds {
 
@@ -121,14 +123,39 @@ void run_inference(TaskContext& ctx)
 {
     const Json& params = ctx.task.params;
     ctx.stage("load", 0, 4);
-    const std::string model_task_id = find_model_task(ctx);
-    const Task trained = ctx.inputs().get_task(model_task_id);
-    const Task prep = find_preprocess_task(ctx, trained);
-    ctx.say("inference: model of task " + trained.id + " (" + trained.name + "), transform of task " + prep.id);
+    // A pulled bundle (`mlrun model pull`): model/ and transform.json side by side, no store needed.
+    const std::string bundle = text_param(params, "model.bundle");
+    std::string model_task_id;
+    std::optional<Task> prep;
+    std::filesystem::path model_path;
+    std::filesystem::path transform_path;
+    if (!bundle.empty()) {
+        std::filesystem::path dir = bundle;
+        if (dir.is_relative() && !text_param(params, "base_dir").empty()) {
+            dir = std::filesystem::path(text_param(params, "base_dir")) / dir;
+        }
+        model_path = dir / "model";
+        transform_path = dir / "transform.json";
+        if (!std::filesystem::is_directory(model_path) || !std::filesystem::is_regular_file(transform_path)) {
+            throw UsageError("model.bundle " + dir.string()
+                             + ": not a model bundle (needs model/ and transform.json, as `mlrun model pull` writes)");
+        }
+        const std::filesystem::path bundle_json = dir / "bundle.json";
+        if (std::filesystem::is_regular_file(bundle_json)) {
+            model_task_id = Json::parse(read_file(bundle_json), nullptr, false).value("task_id", "");
+        }
+        ctx.say("inference: model and transform of bundle " + dir.string());
+    } else {
+        model_task_id = find_model_task(ctx);
+        const Task trained = ctx.inputs().get_task(model_task_id);
+        prep = find_preprocess_task(ctx, trained);
+        ctx.say("inference: model of task " + trained.id + " (" + trained.name + "), transform of task " + prep->id);
+        model_path = ctx.inputs().fetch_artifact(trained.id, "model");
+        transform_path = ctx.inputs().fetch_artifact(prep->id, "transform.json");
+    }
 
     Json card;
-    const std::unique_ptr<ml::Model> model = ml::load_model(ctx.inputs().fetch_artifact(trained.id, "model"), &card);
-    const std::filesystem::path transform_path = ctx.inputs().fetch_artifact(prep.id, "transform.json");
+    const std::unique_ptr<ml::Model> model = ml::load_model(model_path, &card);
     Json transform_json;
     try {
         transform_json = Json::parse(read_file(transform_path));
@@ -148,11 +175,13 @@ void run_inference(TaskContext& ctx)
     const bool has_own = own && own->is_object() && (set_in("path") || set_in("dataset_id"));
     if (has_own) {
         data = *own;
+    } else if (!prep) {
+        throw UsageError("model.bundle needs data to score: set data.path or data.dataset_id");
     } else {
-        if (const Json* p = get_path(prep.params, "data"); p && p->is_object()) {
+        if (const Json* p = get_path(prep->params, "data"); p && p->is_object()) {
             data = *p;
         }
-        base_dir = text_param(prep.params, "base_dir");
+        base_dir = text_param(prep->params, "base_dir");
         if (own && own->is_object() && own->contains("limit")) {
             data["limit"] = (*own)["limit"];
         }
@@ -207,9 +236,10 @@ void run_inference(TaskContext& ctx)
     const ml::Matrix proba = model->predict_proba(set.x);
     const double batch_s = std::chrono::duration<double>(Clock::now() - t0).count();
     if (proba.rows != set.x.rows || proba.cols != n_classes) {
-        throw TaskFailed("model of task " + trained.id + " returned " + std::to_string(proba.rows) + "x"
-                         + std::to_string(proba.cols) + " probabilities for " + std::to_string(set.x.rows)
-                         + " rows and " + std::to_string(n_classes) + " classes (transform and model do not match)");
+        throw TaskFailed("model " + (model_task_id.empty() ? model_path.string() : "of task " + model_task_id)
+                         + " returned " + std::to_string(proba.rows) + "x" + std::to_string(proba.cols)
+                         + " probabilities for " + std::to_string(set.x.rows) + " rows and " + std::to_string(n_classes)
+                         + " classes (transform and model do not match)");
     }
     // Per-row latency: one row at a time, on evenly spaced rows.
     std::vector<double> latency_ms;
@@ -264,7 +294,7 @@ void run_inference(TaskContext& ctx)
     t.log_value("rows_per_s", rows_per_s);
     t.log_value("latency_ms_p50", percentile(latency_ms, 0.50));
     t.log_value("latency_ms_p99", percentile(latency_ms, 0.99));
-    t.log_value("model_task_id", trained.id);
+    t.log_value("model_task_id", model_task_id);
     if (!y_known.empty()) {
         ml::Matrix known(static_cast<std::int64_t>(known_rows.size()), proba.cols);
         for (std::size_t k = 0; k < known_rows.size(); ++k) {
@@ -274,7 +304,7 @@ void run_inference(TaskContext& ctx)
         }
         Json metrics = ml::all_metrics(y_known, known);
         metrics["unlabelled_rows"] = static_cast<std::int64_t>(proba.rows) - static_cast<std::int64_t>(y_known.size());
-        const Json doc{{"data", src.path.string()}, {"model_task_id", trained.id}, {"metrics", metrics}};
+        const Json doc{{"data", src.path.string()}, {"model_task_id", model_task_id}, {"metrics", metrics}};
         write_file_atomic(dir / "metrics.json", doc.dump(2) + "\n");
         t.log_artifact("metrics.json", dir / "metrics.json");
         t.log_value("metrics", metrics);
