@@ -4,6 +4,7 @@
 #include "app/model_ops.hpp"
 #include "core/util.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace mlrun::cli {
@@ -13,10 +14,18 @@ void add_model_commands(CLI::App& app, Cli& cli)
     CLI::App* model = app.add_subcommand("model", "The model registry: recommended models with lineage");
     model->require_subcommand(1);
     {
-        auto* cmd = model->add_subcommand("list", "List registered model versions");
-        cmd->callback([&cli] {
+        auto* cmd = model->add_subcommand("list", "List registered model versions (smoke runs' hidden; --all)");
+        auto all = std::make_shared<bool>(false);
+        cmd->add_flag("--all", *all, "Also the versions CI smoke runs registered (tagged smoke)");
+        cmd->callback([&cli, all] {
             std::vector<std::vector<std::string>> rows;
+            size_t hidden = 0;
             for (const ModelRecord& r : list_models(cli.backends())) {
+                bool smoke = std::find(r.tags.begin(), r.tags.end(), "smoke") != r.tags.end();
+                if (smoke && !*all) {
+                    ++hidden;
+                    continue;
+                }
                 std::string metric;
                 for (const char* m : {"roc_auc", "accuracy"}) {
                     if (r.metrics.contains(m) && r.metrics[m].is_number()) {
@@ -26,9 +35,14 @@ void add_model_commands(CLI::App& app, Cli& cli)
                         break;
                     }
                 }
-                rows.push_back({r.name, std::to_string(r.version), r.kind, r.task_id, metric, age(r.created_ms)});
+                rows.push_back({r.name, std::to_string(r.version) + (smoke ? " (smoke)" : ""), r.kind, r.task_id,
+                                metric, age(r.created_ms)});
             }
             print_table({"NAME", "VERSION", "KIND", "TASK", "METRIC", "CREATED"}, rows);
+            if (hidden > 0) {
+                std::printf("(%zu version%s from smoke runs hidden: --all shows them)\n", hidden,
+                            hidden == 1 ? "" : "s");
+            }
         });
     }
     {

@@ -127,13 +127,26 @@ ModelRecord TaskRecorder::register_model(ModelRecord record)
 {
     check_name(record.name, "model name");
     record.created_ms = now_ms();
+    bool existed = false;
     m_ports.store->update_record("models", record.name, [&](Json& j) {
         if (j.is_null()) {
             j = Json{{"name", record.name}, {"versions", Json::array()}};
         }
+        // One version per training task: a rerun or a concurrent run recommending the same
+        // trained model gets the version already registered for it.
+        for (const Json& v : j["versions"]) {
+            if (v.value("task_id", "") == record.task_id && v.value("artifact", "") == record.artifact) {
+                record = ModelRecord::from_json(v);
+                existed = true;
+                return;
+            }
+        }
         record.version = static_cast<int>(j["versions"].size()) + 1;
         j["versions"].push_back(record.to_json());
     });
+    if (existed) {
+        return record;
+    }
     std::lock_guard<std::mutex> lock(m_mutex);
     require(m_ports.sinks[0]->model_registered(record));
     for (std::size_t i = 1; i < m_ports.sinks.size(); ++i) {

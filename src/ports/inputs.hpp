@@ -24,7 +24,7 @@ public:
     virtual std::filesystem::path fetch_dataset(const std::string& dataset_id) = 0;
     virtual std::vector<Scalar> scalars(const std::string& task_id) = 0;
     virtual std::vector<ModelRecord> models(const std::string& name = "") = 0;
-    // version 0 = the latest.
+    // version 0 = the latest not tagged "smoke" (a CI smoke run's), else the latest smoke one.
     virtual std::optional<ModelRecord> model(const std::string& name, int version = 0) = 0;
 };
 

@@ -27,7 +27,8 @@ public:
     // Copies a file or a folder (every file in it, as name/relative) into the task's
     // artifacts, atomically, and records size, sha256 and content type.
     virtual ArtifactRecord log_artifact(const std::string& name, const std::filesystem::path& source) = 0;
-    // Assigns the next version of record.name and stores it.
+    // Assigns the next version of record.name and stores it; a model (task_id + artifact)
+    // registered before gets that version back and nothing is stored or mirrored twice.
     virtual ModelRecord register_model(ModelRecord record) = 0;
     // Records a child of this task (a search trial) as its own task, with this task's run,
     // project and tags. Returns its id.

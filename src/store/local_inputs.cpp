@@ -4,6 +4,8 @@
 #include "core/util.hpp"
 #include "store/folder_store.hpp"
 
+#include <algorithm>
+
 namespace mlrun {
 
 Task LocalInputs::get_task(const std::string& task_id)
@@ -58,6 +60,11 @@ std::optional<ModelRecord> LocalInputs::model(const std::string& name, int versi
         return std::nullopt;
     }
     if (version <= 0) {
+        for (auto it = all.rbegin(); it != all.rend(); ++it) {
+            if (std::find(it->tags.begin(), it->tags.end(), "smoke") == it->tags.end()) {
+                return *it;
+            }
+        }
         return all.back();
     }
     for (const ModelRecord& r : all) {

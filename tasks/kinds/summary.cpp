@@ -320,6 +320,9 @@ void run_summary(TaskContext& ctx)
         record.artifact = "model";
         record.metrics = best.at("test");
         record.tags = {"recommended"};
+        if (std::find(ctx.task.tags.begin(), ctx.task.tags.end(), "smoke") != ctx.task.tags.end()) {
+            record.tags.push_back("smoke"); // `model list` hides it; `NAME` alone never means it if another exists
+        }
         record.lineage = model_lineage(ctx, training);
         record.created_ms = now_ms();
         record.reason = board.recommended.at("reason").get<std::string>();

@@ -270,3 +270,47 @@ TEST_CASE("sinks: an abort written by another process meanwhile stands over the 
     CHECK(b.store->get(draft.id).status == Status::aborted);
     CHECK(b.store->get(draft.id).values.at("value") == 1);
 }
+
+TEST_CASE("sinks: registering one trained model twice gives one version; a smoke version never shadows a real one")
+{
+    // A kind that registers what its params say: (task_id, tags) pairs, in order.
+    static std::once_flag once;
+    std::call_once(once, [] {
+        KindRegistry::instance().add("test_registering", [](TaskContext& ctx) {
+            for (const Json& m : ctx.task.params["models"]) {
+                ModelRecord r;
+                r.name = "reg";
+                r.task_id = m["task"];
+                r.artifact = "model";
+                r.tags = m["tags"].get<std::vector<std::string>>();
+                ModelRecord stored = ctx.report().register_model(r);
+                ctx.report().log_value("v_" + m["task"].get<std::string>(), stored.version);
+            }
+        });
+    });
+    TempDir dir;
+    Backends b = engine_backends(dir);
+    Ports ports = b.ports();
+    auto owned = std::make_unique<RecordingSink>();
+    RecordingSink& mirror = *owned;
+    b.sinks.push_back(std::move(owned));
+    ports.sinks.push_back(&mirror);
+
+    Task draft;
+    draft.kind = "test_registering";
+    draft.name = "registering";
+    draft.params = Json{{"models", Json::array({Json{{"task", "t1"}, {"tags", {"recommended"}}},
+                                                Json{{"task", "t1"}, {"tags", {"recommended"}}},
+                                                Json{{"task", "t2"}, {"tags", {"recommended", "smoke"}}}})}};
+    b.store->create(draft);
+    Task ended = run_task(ports, start_task(*b.store, draft.id), RunOptions{});
+    REQUIRE(ended.status == Status::completed);
+    CHECK(ended.values.at("v_t1") == 1); // the second registration got the first one's version
+    CHECK(ended.values.at("v_t2") == 2);
+    CHECK(b.inputs->models("reg").size() == 2);
+    CHECK(mirror.of("model").size() == 2); // and was not mirrored again
+    // "reg" alone means the newest version that no smoke run made; an explicit version any.
+    REQUIRE(b.inputs->model("reg", 0));
+    CHECK(b.inputs->model("reg", 0)->task_id == "t1");
+    CHECK(b.inputs->model("reg", 2)->task_id == "t2");
+}
