@@ -181,7 +181,8 @@ TEST_CASE("titanic --tracking: experiment, nested runs with full histories and a
     CAPTURE(second.out);
     CAPTURE(second.err);
     REQUIRE(second.code == 0);
-    CHECK(second.out.find("gate passed: baseline roc_auc drop <= 1 (vs model " + k_model + "@recommended (version 1))")
+    CHECK(second.out.find("gate passed: baseline roc_auc drop <= 1.0000 (vs model " + k_model
+                          + "@recommended (version 1))")
           != std::string::npos);
     versions = fake.versions(k_model);
     REQUIRE(versions.size() == 2);
