@@ -78,6 +78,9 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
                         "An earlier run to compare the recommended model with (see --max-drop)");
         cmd->add_option("--max-drop", args->request.max_drop,
                         "Largest allowed drop against --baseline: METRIC=AMOUNT, e.g. roc_auc=0.02");
+        cmd->add_option("--baseline-model", args->request.baseline_model,
+                        "A registered model version on the MLflow server to compare with, by alias: "
+                        "NAME@ALIAS, e.g. titanic@recommended (see --max-drop)");
         cmd->add_option("--queue", args->request.queue,
                         "Send the steps to agents on this queue (not implemented yet: runs are local)");
         cmd->add_option("--junit", args->request.junit,
@@ -94,6 +97,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             request.options.cancel = &interrupted();
             request.options.observer = progress.get();
             request.options.templates_dir = cli.templates_dir;
+            request.tracking = cli.backend_options.tracking;
             PipelineJobResult job = run_pipeline_job(cli.running_backends(), request);
             const PipelineResult& result = job.run;
             if (request.options.dry_run) {

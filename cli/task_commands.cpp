@@ -7,6 +7,7 @@
 #include "core/results.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
+#include "engine/environment.hpp"
 #include "engine/task_runner.hpp"
 #include "ports/queue.hpp"
 #include "ports/task_store.hpp"
@@ -60,6 +61,14 @@ void print_task(Backends& b, const Task& t)
     row("mlflow", mirror_line(task_mirror_state(*b.store, t)));
     if (!t.error.empty()) {
         row("error", t.error + (t.exit_code ? " [exit code " + std::to_string(t.exit_code) + "]" : ""));
+    }
+    if (const Json env = stored_environment(*b.store, t.id); !env.empty()) {
+        // One line per entry of the environment record ("git.commit = ...").
+        std::printf("environment:\n");
+        const Json flat_env = flatten(env);
+        for (auto& [k, v] : flat_env.items()) {
+            std::printf("  %s = %s\n", k.c_str(), short_json(v).c_str());
+        }
     }
     std::printf("params:\n");
     const Json flat_params = flatten(redact_secrets(t.params));
@@ -246,6 +255,9 @@ void add_task_commands(CLI::App& app, Cli& cli)
             if (*json) {
                 Json j = t.to_json();
                 j["params"] = redact_secrets(j["params"]);
+                if (Json env = stored_environment(*cli.backends().store, t.id); !env.empty()) {
+                    j["environment"] = std::move(env); // kept beside the record, shown with it
+                }
                 std::printf("%s\n", dump_json(j, 2).c_str());
             } else {
                 print_task(cli.backends(), t);

@@ -143,7 +143,10 @@ std::vector<GateResult> check_baseline(const Json& current, const Json& baseline
     const Json* before = recommended_row(baseline);
     for (const auto& [metric, allowed] : max_drop) {
         GateResult r;
-        r.name = "baseline " + metric + " drop <= " + num(allowed) + " (vs run " + baseline_run + ")";
+        // A registry baseline is named NAME@ALIAS (app/sync.hpp), a run by its id.
+        const bool model = baseline_run.find('@') != std::string::npos;
+        r.name = "baseline " + metric + " drop <= " + num(allowed) + (model ? " (vs model " : " (vs run ")
+                 + baseline_run + ")";
         if (!now || !before) {
             r.message = std::string("no recommended model in the ")
                         + (!now ? "current run" : "baseline run " + baseline_run);

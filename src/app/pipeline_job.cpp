@@ -1,6 +1,7 @@
 #include "app/pipeline_job.hpp"
 
 #include "app/ci_reports.hpp"
+#include "app/sync.hpp"
 #include "app/wiring.hpp"
 #include "core/error.hpp"
 #include "core/util.hpp"
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 namespace mlrun {
 
@@ -53,14 +55,22 @@ PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
     if (!request.file.empty()) {
         check_gate_metrics(load_pipeline(request.file).gates, request.file + ": ");
     }
-    if (!max_drop.empty() && request.baseline.empty()) {
-        throw UsageError("--max-drop needs --baseline RUN");
+    if (!max_drop.empty() && request.baseline.empty() && request.baseline_model.empty()) {
+        throw UsageError("--max-drop needs --baseline RUN or --baseline-model NAME@ALIAS");
     }
     if (!request.baseline.empty() && max_drop.empty()) {
         throw UsageError("--baseline needs at least one --max-drop METRIC=AMOUNT");
     }
+    if (!request.baseline_model.empty() && max_drop.empty()) {
+        throw UsageError("--baseline-model needs at least one --max-drop METRIC=AMOUNT");
+    }
     Ports ports = b.ports();
     std::string baseline_run = request.baseline.empty() ? "" : resolve_run(ports, request.baseline);
+    // Read now, before any step: this run's own model may move the alias when it ends.
+    std::optional<RegistryBaseline> baseline_model;
+    if (!request.baseline_model.empty()) {
+        baseline_model = fetch_registry_baseline(request.tracking, request.baseline_model);
+    }
     // Reports are written after the run: refuse a folder that does not exist now.
     for (const std::string& out : {request.junit, request.summary_md}) {
         if (out.empty()) {
@@ -86,6 +96,11 @@ PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
     if (!baseline_run.empty()) {
         std::vector<GateResult> drops = check_baseline(
             result.leaderboard, run_leaderboard(b, load_run(ports, baseline_run)), baseline_run, max_drop);
+        result.gates.insert(result.gates.end(), drops.begin(), drops.end());
+    }
+    if (baseline_model) {
+        std::vector<GateResult> drops = check_baseline(result.leaderboard, baseline_model->leaderboard,
+                                                       baseline_model->label, max_drop);
         result.gates.insert(result.gates.end(), drops.begin(), drops.end());
     }
     result.gates_passed = std::all_of(result.gates.begin(), result.gates.end(),

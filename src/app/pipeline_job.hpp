@@ -19,6 +19,8 @@ struct PipelineJobRequest {
     bool gate_each = false;            // every ranked model, not only the recommended one
     std::string baseline;              // an earlier run (id or prefix)
     std::vector<std::string> max_drop; // METRIC=AMOUNT against the baseline
+    std::string baseline_model;        // NAME@ALIAS on the MLflow registry (app/sync.hpp)
+    std::string tracking;              // --tracking, for baseline_model ("" = the environment's)
     std::string junit;                 // report paths, "" for none
     std::string summary_md;
     std::string queue; // agents: not implemented yet (UsageError)
@@ -33,7 +35,8 @@ struct PipelineJobResult {
 };
 
 // Checks all input before anything runs (UsageError: bad gate or max-drop syntax, a
-// baseline without drops or the reverse, an unknown baseline run, a report folder that
+// baseline without drops or the reverse, an unknown baseline run, an unknown baseline model
+// or alias on the tracking server, a report folder that
 // does not exist); then runs, checks and writes the reports.
 PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request);
 

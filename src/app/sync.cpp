@@ -3,12 +3,14 @@
 #include "app/uri.hpp"
 #include "app/wiring.hpp"
 #include "core/error.hpp"
+#include "engine/environment.hpp"
 #include "ports/inputs.hpp"
 #include "tracking/mlflow_client.hpp"
 #include "tracking/mlflow_sink.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -79,12 +81,12 @@ public:
     Outcome run_started(const Json& run) override
     {
         restore_once(run_key(run.value("id", "")), false);
-        return m_sink->run_started(run);
+        return m_sink->run_started(with_git_commit(run));
     }
     Outcome run_ended(const Json& run) override
     {
         restore_once(run_key(run.value("id", "")), false);
-        return m_sink->run_ended(run);
+        return m_sink->run_ended(with_git_commit(run));
     }
     Outcome task_started(const Task& task) override
     {
@@ -94,20 +96,34 @@ public:
         if (!task.parent.empty()) {
             restore_once(task.parent, false);
         }
+        give_environment(task.id);
         return m_sink->task_started(task);
     }
     Outcome task_ended(const Task& task) override
     {
         restore_once(task.id, false);
+        give_environment(task.id);
+        pick_up_outside_reports(task);
         return m_sink->task_ended(task);
     }
     Outcome scalars(const std::string& task_id, const std::vector<Scalar>& batch) override
     {
+        {
+            std::lock_guard<std::mutex> lk(m_mu);
+            std::vector<std::uint64_t>& given = m_given[task_id];
+            for (const Scalar& s : batch) {
+                given.push_back(fingerprint(s));
+            }
+        }
         return m_sink->scalars(task_id, batch);
     }
     Outcome artifact(const std::string& task_id, const ArtifactRecord& record,
                      const std::filesystem::path& stored) override
     {
+        {
+            std::lock_guard<std::mutex> lk(m_mu);
+            m_given_artifacts[task_id].insert(record.name);
+        }
         return m_sink->artifact(task_id, record, stored);
     }
     Outcome model_registered(const ModelRecord& record) override { return m_sink->model_registered(record); }
@@ -142,15 +158,129 @@ public:
         }
         if (restarted) {
             cursor = Json{{"experiment_id", str_of(*cursor, "experiment_id")}, {"run_id", str_of(*cursor, "run_id")}};
+        } else if (str_of(*cursor, "scalars_order") == "mixed") {
+            // The sent prefix is in the mirror's order, not the store's: send every point
+            // again (the server keeps one of each exact re-send).
+            (*cursor)["scalars_sent"] = 0;
+            std::lock_guard<std::mutex> lk(m_mu);
+            m_mixed.insert(key);
         }
         m_sink->restore_cursor(key, *cursor);
     }
 
 private:
-    void save(const std::string& key, const Json& cursor)
+    // Identity of a scalar as stored (title, series, step, value, timestamp), for matching
+    // what the mirror was given against what the store holds.
+    static std::uint64_t fingerprint(const Scalar& s)
     {
-        if (cursor.is_null()) {
+        std::uint64_t bits = 0;
+        std::memcpy(&bits, &s.value, sizeof bits);
+        std::uint64_t h = std::hash<std::string>{}(s.title) * 0x9E3779B97F4A7C15ULL;
+        h ^= std::hash<std::string>{}(s.series) + 0x7F4A7C159E3779B9ULL + (h << 6) + (h >> 2);
+        for (std::uint64_t v :
+             {static_cast<std::uint64_t>(s.iteration), bits, static_cast<std::uint64_t>(s.timestamp_ms)}) {
+            h ^= v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+        }
+        return h;
+    }
+
+    // The run record with "git_commit" of its pipeline file's repository, when it has one.
+    static Json with_git_commit(const Json& run)
+    {
+        const std::string file = run.is_object() ? run.value("file", "") : "";
+        if (file.empty()) {
+            return run;
+        }
+        const Json git = git_state(file);
+        if (!git.is_object() || !git.contains("commit")) {
+            return run;
+        }
+        Json out = run;
+        out["git_commit"] = git["commit"];
+        return out;
+    }
+
+    void give_environment(const std::string& task_id)
+    {
+        Json env = stored_environment(m_store, task_id);
+        if (!env.empty()) {
+            m_sink->set_environment(task_id, env);
+        }
+    }
+
+    // What a task's exec children reported with `mlrun log scalar|artifact` went straight to
+    // the store, past the recorder: at the task's end, the scalars and artifacts the store
+    // holds but the mirror was never given are given now (before the end, so the final
+    // status follows them). Their order in the mirror then differs from the store's: the
+    // cursor says so ("scalars_order": "mixed") and a later sync re-sends every point.
+    void pick_up_outside_reports(const Task& task)
+    {
+        std::vector<std::uint64_t> given;
+        std::set<std::string> given_artifacts;
+        {
+            std::lock_guard<std::mutex> lk(m_mu);
+            given.swap(m_given[task.id]);
+            m_given.erase(task.id);
+            given_artifacts.swap(m_given_artifacts[task.id]);
+            m_given_artifacts.erase(task.id);
+        }
+        try {
+            for (const ArtifactRecord& a : task.artifacts) {
+                if (!given_artifacts.count(a.name)) {
+                    if (std::optional<std::filesystem::path> path = m_store.artifact_path(task.id, a.name)) {
+                        (void)m_sink->artifact(task.id, a, *path);
+                    }
+                }
+            }
+            const std::vector<Scalar> stored = m_store.read_scalars(task.id);
+            if (stored.size() <= given.size()) {
+                return;
+            }
+            std::sort(given.begin(), given.end());
+            std::vector<bool> used(given.size(), false);
+            std::vector<Scalar> extra;
+            for (const Scalar& s : stored) {
+                const std::uint64_t f = fingerprint(s);
+                auto it = std::lower_bound(given.begin(), given.end(), f);
+                while (it != given.end() && *it == f && used[static_cast<std::size_t>(it - given.begin())]) {
+                    ++it;
+                }
+                if (it != given.end() && *it == f) {
+                    used[static_cast<std::size_t>(it - given.begin())] = true;
+                } else {
+                    extra.push_back(s);
+                }
+            }
+            if (extra.empty()) {
+                return;
+            }
+            {
+                std::lock_guard<std::mutex> lk(m_mu);
+                m_mixed.insert(task.id);
+            }
+            for (std::size_t i = 0; i < extra.size(); i += k_replay_batch) {
+                const auto end = extra.begin()
+                                 + static_cast<std::ptrdiff_t>(std::min(extra.size(), i + k_replay_batch));
+                (void)m_sink->scalars(task.id,
+                                      std::vector<Scalar>(extra.begin() + static_cast<std::ptrdiff_t>(i), end));
+            }
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "mlrun: warning: MLflow mirror: cannot read what task %s stored: %s\n",
+                         task.id.c_str(), e.what());
+        }
+    }
+
+    void save(const std::string& key, const Json& cursor_in)
+    {
+        if (cursor_in.is_null()) {
             return;
+        }
+        Json cursor = cursor_in;
+        {
+            std::lock_guard<std::mutex> lk(m_mu);
+            if (m_mixed.count(key)) {
+                cursor["scalars_order"] = "mixed";
+            }
         }
         try {
             m_store.put_record(k_cursor_kind, key, cursor);
@@ -164,6 +294,9 @@ private:
     TaskStore& m_store;
     std::mutex m_mu;
     std::set<std::string> m_restored;
+    std::map<std::string, std::vector<std::uint64_t>> m_given;      // task -> fingerprints of scalars given
+    std::map<std::string, std::set<std::string>> m_given_artifacts; // task -> artifact names given
+    std::set<std::string> m_mixed; // tasks whose mirror order of scalars is not the store's
 };
 
 // Checks the server and builds the mirror (UsageError when the server cannot be used).
@@ -301,6 +434,66 @@ std::string mirror_line(const MirrorState& state)
         return "synced to " + state.server + ", run " + state.mlflow_run_id;
     }
     return "not synced to MLflow: " + state.behind;
+}
+
+RegistryBaseline fetch_registry_baseline(const std::string& tracking_uri, const std::string& ref)
+{
+    const std::size_t at = ref.rfind('@');
+    if (at == std::string::npos || at == 0 || at + 1 == ref.size()) {
+        throw UsageError("--baseline-model \"" + ref + "\": expected NAME@ALIAS, e.g. titanic@recommended");
+    }
+    const std::string name = ref.substr(0, at);
+    const std::string alias = ref.substr(at + 1);
+    const std::string uri = resolve_tracking_uri(tracking_uri);
+    if (!is_mlflow_uri(uri)) {
+        throw UsageError("--baseline-model needs an MLflow server: --tracking http(s)://host:port, "
+                         "MLRUN_TRACKING_URI or MLFLOW_TRACKING_URI");
+    }
+    mlflow::HttpConfig http = mlflow::HttpConfig::from_env(uri);
+    http.max_attempts = 2; // a configuration check: fail fast when nothing answers
+    mlflow::MlflowClient client(http);
+    const std::string where = "--baseline-model " + ref + " on " + display_server(uri) + ": ";
+    auto found = client.get_alias(name, alias);
+    if (!found.ok()) {
+        if (found.error().status == 404) {
+            throw UsageError(where + "no registered model named \"" + name + "\"");
+        }
+        throw UsageError(where + found.error().message);
+    }
+    if (!found.value()) {
+        throw UsageError(where + "model \"" + name + "\" has no alias \"" + alias + "\" (or does not exist)");
+    }
+    const mlflow::ModelVersion& v = *found.value();
+    Json test = Json::object();
+    const std::string prefix = "mlrun.metric.";
+    for (const mlflow::KeyValue& tag : v.tags) {
+        if (tag.key.rfind(prefix, 0) == 0) {
+            Json value = Json::parse(tag.value, nullptr, false);
+            if (value.is_number()) {
+                test[mlflow::unsanitize_key(tag.key.substr(prefix.size()))] = value;
+            }
+        }
+    }
+    if (test.empty() && !v.run_id.empty()) {
+        // A version registered by another client: its run's test.<metric> values.
+        auto run = client.get_run(v.run_id);
+        if (run.ok()) {
+            for (const mlflow::MetricPoint& m : run.value().metrics) {
+                const std::string key = mlflow::unsanitize_key(m.key);
+                for (const char* p : {"test.", "test/"}) {
+                    if (key.rfind(p, 0) == 0) {
+                        test[key.substr(std::strlen(p))] = m.value;
+                    }
+                }
+            }
+        }
+    }
+    RegistryBaseline out;
+    out.label = ref + " (version " + v.version + ")";
+    const std::string id = "mlflow:" + name + "/" + v.version;
+    out.leaderboard = Json{{"recommended", {{"task_id", id}, {"name", ref}}},
+                           {"models", Json::array({Json{{"task_id", id}, {"test", test}}})}};
+    return out;
 }
 
 SyncResult sync_to_mlflow(Backends& b, const SyncRequest& request)

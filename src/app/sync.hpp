@@ -52,6 +52,17 @@ struct SyncResult {
 // server that cannot be used (as open_mlflow_mirror).
 SyncResult sync_to_mlflow(Backends& b, const SyncRequest& request);
 
+// The model version an alias points at on the MLflow registry (`--baseline-model NAME@ALIAS`),
+// shaped as a leaderboard whose recommended row holds its test metrics (from the version's
+// mlrun.metric.* tags, else its run's test.* metrics), for check_baseline().
+struct RegistryBaseline {
+    std::string label; // "titanic@recommended (version 3)"
+    Json leaderboard;
+};
+// UsageError, one line with credentials masked, before anything runs: a ref that is not
+// NAME@ALIAS, no http(s) tracking URI, a server that cannot be used, an unknown model or alias.
+RegistryBaseline fetch_registry_baseline(const std::string& tracking_uri, const std::string& ref);
+
 // What the store says of a task's (or a run's) mirror.
 struct MirrorState {
     bool tracked = false; // a cursor exists

@@ -16,6 +16,7 @@ namespace {
 
 using RegisterFn = void(KindSet&);
 using SetThreadsFn = void(int);
+using VersionsFn = const char*();
 
 } // namespace
 
@@ -96,6 +97,16 @@ const KindFn& KindRegistry::get(const std::string& name)
         throw UsageError("task kind \"" + name + "\" is not in the loaded task plugin");
     }
     return it->second;
+}
+
+Json KindRegistry::library_versions(const std::string& kind)
+{
+    (void)get(kind); // loads the plugin
+    std::lock_guard<std::mutex> lock(m_impl->mutex);
+    auto* fn = m_impl->plugin.loaded() ? reinterpret_cast<VersionsFn*>(m_impl->plugin.find("mlrun_library_versions"))
+                                       : nullptr;
+    Json out = fn ? Json::parse(fn(), nullptr, false) : Json::object();
+    return out.is_object() ? out : Json::object();
 }
 
 void KindRegistry::set_threads(int threads)

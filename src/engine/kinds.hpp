@@ -23,6 +23,9 @@ public:
     // Intra-op threads of libtorch/OpenCV for this process (global to the process):
     // the pipeline engine sets cores / running steps. Applied now or when the plugin loads.
     void set_threads(int threads);
+    // {"libtorch", "opencv", "blas"} versions of the task plugin, loading it for `kind` (one
+    // of its kinds; UsageError as get()); an empty object when the plugin does not say.
+    Json library_versions(const std::string& kind);
 
 private:
     KindRegistry();
@@ -35,3 +38,5 @@ private:
 // The plugin's entry points (tasks/plugin.cpp).
 extern "C" void mlrun_register_kinds(mlrun::KindSet& registry);
 extern "C" void mlrun_set_threads(int threads);
+// The plugin's library versions as a JSON object text (tasks/plugin.cpp).
+extern "C" const char* mlrun_library_versions();

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
+#include "engine/environment.hpp"
 #include "engine/kinds.hpp"
 #include "engine/task_recorder.hpp"
 #include "platform/self_path.hpp"
@@ -81,6 +82,8 @@ Task run_task(const Ports& ports, const Task& started, const RunOptions& options
             options.on_log(line);
         }
     };
+    // Before task_started: a mirror reads it from the store then (MLflow: tags).
+    record_environment(store, started, std::max(1, options.threads));
     TaskRecorder recorder(ports, started, log);
 
     TaskContext ctx;

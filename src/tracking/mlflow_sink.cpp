@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -90,7 +91,62 @@ void add_tag(std::vector<KeyValue>& tags, std::string key, const std::string& va
     }
 }
 
+// The task's environment record as tags: mlrun.env.<dotted key> (strings), and MLflow's
+// own mlflow.source.git.commit from its git state. Tags overwrite, so a re-send is harmless.
+void environment_tags(const Json& env, std::vector<KeyValue>& tags)
+{
+    if (!env.is_object() || env.empty()) {
+        return;
+    }
+    const Json flat = flatten(env);
+    for (const auto& [k, v] : flat.items()) {
+        add_tag(tags, sanitize_key("mlrun.env." + k), v.is_string() ? v.get<std::string>() : dump_json(v));
+    }
+    if (const Json* commit = get_path(env, "git.commit"); commit && commit->is_string()) {
+        add_tag(tags, "mlflow.source.git.commit", commit->get<std::string>());
+    }
+}
+
+// The primary metric of a recommended model and whether lower is better, from the reason
+// the leaderboard gives ("highest roc_auc 0.8712 of 6 models; ..."); nullopt when the
+// reason says neither.
+std::optional<std::pair<std::string, bool>> primary_of(const ModelRecord& m)
+{
+    for (const auto& [word, lower] : {std::pair<std::string, bool>{"highest ", false}, {"lowest ", true}}) {
+        if (m.reason.rfind(word, 0) == 0) {
+            const std::string rest = m.reason.substr(word.size());
+            const std::string metric = rest.substr(0, rest.find(' '));
+            if (!metric.empty()) {
+                return std::make_pair(metric, lower);
+            }
+        }
+    }
+    return std::nullopt;
+}
+
 } // namespace
+
+bool model_wins(const Json& metrics, const std::string& primary, bool lower_is_better,
+                const std::vector<KeyValue>& current_tags)
+{
+    if (!metrics.is_object() || !metrics.contains(primary) || !metrics[primary].is_number()) {
+        return true; // nothing to compare with: the pipeline's recommendation stands
+    }
+    const std::string key = "mlrun.metric." + sanitize_key(primary);
+    for (const KeyValue& tag : current_tags) {
+        if (tag.key != key) {
+            continue;
+        }
+        char* end = nullptr;
+        const double before = std::strtod(tag.value.c_str(), &end);
+        if (end == tag.value.c_str()) {
+            return true;
+        }
+        const double now = metrics[primary].get<double>();
+        return lower_is_better ? now < before : now > before;
+    }
+    return true; // the version holding the alias does not say: replace it
+}
 
 struct MlflowSink::Impl {
     MlflowSinkOptions opt;
@@ -108,6 +164,7 @@ struct MlflowSink::Impl {
     int flushers = 0;
     std::map<std::string, SyncState> states;
     std::map<std::string, std::string> steps; // task id -> its pipeline step, as heard
+    std::map<std::string, Json> environments; // task id -> its environment record
     std::function<void(const std::string&, const Json&)> listener;
     std::string fatal;          // a configuration error: nothing is tried any more
     std::string offline_reason; // the last "server unreachable" error
@@ -185,6 +242,13 @@ struct MlflowSink::Impl {
             c = cursor_locked(key);
         }
         l(key, c);
+    }
+
+    Json environment_of(const std::string& task_id) const
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        auto it = environments.find(task_id);
+        return it == environments.end() ? Json::object() : it->second;
     }
 
     // ---- sender side ----
@@ -306,6 +370,7 @@ struct MlflowSink::Impl {
         add_tag(tags, "mlflow.runName", run.value("pipeline", id));
         add_tag(tags, "mlflow.user", user);
         add_tag(tags, "mlflow.source.name", run.value("file", ""));
+        add_tag(tags, "mlflow.source.git.commit", run.value("git_commit", ""));
         const std::int64_t start = run.value("started_ms", std::int64_t{0});
         auto r = ensure_run(experiment_id, "mlrun.pipeline_run", id, run.value("pipeline", id),
                             start > 0 ? start : now_ms(), tags);
@@ -446,7 +511,9 @@ struct MlflowSink::Impl {
             fail(t.id, run.error());
             return;
         }
-        (void)send_params_and_tags(t, run.value(), {}, {{"mlrun.status", std::string(to_string(t.status))}}, false);
+        std::vector<KeyValue> tags{{"mlrun.status", std::string(to_string(t.status))}};
+        environment_tags(environment_of(t.id), tags);
+        (void)send_params_and_tags(t, run.value(), {}, tags, false);
     }
 
     void on_task_ended(const Task& t)
@@ -471,6 +538,7 @@ struct MlflowSink::Impl {
         add_tag(tags, "mlrun.error", t.error);
         add_tag(tags, "mlrun.error_class", t.error_class);
         add_tag(tags, "mlrun.cache_key", t.cache_key);
+        environment_tags(environment_of(t.id), tags);
         if (!send_params_and_tags(t, run.value(), values, tags, true)) {
             return;
         }
@@ -595,6 +663,12 @@ struct MlflowSink::Impl {
         add_tag(tags, "mlrun.source_task", m.source_task);
         add_tag(tags, "mlrun.kind", m.kind);
         add_tag(tags, "mlrun.reason", m.reason);
+        add_tag(tags, "mlrun.pipeline_run", m.run_id);
+        const auto primary = primary_of(m);
+        if (primary) {
+            add_tag(tags, "mlrun.primary_metric", primary->first);
+            add_tag(tags, "mlrun.higher_is_better", primary->second ? "false" : "true");
+        }
         if (m.metrics.is_object()) {
             for (const auto& [k, v] : m.metrics.items()) {
                 if (v.is_number()) {
@@ -633,9 +707,21 @@ struct MlflowSink::Impl {
             }
         }
         if (!opt.alias.empty()) {
-            if (auto e = client.set_alias(m.name, opt.alias, version)) {
-                fail(m.task_id, *e);
+            // The alias moves only to a better model than the one holding it (by the primary
+            // metric both versions carry as tags): a worse run never takes it.
+            auto current = client.get_alias(m.name, opt.alias);
+            if (!current.ok()) {
+                fail(m.task_id, current.error());
                 return;
+            }
+            const bool wins = !current.value() || !primary
+                              || (current.value()->version != version
+                                  && model_wins(m.metrics, primary->first, primary->second, current.value()->tags));
+            if (wins && (!current.value() || current.value()->version != version)) {
+                if (auto e = client.set_alias(m.name, opt.alias, version)) {
+                    fail(m.task_id, *e);
+                    return;
+                }
             }
         }
         std::lock_guard<std::mutex> lk(mu);
@@ -1000,6 +1086,12 @@ void MlflowSink::restore_cursor(const std::string& task_id, const Json& cursor)
             }
         }
     }
+}
+
+void MlflowSink::set_environment(const std::string& task_id, const Json& environment)
+{
+    std::lock_guard<std::mutex> lk(m_impl->mu);
+    m_impl->environments[task_id] = environment;
 }
 
 void MlflowSink::on_cursor(std::function<void(const std::string& task_id, const Json& cursor)> listener)

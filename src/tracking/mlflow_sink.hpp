@@ -6,7 +6,8 @@
 // cursor ("needs sync") and `mlrun sync` feeds the task again later.
 //
 // Mapping: project -> experiment (created if missing); pipeline run -> a parent run
-// (tags mlrun.pipeline_run, mlrun.run_id, mlrun.kind=pipeline); task -> a run, child of
+// (tags mlrun.pipeline_run, mlrun.run_id, mlrun.kind=pipeline, and mlflow.source.git.commit
+// from the record's "git_commit" when the caller adds it); task -> a run, child of
 // its parent task's run (search trials: no step of their own, or their parent's) or of
 // its pipeline run (pipeline steps, whose parent is the DAG step before) (tag mlflow.parentRunId);
 // run name = task name; tags mlrun.task_id, mlrun.run_id, mlrun.step, mlrun.template,
@@ -18,7 +19,9 @@
 // artifacts -> PUT under their name (folders file by file), checked against the store's
 // sha256 first; final status -> FINISHED / FAILED / KILLED with end_time; a registered
 // model -> a version of the registered model (source = the model folder's artifact URI,
-// run_id = its training run) and the alias (default "recommended") moved to it.
+// run_id = its training run, tags mlrun.metric.<m> per test metric, mlrun.primary_metric,
+// mlrun.pipeline_run) and the alias (default "recommended") moved to it when it beats the
+// version holding the alias on the primary metric (model_wins()).
 // Keys go through sanitize_key() (mlflow_client.hpp).
 //
 // Exactly once (shared/mlflow-contract README, Idempotency): runs are looked up by tag
@@ -35,6 +38,7 @@
 // scalars_sent counts the task's scalars, in the order given, that the server confirmed:
 // always a prefix. needs_sync is true while anything given to the sink is not confirmed.
 #include "ports/result_sink.hpp"
+#include "tracking/mlflow_client.hpp"
 #include "tracking/mlflow_http.hpp"
 
 #include <cstdint>
@@ -60,6 +64,12 @@ struct MlflowSinkOptions {
     std::string user;                         // mlflow.user; "" = $USER
     std::string default_experiment = "mlrun"; // for tasks without a project
 };
+
+// Whether a new model version takes the alias from the version holding it now: true when
+// its `primary` test metric is strictly better than the holder's mlrun.metric.<primary>
+// tag, or when either side lacks a number to compare.
+bool model_wins(const Json& metrics, const std::string& primary, bool lower_is_better,
+                const std::vector<KeyValue>& current_tags);
 
 class MlflowSink : public ResultSink {
 public:
@@ -93,6 +103,9 @@ public:
     // A cursor stored earlier, for a re-sync: the run id is reused and the first
     // scalars_sent scalars given again are skipped. Call before feeding the task.
     void restore_cursor(const std::string& task_id, const Json& cursor);
+    // The task's environment record (engine/environment.hpp), sent with its start and end
+    // as tags mlrun.env.<dotted key> and mlflow.source.git.commit. Call before task_started.
+    void set_environment(const std::string& task_id, const Json& environment);
     // Called on the sender thread each time a task's cursor changed (to persist it).
     void on_cursor(std::function<void(const std::string& task_id, const Json& cursor)> listener);
     // Ids of the tasks (and "run:<id>" of pipeline runs) that need sync now.

@@ -198,7 +198,11 @@ struct FakeMlflow::Impl {
     std::string basic; // "Basic base64"
     bool html_mode = false;
     bool ack_only = false;
-    std::vector<std::string> requests; // "METHOD path"
+    bool forbidden = false;
+    int upload_delay_ms = 0;
+    std::vector<FakePartialUpload> partial;
+    std::map<std::string, std::size_t> uploading; // path -> bytes received so far
+    std::vector<std::string> requests;            // "METHOD path"
     std::vector<std::string> violations;
 
     std::map<std::string, std::string> experiments; // name -> id
@@ -1049,6 +1053,11 @@ struct FakeMlflow::Impl {
             res.set_content("2.10.2", "text/plain");
             return;
         }
+        if (forbidden) {
+            res.status = 403;
+            res.set_content("Permission denied", "text/plain");
+            return;
+        }
         const std::string auth = req.get_header_value("Authorization");
         if ((!bearer.empty() && auth != "Bearer " + bearer) || (!basic.empty() && auth != basic)) {
             // As an auth proxy answers; it echoes what it got, so a client must not print it.
@@ -1118,6 +1127,42 @@ FakeMlflow::FakeMlflow() : m_impl(std::make_unique<Impl>())
     auto h = [&m](const httplib::Request& req, httplib::Response& res) { m.handle(req, res); };
     m.server.Get(".*", h);
     m.server.Post(".*", h);
+    // Artifact bodies are read here chunk by chunk (before the plain handlers: cpp-httplib
+    // tries content-reader handlers first), so a body cut short is seen and never stored.
+    m.server.Put("/api/2\\.0/mlflow-artifacts/artifacts/.*",
+                 [&m](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
+                     std::size_t expected = 0;
+                     if (req.has_header("Content-Length")) {
+                         expected = std::stoull(req.get_header_value("Content-Length"));
+                     }
+                     std::string body;
+                     const bool whole = read([&](const char* data, std::size_t n) {
+                         body.append(data, n);
+                         int delay = 0;
+                         {
+                             std::lock_guard<std::mutex> lk(m.mu);
+                             m.uploading[req.path] = body.size();
+                             delay = m.upload_delay_ms;
+                         }
+                         if (delay > 0) {
+                             std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+                         }
+                         return true;
+                     });
+                     {
+                         std::lock_guard<std::mutex> lk(m.mu);
+                         m.uploading.erase(req.path);
+                         if (!whole || (expected > 0 && body.size() < expected)) {
+                             m.requests.push_back(req.method + " " + req.path);
+                             m.partial.push_back({req.path, body.size(), expected});
+                             res.status = 400;
+                             return;
+                         }
+                     }
+                     httplib::Request full = req;
+                     full.body = std::move(body);
+                     m.handle(full, res);
+                 });
     m.server.Put(".*", h);
     m.server.Delete(".*", h);
     // Answers go out at once (no Nagle wait between headers and body), and a client may
@@ -1281,6 +1326,36 @@ std::string FakeMlflow::alias(const std::string& model, const std::string& alias
         return "";
     }
     return it->second.aliases.at(alias);
+}
+
+void FakeMlflow::set_forbidden(bool on)
+{
+    std::lock_guard<std::mutex> lk(m_impl->mu);
+    m_impl->forbidden = on;
+}
+
+void FakeMlflow::set_upload_delay_ms(int ms)
+{
+    std::lock_guard<std::mutex> lk(m_impl->mu);
+    m_impl->upload_delay_ms = ms;
+}
+
+std::vector<FakePartialUpload> FakeMlflow::partial_uploads() const
+{
+    std::lock_guard<std::mutex> lk(m_impl->mu);
+    return m_impl->partial;
+}
+
+std::size_t FakeMlflow::upload_bytes_in_progress(const std::string& path_part) const
+{
+    std::lock_guard<std::mutex> lk(m_impl->mu);
+    std::size_t n = 0;
+    for (const auto& [path, bytes] : m_impl->uploading) {
+        if (path.find(path_part) != std::string::npos) {
+            n += bytes;
+        }
+    }
+    return n;
 }
 
 std::map<std::string, std::string> FakeMlflow::artifacts(const std::string& run_id) const

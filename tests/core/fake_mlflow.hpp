@@ -49,6 +49,14 @@ struct FakeVersion {
     std::vector<std::pair<std::string, std::string>> tags;
 };
 
+// An artifact PUT whose body did not arrive whole (the client died or cut it): the real
+// server (werkzeug reading a Content-Length body) raises and keeps no file; so does the fake.
+struct FakePartialUpload {
+    std::string path; // the request path
+    std::size_t received = 0;
+    std::size_t expected = 0; // Content-Length (0 when chunked)
+};
+
 // A port on 127.0.0.1 where nothing listens (bound, then closed): "server down".
 int free_port();
 
@@ -78,6 +86,11 @@ public:
     void require_basic(const std::string& user, const std::string& password);
     // Every path answers an HTML page: some web server, not MLflow.
     void set_html_mode(bool on);
+    // Every API request answers 403 (an auth proxy that knows the caller but refuses it).
+    void set_forbidden(bool on);
+    // Artifact PUT bodies are read in chunks, sleeping this long after each (a slow link),
+    // so that a test can kill the client mid-upload.
+    void set_upload_delay_ms(int ms);
     // runs/log-batch answers {} at once without reading or storing the batch (benchmarks:
     // what the client costs, without the fake's own JSON parsing).
     void set_ack_only(bool on);
@@ -91,6 +104,10 @@ public:
     std::string alias(const std::string& model, const std::string& alias) const; // version or ""
     // Artifacts of a run: path (relative to its artifact root) -> bytes.
     std::map<std::string, std::string> artifacts(const std::string& run_id) const;
+    // Uploads cut before their end (never stored), in arrival order.
+    std::vector<FakePartialUpload> partial_uploads() const;
+    // Bytes received so far of artifact PUTs in progress whose path contains path_part.
+    std::size_t upload_bytes_in_progress(const std::string& path_part = "") const;
     // Requests whose path contains path_part ("" = all), faulty ones included.
     int count(const std::string& path_part = "") const;
     // Requests that broke a rule our client must keep (a field of the wrong type, a

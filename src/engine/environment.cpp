@@ -1,0 +1,135 @@
+#include "engine/environment.hpp"
+
+#include "core/kind_names.hpp"
+#include "engine/kinds.hpp"
+#include "platform/subprocess.hpp"
+#include "ports/task_store.hpp"
+
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace mlrun {
+
+namespace {
+
+// stdout of `git -C dir ARGS` (trimmed), or nullopt when it fails.
+std::optional<std::string> git(const std::filesystem::path& dir, std::vector<std::string> args)
+{
+    args.insert(args.begin(), {"git", "-C", dir.string()});
+    try {
+        SubprocessOptions o;
+        o.argv = std::move(args);
+        o.merge_stderr = true;                 // "not a git repository" stays off the user's terminal
+        o.env = {{"GIT_OPTIONAL_LOCKS", "0"}}; // a status never takes the index lock
+        Subprocess p = Subprocess::spawn(o);
+        std::string out;
+        ExitStatus s = p.wait([&](std::string_view line) { out += std::string(line) + "\n"; }, 10'000);
+        if (s.signaled || s.exit_code != 0) {
+            return std::nullopt;
+        }
+        while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) {
+            out.pop_back();
+        }
+        return out;
+    } catch (const std::exception&) {
+        return std::nullopt; // no git on this machine
+    }
+}
+
+std::string host_name()
+{
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) {
+        return "";
+    }
+    return host;
+}
+
+} // namespace
+
+Json git_state(const std::filesystem::path& file)
+{
+    static std::mutex mu;
+    static std::map<std::string, Json> cache;
+    std::error_code ec;
+    const std::filesystem::path dir = std::filesystem::absolute(file, ec).parent_path();
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        auto it = cache.find(dir.string());
+        if (it != cache.end()) {
+            return it->second;
+        }
+    }
+    Json out;
+    const std::optional<std::string> top = git(dir, {"rev-parse", "--show-toplevel"});
+    const std::optional<std::string> commit = top ? git(dir, {"rev-parse", "HEAD"}) : std::nullopt;
+    if (top && commit) {
+        // Tracked files only: build folders and stores beside the pipeline do not count.
+        const std::optional<std::string> status = git(dir, {"status", "--porcelain", "--untracked-files=no"});
+        out = Json{{"commit", *commit}, {"dirty", !status || !status->empty()}, {"repo", *top}};
+    }
+    std::lock_guard<std::mutex> lk(mu);
+    cache[dir.string()] = out;
+    return out;
+}
+
+Json task_environment(TaskStore& store, const Task& task, int cores)
+{
+    Json env = Json::object();
+    env["host"] = host_name();
+    env["mlrun"] = MLRUN_VERSION;
+    env["cores"] = cores;
+    env["cores_online"] = static_cast<int>(std::thread::hardware_concurrency());
+    if (is_plugin_kind(task.kind)) {
+        try {
+            Json libs = KindRegistry::instance().library_versions(task.kind);
+            if (libs.is_object() && !libs.empty()) {
+                env["libraries"] = std::move(libs);
+            }
+        } catch (const std::exception&) {
+            // the plugin cannot load: the task fails with that error when its kind is looked up
+        }
+    }
+    if (!task.run_id.empty()) {
+        try {
+            std::optional<Json> run = store.get_record("runs", task.run_id);
+            const std::string file = run && run->is_object() ? run->value("file", "") : "";
+            if (!file.empty()) {
+                Json g = git_state(file);
+                if (!g.is_null()) {
+                    env["git"] = std::move(g);
+                }
+            }
+        } catch (const std::exception&) {
+            // an unreadable run record: no git state
+        }
+    }
+    return env;
+}
+
+} // namespace mlrun
+
+namespace mlrun {
+
+void record_environment(TaskStore& store, const Task& task, int cores)
+{
+    try {
+        store.put_record(k_environment_kind, task.id, task_environment(store, task, cores));
+    } catch (const std::exception&) {
+        // the task runs without its environment record
+    }
+}
+
+Json stored_environment(TaskStore& store, const std::string& task_id)
+{
+    try {
+        std::optional<Json> r = store.get_record(k_environment_kind, task_id);
+        return r && r->is_object() ? *r : Json::object();
+    } catch (const std::exception&) {
+        return Json::object();
+    }
+}
+
+} // namespace mlrun
