@@ -137,10 +137,8 @@ std::vector<std::string> preflight_remote_run(Backends& b, PipelineJobRequest& r
                 names += (names.empty() ? "" : ", ") + n;
             }
             std::string near = nearest(q, known);
-            throw UsageError("pipeline run --queue: unknown queue "
-                             " + q + "
-                             " (known: "
-                             + (names.empty() ? "none" : names) + ")"
+            throw UsageError("pipeline run --queue: unknown queue \"" + q
+                             + "\" (known: " + (names.empty() ? "none" : names) + ")"
                              + (near.empty() ? "" : "; did you mean " + near + "?")
                              + "; create it with `mlrun queue create " + q + "`");
         }

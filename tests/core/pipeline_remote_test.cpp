@@ -146,7 +146,8 @@ std::map<std::string, std::string> outcome_of(const TempDir& dir, const Broker& 
     RunResult show = cli(dir, broker, {"pipeline", "show", run, "--json"});
     REQUIRE(show.code == 0);
     std::map<std::string, std::string> out;
-    for (const Json& n : Json::parse(show.out)["nodes"]) {
+    const Json record = Json::parse(show.out);
+    for (const Json& n : record["nodes"]) {
         std::string value;
         if (!n.value("task_id", "").empty()) {
             Json t = mlrun::test::show_json(dir, n["task_id"]);
@@ -186,7 +187,8 @@ void same_as_local(const Broker& broker)
     CHECK(outcome_of(dir, broker, remote_run) == expected);
     CHECK(executions(dir) == std::map<std::string, int>{{"b1", 1}, {"b2", 1}, {"broken", 1}, {"join", 1}, {"prep", 1}});
     RunResult show = cli(dir, broker, {"pipeline", "show", remote_run, "--json"});
-    for (const Json& n : Json::parse(show.out)["nodes"]) {
+    const Json record = Json::parse(show.out);
+    for (const Json& n : record["nodes"]) {
         Json t = mlrun::test::show_json(dir, n["task_id"]);
         CHECK(t["lease_epoch"].get<std::int64_t>() > 0); // claimed by an agent
         CHECK(t["queue"] == (n["name"] == "b2" ? "gpu" : "cpu"));
