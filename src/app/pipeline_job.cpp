@@ -115,6 +115,22 @@ std::optional<fs::path> local_data_path(const std::string& path, const fs::path&
     return std::nullopt;
 }
 
+// A resume without --queue of a run whose steps are still on agents would take them for
+// abandoned and run them here a second time: refused, naming the queue to resume on.
+void refuse_local_resume_of_remote_run(Backends& b, const std::string& run_id)
+{
+    TaskFilter filter;
+    filter.run_id = run_id;
+    for (const Task& t : b.store->list(filter)) {
+        // Claimed by an agent at least once (a local run never sets an epoch).
+        if ((t.status == Status::queued || t.status == Status::in_progress) && !t.queue.empty() && t.lease_epoch > 0) {
+            throw UsageError("run " + run_id + ": step " + t.step + " is still " + std::string(to_string(t.status))
+                             + " on queue " + t.queue + "; resume it on agents with --resume " + run_id + " --queue "
+                             + t.queue);
+        }
+    }
+}
+
 } // namespace
 
 std::vector<std::string> preflight_remote_run(Backends& b, PipelineJobRequest& request)
@@ -222,6 +238,9 @@ PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
         }
     }
 
+    if (request.queue.empty() && !request.options.resume_run.empty() && !request.options.dry_run) {
+        refuse_local_resume_of_remote_run(b, resolve_run(ports, request.options.resume_run));
+    }
     PipelineJobResult result;
     std::optional<QueueStepRunner> remote;
     if (!request.queue.empty()) {

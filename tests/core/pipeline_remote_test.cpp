@@ -229,7 +229,7 @@ void preflight_refuses(const Broker& broker)
 void resume_adopts(const Broker& broker)
 {
     TempDir dir;
-    fs::path file = write_pipeline(dir, 1.5);
+    fs::path file = write_pipeline(dir, 3.0);
     REQUIRE(cli(dir, broker, {"queue", "create", "cpu"}).code == 0);
     REQUIRE(cli(dir, broker, {"queue", "create", "gpu"}).code == 0);
     MlrunProcess a1(dir, broker, {"agent", "daemon", "--queue", "cpu", "--name", "a1"});
@@ -250,6 +250,10 @@ void resume_adopts(const Broker& broker)
     }
     CAPTURE(controller->output());
     REQUIRE(!run.empty());
+    // Resumed here instead, the steps on agents would run twice: refused, naming the queue.
+    RunResult local = cli(dir, broker, {"pipeline", "run", "--resume", run, "-q"});
+    CHECK(local.code == 2);
+    CHECK(local.err.find("--queue") != std::string::npos);
     RunResult resumed = cli(dir, broker, {"pipeline", "run", "--resume", run, "--queue", "cpu", "-q"});
     CAPTURE(resumed.err);
     CHECK(run_id_of(resumed.out) == run);
