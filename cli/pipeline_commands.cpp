@@ -46,7 +46,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
     pipeline->require_subcommand(1);
     {
         auto* cmd = pipeline->add_subcommand(
-            "run", "Run a pipeline file locally on a TBB graph; prints the leaderboard.\n"
+            "run", "Run a pipeline file locally on a TBB graph, or on agents with --queue; prints the leaderboard.\n"
                    "Exit codes: 0 the run completed and its gates passed, 1 a step failed (a model under policy "
                    "strict) or a gate was missed, 2 bad input, 130 interrupted "
                    "(resume with --resume RUN).");
@@ -82,7 +82,13 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
                         "A registered model version on the MLflow server to compare with, by alias: "
                         "NAME@ALIAS, e.g. titanic@recommended (see --max-drop)");
         cmd->add_option("--queue", args->request.queue,
-                        "Send the steps to agents on this queue (not implemented yet: runs are local)");
+                        "Run the steps on agents: the default queue of every step (a step's own queue: wins). "
+                        "Checks first that every queue exists (exit 2), turns local data.path files into dataset "
+                        "versions, then enqueues each step when it is ready and waits for its completion event. "
+                        "With --resume, steps still queued or running on agents are adopted, not run again");
+        cmd->add_flag("--require-agent", args->request.require_agent,
+                      "With --queue: refuse (exit 2) unless a live agent serves every queue the run needs");
+        cmd->add_option("--priority", args->request.priority, "With --queue: the priority of every step's push");
         cmd->add_option("--junit", args->request.junit,
                         "Write a JUnit XML report: one test case per step and per gate");
         cmd->add_option("--summary-md", args->request.summary_md,

@@ -132,5 +132,37 @@ check "the README tour runs as written" sh -c "scripts/readme_tour.sh '${BUILD_D
 # 7. Digits (images) smoke run.
 check "digits smoke run completes" run 0 "$work/digits.log" pipeline run examples/digits/pipeline.yaml --smoke
 
+# 8. Pipelines on agents (local queue): the smoke run's leaderboard on agents is the local
+#    one, metric for metric; pipeline-remote.yaml completes on a cpu and a gpu agent; an
+#    agent whose examples/ folder is hidden (its own mount namespace, an empty folder bound
+#    over it) completes it alone, since data went in as dataset versions at submit time.
+"$mlrun" queue create cpu >/dev/null && "$mlrun" queue create gpu >/dev/null
+"$mlrun" agent daemon --queue cpu --name e2e-cpu >"$work/agent-cpu.log" 2>&1 &
+cpu_agent=$!
+hidden_agent=
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+  mkdir -p "$work/empty"
+  unshare -m sh -c "mount --bind '$work/empty' '$root/examples' && exec '$mlrun' agent daemon --queue gpu \
+    --queue cpu --name e2e-hidden" >"$work/agent-hidden.log" 2>&1 &
+  hidden_agent=$!
+else
+  "$mlrun" agent daemon --queue gpu --queue cpu --name e2e-gpu >"$work/agent-hidden.log" 2>&1 &
+  hidden_agent=$!
+  echo "      (not root: the gpu agent sees examples/)"
+fi
+check "smoke run here (reference)" run 0 "$work/remote-ref.log" pipeline run $titanic --smoke --no-cache
+check "smoke run on two agents" run 0 "$work/remote-cpu.log" pipeline run $titanic --smoke --no-cache \
+  --queue cpu --require-agent
+ref=$(grep -o 'run [0-9a-z]* completed' "$work/remote-ref.log" | tail -1 | cut -d' ' -f2)
+rem=$(grep -o 'run [0-9a-z]* completed' "$work/remote-cpu.log" | tail -1 | cut -d' ' -f2)
+check "the same leaderboard on agents as here, every metric of every model" \
+  test -n "$rem" -a "$(leaderboard_metrics "$ref")" = "$(leaderboard_metrics "$rem")"
+check "pipeline-remote.yaml on a cpu and a gpu agent" run 0 "$work/remote-gpu.log" pipeline run \
+  examples/titanic/pipeline-remote.yaml --smoke --no-cache --queue cpu --require-agent
+kill -TERM $cpu_agent; wait $cpu_agent 2>/dev/null
+check "pipeline-remote.yaml on the agent that cannot see examples/" run 0 "$work/remote-hidden.log" pipeline run \
+  examples/titanic/pipeline-remote.yaml --smoke --no-cache --queue cpu --require-agent
+kill -TERM $hidden_agent; wait $hidden_agent 2>/dev/null
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,19 +1,188 @@
 #include "app/pipeline_job.hpp"
 
 #include "app/ci_reports.hpp"
+#include "app/dataset_ops.hpp"
 #include "app/sync.hpp"
+#include "app/task_ops.hpp"
 #include "app/wiring.hpp"
 #include "core/error.hpp"
+#include "core/params.hpp"
+#include "core/template.hpp"
 #include "core/util.hpp"
+#include "engine/queue_step_runner.hpp"
+#include "ports/agent_registry.hpp"
 #include "ports/inputs.hpp"
+#include "ports/queue.hpp"
 #include "ports/task_store.hpp"
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace mlrun {
+
+namespace {
+
+// The spec as the run will see it: the resumed run's file, smoke profile and --set values,
+// then the new ones (as pipeline_runner's load_run_input does).
+PipelineSpec spec_as_run(Backends& b, const PipelineJobRequest& request, std::vector<std::string>& sets_out)
+{
+    std::string file = request.file;
+    std::vector<std::string> sets;
+    bool smoke = request.options.smoke;
+    if (!request.options.resume_run.empty()) {
+        Ports ports = b.ports();
+        std::optional<Json> previous = b.store->get_record("runs", resolve_run(ports, request.options.resume_run));
+        if (previous) {
+            if (file.empty()) {
+                file = previous->value("file", "");
+            }
+            sets = previous->value("sets", std::vector<std::string>{});
+            smoke = smoke || previous->value("smoke", false);
+        }
+    }
+    if (file.empty()) {
+        throw UsageError("pipeline run: give a pipeline FILE or --resume RUN");
+    }
+    sets.insert(sets.end(), request.options.sets.begin(), request.options.sets.end());
+    PipelineSpec spec = load_pipeline(file);
+    if (smoke) {
+        apply_smoke(spec);
+    }
+    apply_step_sets(spec, sets, "--set");
+    sets_out = sets;
+    return spec;
+}
+
+// (path inside the dataset, sha256) of each file a dataset of `path` would hold, sorted, as
+// store/datasets.cpp names them.
+std::vector<std::pair<std::string, std::string>> dataset_files(const fs::path& path)
+{
+    std::vector<std::pair<std::string, std::string>> files;
+    if (fs::is_regular_file(path)) {
+        files.emplace_back(path.filename().string(), sha256_file(path));
+    } else {
+        fs::path base = fs::absolute(path).lexically_normal();
+        if (base.filename().empty()) {
+            base = base.parent_path();
+        }
+        for (const fs::directory_entry& e : fs::recursive_directory_iterator(base)) {
+            if (e.is_regular_file()) {
+                files.emplace_back((base.filename() / fs::relative(e.path(), base)).generic_string(),
+                                   sha256_file(e.path()));
+            }
+        }
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+// A dataset version named `name` holding exactly `path`'s files: an existing one, else new.
+std::string dataset_for(Backends& b, const std::string& name, const std::string& project, const fs::path& path)
+{
+    const auto wanted = dataset_files(path);
+    for (const Json& d : list_datasets(b)) {
+        if (d.value("name", "") != name || !d.contains("files") || !d["files"].is_array()) {
+            continue;
+        }
+        std::vector<std::pair<std::string, std::string>> have;
+        for (const Json& f : d["files"]) {
+            have.emplace_back(f.value("path", ""), f.value("sha256", ""));
+        }
+        std::sort(have.begin(), have.end());
+        if (have == wanted) {
+            return d.value("id", "");
+        }
+    }
+    DatasetRequest request;
+    request.name = name;
+    request.project = project;
+    request.paths = {path};
+    return create_dataset(b, request).value("id", "");
+}
+
+// A step's data.path as the kinds would find it (as given, else under base_dir); nullopt
+// when neither exists (the step itself will say so).
+std::optional<fs::path> local_data_path(const std::string& path, const fs::path& base_dir)
+{
+    std::error_code ec;
+    for (const fs::path& p : {fs::path(path), base_dir / path}) {
+        if (fs::exists(p, ec)) {
+            return fs::absolute(p).lexically_normal();
+        }
+    }
+    return std::nullopt;
+}
+
+// A resume without --queue of a run whose steps are still on agents would take them for
+// abandoned and run them here a second time: refused, naming the queue to resume on.
+void refuse_local_resume_of_remote_run(Backends& b, const std::string& run_id)
+{
+    TaskFilter filter;
+    filter.run_id = run_id;
+    for (const Task& t : b.store->list(filter)) {
+        // Claimed by an agent at least once (a local run never sets an epoch).
+        if ((t.status == Status::queued || t.status == Status::in_progress) && !t.queue.empty() && t.lease_epoch > 0) {
+            throw UsageError("run " + run_id + ": step " + t.step + " is still " + std::string(to_string(t.status))
+                             + " on queue " + t.queue + "; resume it on agents with --resume " + run_id + " --queue "
+                             + t.queue);
+        }
+    }
+}
+
+} // namespace
+
+std::vector<std::string> preflight_remote_run(Backends& b, PipelineJobRequest& request)
+{
+    std::vector<std::string> sets;
+    PipelineSpec spec = spec_as_run(b, request, sets);
+    std::set<std::string> queues;
+    for (const StepSpec& step : spec.steps) {
+        queues.insert(step.queue.empty() ? request.queue : step.queue);
+    }
+    std::vector<std::string> known;
+    for (const QueueInfo& q : b.queue->list()) {
+        known.push_back(q.name);
+    }
+    for (const std::string& q : queues) {
+        check_name(q, "queue name");
+        if (!b.queue->exists(q)) {
+            std::string names;
+            for (const std::string& n : known) {
+                names += (names.empty() ? "" : ", ") + n;
+            }
+            std::string near = nearest(q, known);
+            throw UsageError("pipeline run --queue: unknown queue \"" + q
+                             + "\" (known: " + (names.empty() ? "none" : names) + ")"
+                             + (near.empty() ? "" : "; did you mean " + near + "?")
+                             + "; create it with `mlrun queue create " + q + "`");
+        }
+        if (request.require_agent) {
+            check_agent(b, q, true);
+        }
+    }
+    // Local data files become dataset versions now, on the submitting machine.
+    for (const StepSpec& step : spec.steps) {
+        Json params = find_template(step.template_name, request.options.templates_dir).params;
+        merge_params(params, step.params);
+        const Json* path = get_path(params, "data.path");
+        const Json* dataset = get_path(params, "data.dataset_id");
+        if (!path || !path->is_string() || path->get<std::string>().empty()
+            || (dataset && dataset->is_string() && !dataset->get<std::string>().empty())) {
+            continue;
+        }
+        std::optional<fs::path> local = local_data_path(path->get<std::string>(), spec.base_dir);
+        if (!local) {
+            continue;
+        }
+        const std::string id = dataset_for(b, spec.name + "." + step.name, spec.project, *local);
+        request.options.sets.push_back(step.name + ".data.dataset_id=" + id);
+        request.options.sets.push_back(step.name + ".data.path=" + local->filename().string());
+    }
+    return {queues.begin(), queues.end()};
+}
 
 Json run_leaderboard(Backends& b, const Json& run)
 {
@@ -33,10 +202,6 @@ Json run_leaderboard(Backends& b, const Json& run)
 
 PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
 {
-    if (!request.queue.empty()) {
-        throw UsageError("pipeline run --queue: running steps on agents is not implemented yet; run without "
-                         "--queue to run the pipeline here");
-    }
     if (request.file.empty() && request.options.resume_run.empty()) {
         throw UsageError("pipeline run: give a pipeline FILE or --resume RUN");
     }
@@ -82,8 +247,21 @@ PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
         }
     }
 
+    if (request.queue.empty() && !request.options.resume_run.empty() && !request.options.dry_run) {
+        refuse_local_resume_of_remote_run(b, resolve_run(ports, request.options.resume_run));
+    }
     PipelineJobResult result;
+    std::optional<QueueStepRunner> remote;
+    if (!request.queue.empty()) {
+        preflight_remote_run(b, request);
+        if (!request.options.dry_run) {
+            remote.emplace(*ports.queue, *ports.store, QueueRunnerOptions{request.queue, request.priority});
+            request.options.runner = &*remote;
+            request.options.adopt_in_flight = true;
+        }
+    }
     result.run = run_pipeline(ports, request.file, request.options);
+    remote.reset(); // every step ended: the waiter stops
     if (request.options.dry_run) {
         // Nothing ran and nothing was written: the record shows what would run; no gates.
         result.exit_status = 0;

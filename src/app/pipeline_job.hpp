@@ -23,7 +23,12 @@ struct PipelineJobRequest {
     std::string tracking;              // --tracking, for baseline_model ("" = the environment's)
     std::string junit;                 // report paths, "" for none
     std::string summary_md;
-    std::string queue; // agents: not implemented yet (UsageError)
+    // Agents (DESIGN §6): the default queue of every step (a step's own `queue:` wins); ""
+    // runs the pipeline here. With it the run is driven by the queue controller
+    // (engine/queue_step_runner.hpp) after a preflight (preflight_remote_run).
+    std::string queue;
+    bool require_agent = false; // preflight: every queue needs a live agent (else UsageError)
+    int priority = 0;           // of every step's push
 };
 
 struct PipelineJobResult {
@@ -39,6 +44,14 @@ struct PipelineJobResult {
 // or alias on the tracking server, a report folder that
 // does not exist); then runs, checks and writes the reports.
 PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request);
+
+// Before a run on agents, nothing enqueued yet: every queue the run needs (each step's own,
+// else `request.queue`) exists — else UsageError naming the known ones — and, with
+// require_agent, is served by a live agent. Then each step's local `data.path` becomes a
+// dataset version in the store (reused when one of the same name has the same files), put
+// on the step as `data.dataset_id` (+ data.path inside it) through request.options.sets, so
+// an agent reads it only through the store. Returns the queues checked, sorted.
+std::vector<std::string> preflight_remote_run(Backends& b, PipelineJobRequest& request);
 
 // The leaderboard of the run's summary step, or null when there is none.
 Json run_leaderboard(Backends& b, const Json& run);

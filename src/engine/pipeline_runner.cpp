@@ -207,13 +207,16 @@ void start_node(RunContext& ctx, Plan& plan, StepRunner& runner, size_t i, int s
             return;
         }
         Json params = step_params(ctx, plan, i);
-        if (std::optional<Task> hit = decide_cache(ctx, plan, i, params)) {
-            ctx.emit(
-                {node.name, hit->id, slot, "cached", "", 0, 0, 0, "", rec.metric.value_or(0), rec.metric.has_value()});
-            done(NodeEnd{NodeState::cached, "reused task " + hit->id});
-            return;
+        std::optional<Task> adopted = adopt_in_flight(ctx, plan, i, params);
+        if (!adopted) {
+            if (std::optional<Task> hit = decide_cache(ctx, plan, i, params)) {
+                ctx.emit({node.name, hit->id, slot, "cached", "", 0, 0, 0, "", rec.metric.value_or(0),
+                          rec.metric.has_value()});
+                done(NodeEnd{NodeState::cached, "reused task " + hit->id});
+                return;
+            }
         }
-        Task task = create_step_task(ctx, plan, i, params);
+        Task task = adopted ? *adopted : create_step_task(ctx, plan, i, params);
         ctx.emit({node.name, task.id, slot, "started"});
 
         StepCallbacks callbacks;
@@ -233,7 +236,8 @@ void start_node(RunContext& ctx, Plan& plan, StepRunner& runner, size_t i, int s
                       end.reason, rec.metric.value_or(0), rec.metric.has_value()});
             done(std::move(end));
         };
-        runner.start(StepRequest{node.name, std::move(task), ctx.share, slot}, std::move(callbacks));
+        runner.start(StepRequest{node.name, std::move(task), ctx.share, slot, adopted.has_value()},
+                     std::move(callbacks));
     } catch (const std::exception& e) {
         // Nothing may escape into the graph (it would cancel it): record and go on.
         rec.finished_ms = now_ms();

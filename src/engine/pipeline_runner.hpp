@@ -34,6 +34,10 @@ struct PipelineOptions {
     // Decides as a run would (resume, cache) but runs nothing and writes nothing: no task,
     // run record, cache entry or lock; the result's record shows what would run.
     bool dry_run = false;
+    // A run on agents (runner: engine/queue_step_runner.hpp): on resume, the run's tasks
+    // still queued or in_progress are adopted (StepRequest::adopt) instead of being taken
+    // for abandoned and run again.
+    bool adopt_in_flight = false;
 };
 
 struct PipelineResult {

@@ -26,7 +26,10 @@ bool RunContext::cancelled() const
 void load_earlier_attempt(RunContext& ctx)
 {
     for (Task& t : ctx.store.list(TaskFilter{"", std::nullopt, "", ctx.run_id, ""})) {
-        if (t.status == Status::in_progress && !ctx.dry_run) {
+        const bool in_flight = t.status == Status::in_progress || t.status == Status::queued;
+        if (in_flight && ctx.options.adopt_in_flight) {
+            // Still queued or running on an agent: the step is adopted, not run again.
+        } else if (t.status == Status::in_progress && !ctx.dry_run) {
             // Its mlrun process died (SIGKILL, power): it will never finish.
             t = ctx.store.update(t.id, [](Task& x) {
                 x.transition(Status::aborted, now_ms());
@@ -46,6 +49,29 @@ void load_earlier_attempt(RunContext& ctx)
             ctx.clone_of[it->second] = t;
         }
     }
+}
+
+std::optional<Task> adopt_in_flight(RunContext& ctx, Plan& plan, size_t i, const Json& params)
+{
+    PlanNode& node = plan.nodes()[i];
+    NodeRecord& rec = ctx.records[i];
+    auto earlier = ctx.earlier.find(node.name);
+    if (!ctx.options.adopt_in_flight || ctx.dry_run || earlier == ctx.earlier.end() || ctx.clone_of.count(node.name)
+        || (earlier->second.status != Status::queued && earlier->second.status != Status::in_progress)) {
+        return std::nullopt;
+    }
+    const Task& t = earlier->second;
+    const StepSpec& step = ctx.spec.steps[node.step];
+    CacheKey key = cache_key(ctx.store, ctx.templates.at(step.template_name).kind, t.template_name, params,
+                             ctx.spec.base_dir);
+    node.task_id = t.id;
+    rec.cache_key = t.cache_key;
+    rec.cache_material = key.material;
+    rec.cache_decision = "miss";
+    rec.cache_reason = "adopted: still " + std::string(to_string(t.status)) + " on an agent (resume)";
+    rec.executed = true;
+    rec.started_ms = now_ms();
+    return t;
 }
 
 bool keep_from_earlier(RunContext& ctx, Plan& plan, size_t i)

@@ -41,6 +41,10 @@ struct RunContext {
 // Resume: the earlier attempt's task completed and nothing it reads was rerun and it was
 // not cloned. Then the node takes that task and true is returned.
 bool keep_from_earlier(RunContext& ctx, Plan& plan, size_t node);
+// Resume of a run on agents (options.adopt_in_flight): the earlier attempt's task is still
+// queued or in_progress, so the node takes it (executed, its cache material computed for the
+// end) and it is returned for the runner to adopt.
+std::optional<Task> adopt_in_flight(RunContext& ctx, Plan& plan, size_t node, const Json& params);
 // The step's params: template defaults, the step's own, the foreach value, the pipeline
 // settings the template takes, and the wiring (inputs = parent task ids, base_dir).
 Json step_params(const RunContext& ctx, const Plan& plan, size_t node);

@@ -18,6 +18,10 @@ struct StepRequest {
     Task task;        // the step's record as stored, status in_progress
     int threads = 1;  // the core share for the step's own threads
     int slot = 0;     // worker slot 1..parallelism, for progress display
+    // Resume of a run driven on agents: the task is already queued or running on the
+    // runner's side (the controller died); wait for its end instead of starting it again.
+    // Set only for runners that drive remote steps (engine/queue_step_runner.hpp).
+    bool adopt = false;
 };
 
 struct StepCallbacks {

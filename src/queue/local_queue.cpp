@@ -14,8 +14,11 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <poll.h>
 #include <sstream>
+#include <sys/inotify.h>
 #include <thread>
+#include <unistd.h>
 
 namespace mlrun {
 
@@ -186,6 +189,54 @@ void move_on(const fs::path& queue_dir, Message m)
     rename_or_throw(claimed, queue_dir / "pending" / pending_name(m, seq));
 }
 
+constexpr int k_event_digits = 16;
+constexpr std::int64_t k_events_kept = 4096; // older event files are deleted as new ones come
+
+// queues/.events/: one file per completion event, named by its 16-digit sequence number.
+fs::path events_dir(const fs::path& root)
+{
+    return root / ".events";
+}
+
+std::string event_name(std::int64_t seq)
+{
+    char name[32];
+    std::snprintf(name, sizeof name, "%0*lld", k_event_digits, static_cast<long long>(seq));
+    return name;
+}
+
+// The sequence number of an event file's name; -1 for any other file.
+std::int64_t event_seq(const std::string& name)
+{
+    if (name.size() != k_event_digits
+        || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return -1;
+    }
+    return std::strtoll(name.c_str(), nullptr, 10);
+}
+
+// Writes the next event file under the events lock (taken inside a queue's lock, never the
+// other way round), so files appear in sequence order and a reader that saw N saw all before.
+void publish_done(const fs::path& queue_dir, const std::string& task_id, const char* outcome)
+{
+    const fs::path dir = events_dir(queue_dir.parent_path());
+    fs::create_directories(dir);
+    FileLock lock(dir / ".lock");
+    const std::int64_t seq = next_counter(dir);
+    nlohmann::json j = {
+        {"queue", queue_dir.filename().string()}, {"task_id", task_id}, {"outcome", outcome}, {"at_ms", now_ms()}};
+    write_file_atomic(dir / event_name(seq), j.dump());
+    if (seq % 256 == 0) {
+        std::error_code ec;
+        for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+            std::int64_t n = event_seq(e.path().filename().string());
+            if (n >= 0 && n <= seq - k_events_kept) {
+                fs::remove(e.path(), ec);
+            }
+        }
+    }
+}
+
 // Records a failed delivery and moves the message on; dead once it failed `max_attempts` times.
 FailOutcome fail_delivery(const fs::path& queue_dir, Message m, const std::string& error, int max_attempts)
 {
@@ -193,9 +244,90 @@ FailOutcome fail_delivery(const fs::path& queue_dir, Message m, const std::strin
     m.errors.push_back({m.attempts, error, now});
     bool dead = m.attempts >= max_attempts;
     m.dead_ms = dead ? now : 0;
+    const std::string task_id = m.task_id;
     move_on(queue_dir, std::move(m));
+    if (dead) {
+        publish_done(queue_dir, task_id, "dead");
+    }
     return dead ? FailOutcome::dead_lettered : FailOutcome::requeued;
 }
+
+// Reads queues/.events/ from the counter's value at opening; waits on inotify.
+class LocalDoneEvents final : public DoneEvents {
+public:
+    explicit LocalDoneEvents(fs::path dir) : m_dir(std::move(dir))
+    {
+        fs::create_directories(m_dir);
+        m_fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (m_fd < 0 || ::inotify_add_watch(m_fd, m_dir.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+            const std::string why = std::strerror(errno);
+            if (m_fd >= 0) {
+                ::close(m_fd);
+            }
+            throw std::runtime_error("cannot watch " + m_dir.string() + ": " + why);
+        }
+        // Without the lock: an event numbered up to here was published before we opened.
+        if (auto text = try_read(m_dir / "counter")) {
+            m_cursor = std::strtoll(text->c_str(), nullptr, 10);
+        }
+    }
+    ~LocalDoneEvents() override { ::close(m_fd); }
+    LocalDoneEvents(const LocalDoneEvents&) = delete;
+    LocalDoneEvents& operator=(const LocalDoneEvents&) = delete;
+
+    std::vector<DoneEvent> wait(int block_ms) override
+    {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, block_ms));
+        while (true) {
+            char buf[4096];
+            while (::read(m_fd, buf, sizeof buf) > 0) {
+            }
+            std::vector<DoneEvent> out = read_new();
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline
+                                                                                    - std::chrono::steady_clock::now())
+                                  .count();
+            if (!out.empty() || left <= 0) {
+                return out;
+            }
+            pollfd fd{m_fd, POLLIN, 0};
+            ::poll(&fd, 1, static_cast<int>(left));
+        }
+    }
+
+private:
+    // Event files past the cursor, in order; the cursor moves past them.
+    std::vector<DoneEvent> read_new()
+    {
+        std::vector<std::pair<std::int64_t, fs::path>> files;
+        std::error_code ec;
+        for (const fs::directory_entry& e : fs::directory_iterator(m_dir, ec)) {
+            std::int64_t n = event_seq(e.path().filename().string());
+            if (n > m_cursor) {
+                files.emplace_back(n, e.path());
+            }
+        }
+        std::sort(files.begin(), files.end());
+        std::vector<DoneEvent> out;
+        for (const auto& [n, path] : files) {
+            m_cursor = n;
+            nlohmann::json j = nlohmann::json::parse(try_read(path).value_or(""), nullptr, false);
+            if (!j.is_object()) {
+                continue; // trimmed meanwhile
+            }
+            DoneEvent e;
+            e.queue = j.value("queue", "");
+            e.task_id = j.value("task_id", "");
+            e.outcome = j.value("outcome", "");
+            e.at_ms = j.value("at_ms", std::int64_t{0});
+            out.push_back(std::move(e));
+        }
+        return out;
+    }
+
+    fs::path m_dir;
+    int m_fd = -1;
+    std::int64_t m_cursor = 0;
+};
 
 // The claimed message behind `lease` when the lease still holds it (same delivery epoch).
 std::optional<Message> current(const fs::path& queue_dir, const Lease& lease)
@@ -339,6 +471,7 @@ void LocalQueue::ack(const Lease& lease)
         if (current(dir(lease.queue), lease)) {
             std::error_code ec;
             fs::remove(dir(lease.queue) / "claimed" / lease.task_id, ec);
+            publish_done(dir(lease.queue), lease.task_id, "acked");
         }
     });
 }
@@ -435,6 +568,9 @@ bool LocalQueue::remove(const std::string& queue, const std::string& task_id)
             if (pending_task_id(name) == task_id) {
                 std::error_code ec;
                 removed = fs::remove(dir(queue) / "pending" / name, ec);
+                if (removed) {
+                    publish_done(dir(queue), task_id, "removed");
+                }
                 return;
             }
         }
@@ -483,6 +619,11 @@ bool LocalQueue::requeue_dead(const std::string& queue, const std::string& task_
         moved = true;
     });
     return moved;
+}
+
+std::unique_ptr<DoneEvents> LocalQueue::events()
+{
+    return std::make_unique<LocalDoneEvents>(events_dir(m_root));
 }
 
 } // namespace mlrun

@@ -6,6 +6,8 @@
 //   queues/<q>/dead/<task id>                            failed max_attempts deliveries
 //   queues/<q>/counter                                   last sequence number / epoch
 //   queues/<q>/.lock                                     flock held by every change
+//   queues/.events/<seq>                                 completion events (acked, dead,
+//                                                        removed), numbered under .events/.lock
 // A message file holds {task_id, priority, attempts, errors, epoch} and, once claimed, its
 // lease {expires_ms, epoch}. Changes to a queue happen under its flock, so a claim, a sweep
 // and a heartbeat never interleave, across threads and processes alike; within the lock a
@@ -36,6 +38,8 @@ public:
     std::vector<DeadLetter> dead_letters(const std::string& queue) override;
     bool requeue_dead(const std::string& queue, const std::string& task_id) override;
     int max_attempts() const override { return m_max_attempts; }
+    // Blocks on inotify of queues/.events/ (no polling); throws when it cannot watch it.
+    std::unique_ptr<DoneEvents> events() override;
 
 private:
     std::filesystem::path dir(const std::string& queue) const { return m_root / queue; }

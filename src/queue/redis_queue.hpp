@@ -10,6 +10,8 @@
 //                          (JSON), entry (stream id), epoch, lease (ms) of the delivery
 //   q/<q>/dead             STREAM of dead letters {task, priority, errors, dead_ms}
 //   q/<q>/bell             STREAM, capped: one entry per push, what blocked claims wait on
+//   events                 STREAM, capped (~10000): completion events {queue, task, outcome,
+//                          at_ms}, added by the ack / dead-letter / remove scripts themselves
 // Every change is one Lua script, so claim + epoch, ack + delete and fail → requeue/dead
 // are atomic, whichever agents race. A lease is idle-timed by Redis (the group's pending
 // list); heartbeat resets it with XCLAIM. Standalone Redis ≥ 6.2 (not a cluster).
@@ -55,6 +57,9 @@ public:
     std::vector<DeadLetter> dead_letters(const std::string& queue) override;
     bool requeue_dead(const std::string& queue, const std::string& task_id) override;
     int max_attempts() const override { return m_options.max_attempts; }
+    // A reader on a connection of its own: XREAD BLOCK on the events stream from its last
+    // entry at opening; it reconnects like every connection (and reads on from its cursor).
+    std::unique_ptr<DoneEvents> events() override;
 
     // This handle's consumer name in the groups (host, pid, handle number).
     const std::string& consumer() const { return m_consumer; }

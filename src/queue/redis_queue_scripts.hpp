@@ -17,6 +17,11 @@ local function now_ms()
 end
 local function qkey(q) return P .. 'q/' .. q .. '/' end
 local function known(q) return redis.call('SISMEMBER', P .. 'queues', q) == 1 end
+-- A completion event (acked | dead | removed), in the same script as the change it reports.
+local function done_event(q, task, outcome)
+  redis.call('XADD', P .. 'events', 'MAXLEN', '~', 10000, '*', 'queue', q, 'task', task, 'outcome', outcome,
+             'at_ms', now_ms())
+end
 -- Adds the message to the end of its priority's stream (created with the group on first
 -- use) and rings the queue's bell for blocked claims.
 local function enqueue(q, task, prio, attempts, errors)
@@ -55,6 +60,7 @@ local function fail_delivery(q, task, h, err, max)
                           'dead_ms', now)
     redis.call('HSET', h.key, 'state', 'dead', 'errors', encoded, 'entry', id, 'dead_ms', now)
     redis.call('HDEL', h.key, 'lease', 'consumer')
+    done_event(q, task, 'dead')
     return 2
   end
   enqueue(q, task, h.priority, h.attempts, encoded)
@@ -135,6 +141,7 @@ local s = qkey(q) .. 'p' .. h.priority
 redis.call('XACK', s, G, h.entry)
 redis.call('XDEL', s, h.entry)
 redis.call('DEL', h.key)
+done_event(q, task, 'acked')
 return 1
 )lua";
 
@@ -184,6 +191,7 @@ local h = redis.call('HMGET', m, 'state', 'priority', 'entry')
 if h[1] ~= 'pending' then return 0 end
 redis.call('XDEL', Q .. 'p' .. h[2], h[3])
 redis.call('DEL', m)
+done_event(q, task, 'removed')
 return 1
 )lua";
 

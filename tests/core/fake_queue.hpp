@@ -38,7 +38,40 @@ struct FakeQueueState {
     std::mutex mutex;
     std::condition_variable pushed;
     std::map<std::string, Channel> queues;
-    std::int64_t counter = 0; // orders pushes and numbers deliveries
+    std::int64_t counter = 0;      // orders pushes and numbers deliveries
+    std::vector<DoneEvent> events; // every completion event, oldest first
+    std::condition_variable evented;
+
+    // Adds a completion event; the caller holds the mutex.
+    void publish(const std::string& queue, const std::string& task_id, const char* outcome)
+    {
+        events.push_back({queue, task_id, outcome, now_ms()});
+        evented.notify_all();
+    }
+};
+
+// Reads FakeQueueState::events from the count at opening.
+class FakeDoneEvents final : public DoneEvents {
+public:
+    explicit FakeDoneEvents(std::shared_ptr<FakeQueueState> state) : m_state(std::move(state))
+    {
+        std::lock_guard<std::mutex> lock(m_state->mutex);
+        m_next = m_state->events.size();
+    }
+    std::vector<DoneEvent> wait(int block_ms) override
+    {
+        std::unique_lock<std::mutex> lock(m_state->mutex);
+        m_state->evented.wait_for(lock, std::chrono::milliseconds(std::max(0, block_ms)),
+                                  [&] { return m_state->events.size() > m_next; });
+        std::vector<DoneEvent> out(m_state->events.begin() + static_cast<std::ptrdiff_t>(m_next),
+                                   m_state->events.end());
+        m_next = m_state->events.size();
+        return out;
+    }
+
+private:
+    std::shared_ptr<FakeQueueState> m_state;
+    std::size_t m_next = 0;
 };
 
 class FakeQueue final : public Queue {
@@ -104,6 +137,7 @@ public:
         std::lock_guard<std::mutex> lock(m_state->mutex);
         if (current(lease)) {
             m_state->queues[lease.queue].claimed.erase(lease.task_id);
+            m_state->publish(lease.queue, lease.task_id, "acked");
         }
     }
     FailOutcome fail(const Lease& lease, const std::string& error) override
@@ -155,6 +189,7 @@ public:
             return false;
         }
         pending.erase(it);
+        m_state->publish(queue, task_id, "removed");
         return true;
     }
     std::vector<DeadLetter> dead_letters(const std::string& queue) override
@@ -188,6 +223,7 @@ public:
         return true;
     }
     int max_attempts() const override { return m_max_attempts; }
+    std::unique_ptr<DoneEvents> events() override { return std::make_unique<FakeDoneEvents>(m_state); }
 
 private:
     // The queue, or UsageError like the real adapters; the caller holds the mutex.
@@ -244,6 +280,7 @@ private:
         if (m.attempts >= m_max_attempts) {
             m.dead_ms = now;
             q.dead[task_id] = std::move(m);
+            m_state->publish(queue, task_id, "dead");
             return FailOutcome::dead_lettered;
         }
         m.seq = ++m_state->counter;

@@ -477,6 +477,84 @@ inline void concurrent_claims(const QueueFactory& open)
     CHECK(info.claimed == static_cast<std::size_t>(k_tasks));
 }
 
+// Completion events: ack, dead letter (by fail and by a sweep) and remove publish one each,
+// in order, seen once by a reader opened before them; requeues and lost acks publish none.
+inline void done_events(const QueueFactory& open)
+{
+    auto q = open(1, 50);
+    auto retry = open(3, k_long);
+    q->create("cpu");
+    q->push("cpu", "before", 0);
+    auto early = q->claim({"cpu"}, 0);
+    REQUIRE(early);
+    q->ack(*early); // published before the reader opened: not seen
+    std::unique_ptr<DoneEvents> events = q->events();
+    for (const char* id : {"a", "b", "c", "d"}) {
+        q->push("cpu", id, 0);
+    }
+    auto a = q->claim({"cpu"}, 0);
+    REQUIRE(a);
+    CHECK(a->task_id == "a");
+    q->ack(*a);
+    q->ack(*a); // a lost lease: nothing more
+    auto b = q->claim({"cpu"}, 0);
+    REQUIRE(b);
+    CHECK(q->fail(*b, "boom") == FailOutcome::dead_lettered);
+    CHECK(q->remove("cpu", "d"));
+    CHECK_FALSE(q->remove("cpu", "d"));
+    auto c = retry->claim({"cpu"}, 0);
+    REQUIRE(c);
+    CHECK(retry->fail(*c, "again") == FailOutcome::requeued); // back in the queue: no event
+    auto c2 = q->claim({"cpu"}, 0);                           // lease 50 ms, max_attempts 1 for this handle
+    REQUIRE(c2);
+    sleep_ms(120);
+    CHECK(q->requeue_expired() == 1); // dead-lettered by the sweep
+
+    std::vector<std::string> got;
+    const auto since = std::chrono::steady_clock::now();
+    while (got.size() < 4 && elapsed_ms(since) < 3000) {
+        for (const DoneEvent& e : events->wait(500)) {
+            CHECK(e.queue == "cpu");
+            CHECK(e.at_ms > 0);
+            got.push_back(e.task_id + ":" + e.outcome);
+        }
+    }
+    CHECK(got == std::vector<std::string>{"a:acked", "b:dead", "d:removed", "c:dead"});
+    CHECK(events->wait(0).empty());
+    CHECK(events->wait(100).empty()); // each event once
+}
+
+// wait() blocks its timeout when nothing happens and wakes at once on an ack by another
+// handle on another thread.
+inline void done_events_block(const QueueFactory& open)
+{
+    auto q = open(3, k_long);
+    auto agent = open(3, k_long);
+    q->create("gpu");
+    std::unique_ptr<DoneEvents> events = q->events();
+    auto since = std::chrono::steady_clock::now();
+    CHECK(events->wait(150).empty());
+    CHECK(elapsed_ms(since) >= 120);
+    q->push("gpu", "t1", 0);
+    std::int64_t acked_at = 0;
+    std::thread worker([&] {
+        auto lease = agent->claim({"gpu"}, 1000);
+        REQUIRE(lease);
+        sleep_ms(200);
+        acked_at = now_ms();
+        agent->ack(*lease);
+    });
+    since = std::chrono::steady_clock::now();
+    std::vector<DoneEvent> got = events->wait(5000);
+    const std::int64_t woke_at = now_ms();
+    worker.join();
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].task_id == "t1");
+    CHECK(got[0].outcome == "acked");
+    CHECK(elapsed_ms(since) < 2000);
+    CHECK(woke_at - acked_at < 500);
+}
+
 } // namespace queue_cases
 
 // An agent with every field set, started now.
@@ -631,7 +709,11 @@ inline void served_queues(const AgentRegistryFactory& open)
                      "ack and fail of a lost lease leave the new delivery alone")                                      \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::unknown_queue, "an unknown queue is a usage error")           \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::concurrent_claims,                                            \
-                     "handles claiming on many threads never share a delivery")
+                     "handles claiming on many threads never share a delivery")                                        \
+    MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::done_events,                                                  \
+                     "ack, dead letters and remove publish one completion event each, in order, seen once")            \
+    MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::done_events_block,                                            \
+                     "a completion-event wait blocks its timeout and wakes at once on an ack from another handle")
 
 #define MLRUN_AGENT_REGISTRY_SUITE(adapter, make_factory)                                                              \
     MLRUN_SUITE_CASE(adapter, make_factory, agent_cases::beat_and_live,                                                \
