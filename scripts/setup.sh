@@ -13,6 +13,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libcsv-dev doctest-dev libsqlite3-dev
   redis-server           # the Redis queue tests start their own server (tests/core/redis_server.hpp)
   libcpp-httplib-dev     # the fake MLflow server of the tests
+  postgresql libpq-dev   # the PostgreSQL store; its tests make a throwaway cluster (initdb + pg_ctl)
   libtorch-dev libopencv-dev libcairo2-dev
   libxgboost-dev         # the xgboost model kind (src/ml/models/xgb_model.cpp)
   libopenblas0-pthread   # libtorch calls the system BLAS: OpenBLAS is ~7x faster than the reference one
