@@ -293,16 +293,42 @@ PostgresDb::PostgresDb(const PostgresTarget& target)
 
 PostgresDb::~PostgresDb() = default;
 
-void PostgresDb::fail(const std::string& what, const std::string& sql) const
+namespace {
+
+std::string sqlstate_of(const PGresult* r)
+{
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    return state ? state : "";
+}
+
+std::vector<const char*> values_of(const PostgresParams& params)
+{
+    std::vector<const char*> values(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        values[i] = params[i].c_str();
+    }
+    return values;
+}
+
+bool ok_status(ExecStatusType status)
+{
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+} // namespace
+
+void PostgresDb::fail(const std::string& what, const std::string& sql, const std::string& sqlstate) const
 {
     throw PostgresError("postgresql " + m_location + ": " + one_line(what, {m_password}) + " (in: " + sql.substr(0, 80)
-                        + ")");
+                            + ")",
+                        sqlstate);
 }
 
 void PostgresDb::reconnect_if_broken()
 {
     PGconn* conn = m_impl->conn.get();
-    if (m_in_transaction || PQstatus(conn) == CONNECTION_OK) {
+    // Safe only when the server holds no transaction of ours (none, or its BEGIN unsent).
+    if ((m_in_transaction && !m_begin_pending) || PQstatus(conn) == CONNECTION_OK) {
         return;
     }
     PQreset(conn);
@@ -313,33 +339,131 @@ void PostgresDb::reconnect_if_broken()
     PQsetNoticeProcessor(conn, drop_notice, nullptr);
 }
 
-PostgresResult PostgresDb::exec(const std::string& sql, const PostgresParams& params)
+std::vector<PostgresResult> PostgresDb::pipeline(const std::vector<const Statement*>& statements)
+{
+    PGconn* conn = m_impl->conn.get();
+    if (PQenterPipelineMode(conn) != 1) {
+        fail(PQerrorMessage(conn), statements.front()->sql, "");
+    }
+    std::string error, error_sql, error_state;
+    bool sent = true;
+    for (const Statement* s : statements) {
+        std::vector<const char*> values = values_of(s->params);
+        if (PQsendQueryParams(conn, s->sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                              nullptr, 0)
+            != 1) {
+            error = PQerrorMessage(conn);
+            error_sql = s->sql;
+            sent = false;
+            break;
+        }
+    }
+    if (sent && PQpipelineSync(conn) != 1) {
+        error = PQerrorMessage(conn);
+        error_sql = statements.back()->sql;
+        sent = false;
+    }
+    std::vector<PostgresResult> results;
+    if (sent) {
+        for (const Statement* s : statements) {
+            PostgresResult out;
+            out.m_impl->result.reset(PQgetResult(conn));
+            PGresult* r = out.m_impl->result.get();
+            if (r) {
+                while (PGresult* rest = PQgetResult(conn)) { // up to the NULL that ends this statement
+                    PQclear(rest);
+                }
+            }
+            const ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+            if (!ok_status(status) && error.empty()) {
+                error = r && status != PGRES_PIPELINE_ABORTED ? PQresultErrorMessage(r) : PQerrorMessage(conn);
+                error_sql = s->sql;
+                error_state = sqlstate_of(r);
+            }
+            results.push_back(std::move(out));
+        }
+        // The sync point's own result ends the pipeline.
+        for (int guard = 0; guard < 4; ++guard) {
+            PGresult* r = PQgetResult(conn);
+            const bool sync = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+            PQclear(r);
+            if (sync || !r) {
+                break;
+            }
+        }
+    }
+    if (PQexitPipelineMode(conn) != 1) {
+        PQclear(PQgetResult(conn));
+        PQexitPipelineMode(conn);
+    }
+    if (!error.empty()) {
+        fail(error, error_sql, error_state);
+    }
+    return results;
+}
+
+PostgresResult PostgresDb::send_pending(const Statement* last)
 {
     reconnect_if_broken();
-    std::vector<const char*> values(params.size());
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        values[i] = params[i].c_str();
+    const Statement begin{"BEGIN", {}};
+    std::vector<const Statement*> batch;
+    if (m_begin_pending) {
+        batch.push_back(&begin);
     }
+    for (const Statement& d : m_deferred) {
+        batch.push_back(&d);
+    }
+    if (last) {
+        batch.push_back(last);
+    }
+    // Sent (or failed) either way: the server now has our transaction, to commit or roll back.
+    m_begin_pending = false;
+    std::vector<Statement> deferred = std::move(m_deferred);
+    m_deferred.clear();
+    std::vector<PostgresResult> results = pipeline(batch);
+    return std::move(results.back());
+}
+
+PostgresResult PostgresDb::exec(const std::string& sql, const PostgresParams& params)
+{
+    if (m_in_transaction && (m_begin_pending || !m_deferred.empty())) {
+        const Statement self{sql, params};
+        return send_pending(&self);
+    }
+    reconnect_if_broken();
+    std::vector<const char*> values = values_of(params);
     PGconn* conn = m_impl->conn.get();
     PostgresResult out;
     out.m_impl->result.reset(
         PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
     PGresult* r = out.m_impl->result.get();
     const ExecStatusType status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        fail(r ? PQresultErrorMessage(r) : PQerrorMessage(conn), sql);
+    if (!ok_status(status)) {
+        fail(r ? PQresultErrorMessage(r) : PQerrorMessage(conn), sql, sqlstate_of(r));
     }
     return out;
 }
 
+void PostgresDb::defer(const std::string& sql, const PostgresParams& params)
+{
+    if (!m_in_transaction) {
+        exec(sql, params);
+        return;
+    }
+    m_deferred.push_back(Statement{sql, params});
+}
+
 void PostgresDb::exec_script(const std::string& sql)
 {
+    if (m_in_transaction && (m_begin_pending || !m_deferred.empty())) {
+        send_pending(nullptr);
+    }
     reconnect_if_broken();
     PGconn* conn = m_impl->conn.get();
     std::unique_ptr<PGresult, ResultClear> r(PQexec(conn, sql.c_str()));
     const ExecStatusType status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        fail(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn), sql);
+    if (!ok_status(status)) {
+        fail(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn), sql, sqlstate_of(r.get()));
     }
 }
 
@@ -349,18 +473,38 @@ void PostgresDb::transaction(const std::function<void()>& fn)
         fn();
         return;
     }
-    exec("BEGIN");
     m_in_transaction = true;
+    m_begin_pending = true;
+    m_deferred.clear();
+    auto abandon = [this] {
+        const bool sent = !m_begin_pending;
+        m_in_transaction = false;
+        m_begin_pending = false;
+        m_deferred.clear();
+        if (sent) {
+            // A dead connection rolled back already; the caller's error is the one that counts.
+            std::unique_ptr<PGresult, ResultClear> r(PQexec(m_impl->conn.get(), "ROLLBACK"));
+        }
+    };
     try {
         fn();
     } catch (...) {
-        m_in_transaction = false;
-        // A dead connection rolled back already; the caller's error is the one that counts.
-        std::unique_ptr<PGresult, ResultClear> r(PQexec(m_impl->conn.get(), "ROLLBACK"));
+        abandon();
+        throw;
+    }
+    if (m_begin_pending && m_deferred.empty()) {
+        m_in_transaction = false; // nothing was sent: nothing to commit
+        m_begin_pending = false;
+        return;
+    }
+    PostgresResult commit;
+    try {
+        commit = exec("COMMIT"); // with the pending BEGIN and deferred writes, one round trip
+    } catch (...) {
+        abandon();
         throw;
     }
     m_in_transaction = false;
-    PostgresResult commit = exec("COMMIT");
     const char* tag = PQcmdStatus(commit.m_impl->result.get());
     if (!tag || std::string_view(tag) != "COMMIT") {
         // A statement of `fn` failed and was swallowed: the server rolled everything back.

@@ -18,7 +18,14 @@ namespace mlrun {
 // server's own reason and the masked location.
 class PostgresError : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit PostgresError(const std::string& what, std::string sqlstate = "")
+        : std::runtime_error(what), m_sqlstate(std::move(sqlstate))
+    {}
+    // The server's SQLSTATE code ("42P01": no such table); "" when the server sent none.
+    const std::string& sqlstate() const { return m_sqlstate; }
+
+private:
+    std::string m_sqlstate;
 };
 
 // A postgresql:// (or postgres://) URI taken apart.
@@ -82,12 +89,17 @@ public:
     PostgresDb& operator=(const PostgresDb&) = delete;
 
     // Runs one statement; throws PostgresError when it fails. A connection found broken
-    // outside a transaction is re-established first.
+    // outside a transaction is re-established first. In a transaction, a pending BEGIN and
+    // deferred statements go first, in the same round trip (libpq's pipeline mode).
     PostgresResult exec(const std::string& sql, const PostgresParams& params = {});
+    // In a transaction: sent with the next statement or the COMMIT (fewer round trips); its
+    // failure is thrown from there and rolls the transaction back. Outside one: exec().
+    void defer(const std::string& sql, const PostgresParams& params = {});
     // Runs SQL text of one or more statements without parameters (a migration).
     void exec_script(const std::string& sql);
     // Runs `fn` in one transaction: commits when it returns, rolls back and rethrows when it
-    // throws. A call inside `fn` joins the outer transaction.
+    // throws. A call inside `fn` joins the outer transaction. BEGIN travels with the first
+    // statement, deferred writes with the COMMIT.
     void transaction(const std::function<void()>& fn);
     bool in_transaction() const { return m_in_transaction; }
     const std::string& location() const { return m_location; }
@@ -98,8 +110,20 @@ private:
     std::string m_location;
     std::string m_password;
     bool m_in_transaction = false;
+    bool m_begin_pending = false; // BEGIN not sent yet
+    struct Statement {
+        std::string sql;
+        PostgresParams params;
+    };
+    std::vector<Statement> m_deferred;
 
-    [[noreturn]] void fail(const std::string& what, const std::string& sql) const;
+    [[noreturn]] void fail(const std::string& what, const std::string& sql, const std::string& sqlstate) const;
+    // Sends the statements in one pipeline and returns their results; throws PostgresError
+    // for the first that failed (the server skipped the rest).
+    std::vector<PostgresResult> pipeline(const std::vector<const Statement*>& statements);
+    // Sends the pending BEGIN and deferred statements, then `last` (when given), in one pipeline;
+    // the result of the last one sent.
+    PostgresResult send_pending(const Statement* last);
     void reconnect_if_broken();
 };
 

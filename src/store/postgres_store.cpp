@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 namespace mlrun {
 
@@ -90,14 +91,17 @@ std::string column(std::string_view text)
     return out;
 }
 
-// The record as a listing shows it: no params, values or artifacts.
-std::string summary_of(const Task& task)
+// The record and, from the same JSON, the summary a listing shows: params, values and
+// artifacts as an empty task has them (the codec always writes those keys).
+std::pair<std::string, std::string> record_and_summary(const Task& task)
 {
-    Task light = task;
-    light.params = Task{}.params;
-    light.values = Task{}.values;
-    light.artifacts.clear();
-    return dump_json(light.to_json());
+    static const Json k_empty = Task{}.to_json();
+    Json j = task.to_json();
+    std::string record = dump_json(j);
+    for (const char* heavy : {"params", "values", "artifacts"}) {
+        j[heavy] = k_empty.at(heavy);
+    }
+    return {std::move(record), dump_json(j)};
 }
 
 Json parse_record(const std::string& text, const std::string& what)
@@ -197,11 +201,16 @@ PostgresDb& PostgresStore::db()
 
 void PostgresStore::migrate(PostgresDb& db)
 {
+    // 0 when there is no schema_version table yet (42P01: undefined table).
     auto read_version = [&]() -> int {
-        if (db.exec("SELECT to_regclass('schema_version') IS NOT NULL").text(0, 0) != "t") {
+        try {
+            return static_cast<int>(db.exec("SELECT coalesce(max(version), 0) FROM schema_version").integer(0, 0));
+        } catch (const PostgresError& e) {
+            if (e.sqlstate() != "42P01" || db.in_transaction()) {
+                throw;
+            }
             return 0;
         }
-        return static_cast<int>(db.exec("SELECT coalesce(max(version), 0) FROM schema_version").integer(0, 0));
     };
     auto refuse_newer = [&](int version) {
         if (version > k_postgres_schema_version) {
@@ -260,6 +269,7 @@ void PostgresStore::write_row(PostgresDb& db, const Task& task, bool insert)
                              : "UPDATE tasks SET name=$1, project=$2, type=$3, kind=$4, status=$5, run_id=$6, "
                                "step=$7, parent=$8, queue=$9, cache_key=$10, created_ms=$11, updated_ms=$12, "
                                "summary=$13, record=$14 WHERE id=$15";
+    auto [record, summary] = record_and_summary(task);
     PostgresParams p;
     p.text(column(task.name))
         .text(column(task.project))
@@ -273,23 +283,26 @@ void PostgresStore::write_row(PostgresDb& db, const Task& task, bool insert)
         .text(column(task.cache_key))
         .integer(task.created_ms)
         .integer(task.updated_ms)
-        .text(summary_of(task))
-        .text(dump_json(task.to_json()))
+        .text(summary)
+        .text(record)
         .text(task.id);
+    if (!insert) {
+        db.defer(sql, p); // the row is locked by this transaction: it is there
+        return;
+    }
     if (db.exec(sql, p).affected() != 1) {
-        throw std::runtime_error(insert ? "cannot create task " + task.id + ": it exists already"
-                                        : "task " + task.id + " vanished during its update");
+        throw std::runtime_error("cannot create task " + task.id + ": it exists already");
     }
 }
 
 void PostgresStore::write_tags(PostgresDb& db, const Task& task, bool replace)
 {
     if (replace) {
-        db.exec("DELETE FROM tags WHERE task_id = $1", PostgresParams().text(task.id));
+        db.defer("DELETE FROM tags WHERE task_id = $1", PostgresParams().text(task.id));
     }
     for (const std::string& tag : task.tags) {
-        db.exec("INSERT INTO tags(task_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                PostgresParams().text(task.id).text(column(tag)));
+        db.defer("INSERT INTO tags(task_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                 PostgresParams().text(task.id).text(column(tag)));
     }
 }
 
@@ -470,7 +483,7 @@ void PostgresStore::append_scalars(const std::string& id, const std::vector<Scal
                     .real(s.value)
                     .integer(s.timestamp_ms);
             }
-            d.exec(sql, p);
+            d.defer(sql, p); // sent with the COMMIT: a batch is one round trip
         }
     });
 }
@@ -561,12 +574,12 @@ Json PostgresStore::update_record(const std::string& kind, const std::string& id
     d.transaction([&] {
         // A row to lock even when the record is new (a null one, gone again if `change` throws):
         // two first writers queue up on it instead of both starting from null.
-        d.exec("INSERT INTO records(kind, id, json) VALUES ($1, $2, 'null') ON CONFLICT DO NOTHING", key);
+        d.defer("INSERT INTO records(kind, id, json) VALUES ($1, $2, 'null') ON CONFLICT DO NOTHING", key);
         PostgresResult r = d.exec("SELECT json FROM records WHERE kind = $1 AND id = $2 FOR UPDATE", key);
         record = parse_record(r.text(0, 0), kind + " record " + id);
         change(record);
-        d.exec("UPDATE records SET json = $3 WHERE kind = $1 AND id = $2",
-               PostgresParams().text(kind).text(id).text(dump_json(record)));
+        d.defer("UPDATE records SET json = $3 WHERE kind = $1 AND id = $2",
+                PostgresParams().text(kind).text(id).text(dump_json(record)));
     });
     return record;
 }

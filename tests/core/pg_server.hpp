@@ -6,7 +6,8 @@
 // test binary run, started on first use and shared (`PgServer::shared()`), stopped with
 // `pg_ctl stop -m immediate` and removed when the binary exits. A PgDatabase is a fresh
 // database in it (CREATE DATABASE) plus an artifact root folder, dropped when destroyed.
-// Password authentication over TCP (scram-sha-256) as user `postgres`, trust on the socket.
+// Password authentication over TCP (scram-sha-256) as user `postgres`, trust on the socket
+// (the store suite connects there: many short-lived handles).
 #include "test_util.hpp"
 
 #include "store/postgres_db.hpp"
@@ -42,6 +43,13 @@ public:
     {
         return std::string("postgresql://") + k_user + ":" + password + "@127.0.0.1:" + std::to_string(m_port) + "/"
                + db;
+    }
+    // postgresql://postgres@/DB?host=SOCKET_DIR&port=PORT: the unix socket, trusted (no password round
+    // trips: the quickest connection, for tests that open many).
+    std::string socket_uri(const std::string& db) const
+    {
+        return std::string("postgresql://") + k_user + "@/" + db + "?host=" + (m_dir / "sock").string()
+               + "&port=" + std::to_string(m_port);
     }
     // Runs one statement on the maintenance database (CREATE / DROP DATABASE).
     void admin(const std::string& sql) const
@@ -235,6 +243,8 @@ public:
     }
     // The database's URI with ?artifacts=<artifacts()>: what MLRUN_HOME names.
     std::string uri() const { return plain_uri() + "?artifacts=" + artifacts().string(); }
+    // The same over the unix socket, with ?artifacts= too.
+    std::string socket_uri() const { return m_server.socket_uri(m_name) + "&artifacts=" + artifacts().string(); }
     fs::path artifacts() const { return m_dir / "artifacts"; }
     // Scratch space beside the artifact root (not inside it).
     const TempDir& dir() const { return m_dir; }

@@ -43,7 +43,7 @@ StoreFixture postgres_fixture()
 {
     auto db = std::make_shared<PgDatabase>();
     StoreFixture f;
-    f.open = [uri = db->uri()] { return std::make_unique<PostgresStore>(uri); };
+    f.open = [uri = db->socket_uri()] { return std::make_unique<PostgresStore>(uri); };
     f.integrity = [uri = db->plain_uri()] { return rows_sound(uri); };
     f.scratch = db->dir().path();
     f.owner = db;
@@ -168,7 +168,9 @@ TEST_CASE("postgres store: unreachable server, wrong password, bad URI are one-l
     };
     check(db.plain_uri("wrongpw") + artifacts, "password authentication failed");
     check("postgresql://postgres:wrongpw@127.0.0.1:1/x" + artifacts, "postgresql://postgres:***@127.0.0.1:1/x");
-    check("postgresql://postgres:wrongpw@127.0.0.1:notaport/x" + artifacts, "bad PostgreSQL URI");
+    check("postgresql://postgres:wrongpw@127.0.0.1:notaport/x" + artifacts, "\"notaport\"");
+    check("postgresql://postgres:wrongpw@127.0.0.1/x?sslmode=bogus&artifacts=/tmp", "sslmode");
+    check("postgresql://postgres:wrongpw@[::1/x" + artifacts, "bad PostgreSQL URI");
     check("postgresql://postgres:wrongpw@127.0.0.1/x?nosuchoption=1&artifacts=/tmp", "nosuchoption");
     CHECK(PostgresStore(db.uri()).list(TaskFilter{}).empty()); // the right one works
 }
