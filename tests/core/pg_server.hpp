@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <atomic>
+#include <csignal>
 #include <glob.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -109,6 +110,7 @@ private:
                     {"pg_ctl", "-D", data().string(), "-l", (m_dir / "server.log").string(), "-w", "-t", "60", "start"})
                 == 0) {
                 m_running = true;
+                start_watcher();
                 return;
             }
         }
@@ -117,12 +119,49 @@ private:
 
     ~PgServer()
     {
+        if (m_watcher > 0) {
+            ::kill(m_watcher, SIGKILL);
+            while (::waitpid(m_watcher, nullptr, 0) < 0 && errno == EINTR) {
+            }
+            ::close(m_watch_fd);
+        }
         if (m_running) {
             command({"pg_ctl", "-D", data().string(), "-m", "immediate", "-w", "stop"});
         }
     }
 
     fs::path data() const { return m_dir / "data"; }
+
+    // A process of its own session that stops and removes the cluster when this test binary
+    // dies without running destructors (a crash, SIGKILL): it waits for EOF on a pipe only
+    // this process holds open (close-on-exec, so children that exec never keep it).
+    void start_watcher()
+    {
+        std::string cleanup = std::string(m_as_postgres ? "runuser -u postgres -- " : "") + "'" + m_bin
+                              + "/pg_ctl' -D '" + data().string() + "' -m immediate stop >/dev/null 2>&1; rm -rf '"
+                              + m_dir.path().string() + "'";
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) {
+            return; // no watcher: a crash would leave the cluster behind, nothing worse
+        }
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            ::setsid();
+            ::close(fds[1]);
+            char c;
+            while (::read(fds[0], &c, 1) < 0 && errno == EINTR) {
+            }
+            ::execl("/bin/sh", "sh", "-c", cleanup.c_str(), static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::close(fds[0]);
+        if (pid < 0) {
+            ::close(fds[1]);
+            return;
+        }
+        m_watcher = pid;
+        m_watch_fd = fds[1];
+    }
 
     static std::string find_bindir()
     {
@@ -212,6 +251,8 @@ private:
     bool m_as_postgres = false;
     bool m_running = false;
     int m_port = 0;
+    pid_t m_watcher = -1;
+    int m_watch_fd = -1;
 };
 
 // A fresh database in the shared cluster and an artifact root folder beside it; both go
