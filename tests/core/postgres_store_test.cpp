@@ -15,7 +15,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 
 using namespace mlrun;
 using mlrun::test::PgDatabase;
@@ -215,4 +217,54 @@ TEST_CASE("wiring: --home postgresql:// opens the PostgreSQL store; datasets and
     CHECK(from_env.local->root() == db.artifacts());
     CHECK(from_env.store->list_records("datasets") == std::vector<std::string>{id});
     CHECK_THROWS_AS(open_backends(env_root), UsageError); // no artifact root now
+}
+
+TEST_CASE("postgres db: a failed statement is a PostgresError with its SQLSTATE; a failed transaction leaves nothing")
+{
+    PgDatabase db;
+    PostgresDb conn(parse_postgres_uri(db.plain_uri()));
+    conn.exec("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)");
+    conn.exec("INSERT INTO t(v) VALUES ($1)", PostgresParams().integer(1));
+    std::string state;
+    try {
+        conn.exec("INSERT INTO t(v) VALUES ($1)", PostgresParams().integer(1));
+    } catch (const PostgresError& e) {
+        state = e.sqlstate();
+        CHECK(std::string(e.what()).find("duplicate key") != std::string::npos);
+        CHECK(std::string(e.what()).find(PgServer::k_password) == std::string::npos);
+    }
+    CHECK(state == "23505");
+    // A deferred write that fails is thrown from the commit, and rolls back what came before it.
+    CHECK_THROWS_AS(conn.transaction([&] {
+        conn.exec("INSERT INTO t(v) VALUES ($1)", PostgresParams().integer(2));
+        conn.defer("INSERT INTO t(v) VALUES ($1)", PostgresParams().integer(3));
+        conn.defer("INSERT INTO t(v) VALUES ($1)", PostgresParams().integer(1)); // duplicate
+    }),
+                    PostgresError);
+    // A change that throws rolls back too; the connection goes on working afterwards.
+    CHECK_THROWS_AS(conn.transaction([&] {
+        conn.defer("INSERT INTO t(v) VALUES ($1)", PostgresParams().integer(4));
+        conn.exec("SELECT 1");
+        throw UsageError("refused");
+    }),
+                    UsageError);
+    conn.transaction([&] { conn.defer("INSERT INTO t(v) VALUES ($1)", PostgresParams().integer(5)); });
+    PostgresResult rows = conn.exec("SELECT v FROM t ORDER BY v");
+    REQUIRE(rows.rows() == 2);
+    CHECK(rows.integer(0, 0) == 1);
+    CHECK(rows.integer(1, 0) == 5);
+    // Doubles round-trip exactly, NaN and the infinities included.
+    conn.exec("CREATE TABLE d (x DOUBLE PRECISION)");
+    const std::vector<double> xs{0.1, -1e-300, 1.0 / 3, std::numeric_limits<double>::infinity(),
+                                 -std::numeric_limits<double>::infinity()};
+    for (double x : xs) {
+        conn.exec("INSERT INTO d(x) VALUES ($1)", PostgresParams().real(x));
+    }
+    conn.exec("INSERT INTO d(x) VALUES ($1)", PostgresParams().real(std::nan("")));
+    PostgresResult back = conn.exec("SELECT x FROM d");
+    REQUIRE(back.rows() == 6);
+    for (int i = 0; i < 5; ++i) {
+        CHECK(back.real(i, 0) == xs[static_cast<std::size_t>(i)]);
+    }
+    CHECK(std::isnan(back.real(5, 0)));
 }
