@@ -13,7 +13,7 @@ AgentStats run_agent_daemon(Backends& b, const BackendOptions& options, AgentOpt
         check_name(agent.name, "agent name");
     }
     agent.exe = self_exe();
-    agent.home = b.local->root();
+    agent.home = b.store->uri(); // what its children open: a URI for the SQL stores
     agent.broker = resolve_broker(options);
     return run_agent(*b.queue, *b.agents, *b.store, agent);
 }

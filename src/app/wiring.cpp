@@ -14,6 +14,7 @@
 #include "queue/redis_queue.hpp"
 #include "store/local_inputs.hpp"
 #include "store/local_store.hpp"
+#include "store/postgres_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "tracking/local_sink.hpp"
 
@@ -147,6 +148,11 @@ bool is_sqlite(const std::string& home)
     return home.compare(0, k_sqlite_scheme.size(), k_sqlite_scheme) == 0;
 }
 
+bool is_postgres(const std::string& home)
+{
+    return home.rfind("postgresql://", 0) == 0 || home.rfind("postgres://", 0) == 0;
+}
+
 } // namespace
 
 std::string resolve_tracking_uri(const std::string& given)
@@ -177,7 +183,7 @@ std::string resolve_home(const std::string& home)
         h = uri.path;
     } else if (!uri.scheme.empty()) {
         throw UsageError("unsupported store URI \"" + redact_uri(uri)
-                         + "\" (the task store is a local folder, file://PATH or sqlite:PATH)");
+                         + "\" (the task store is a local folder, file://PATH, sqlite:PATH or postgresql://...)");
     }
     if (h.empty()) {
         throw UsageError("empty store path");
@@ -188,7 +194,10 @@ std::string resolve_home(const std::string& home)
 Backends open_backends(const BackendOptions& options)
 {
     Backends b;
-    if (is_sqlite(home_or_default(options.home))) {
+    if (const std::string home = home_or_default(options.home); is_postgres(home)) {
+        // Files under the shared artifact root: ?artifacts= in the URI, else MLRUN_ARTIFACT_ROOT.
+        b.local = std::make_unique<PostgresStore>(home, from_env("", "MLRUN_ARTIFACT_ROOT"));
+    } else if (is_sqlite(home)) {
         b.local = std::make_unique<SqliteStore>(resolve_home(options.home));
     } else {
         b.local = std::make_unique<LocalStore>(resolve_home(options.home));

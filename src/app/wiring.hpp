@@ -2,7 +2,9 @@
 // The one place where adapters are chosen from URIs (DESIGN §2), through a small
 // scheme -> factory table per port (like ccache's storage.cpp):
 //   store:    "" (MLRUN_HOME, else ./.mlrun), a path, or file://PATH: the folder store;
-//             sqlite:PATH: the SQLite store (PATH/store.db, files beside it)
+//             sqlite:PATH: the SQLite store (PATH/store.db, files beside it);
+//             postgresql:// or postgres://user:pass@host:port/db[?artifacts=PATH]: the PostgreSQL
+//             store (files under PATH, else $MLRUN_ARTIFACT_ROOT)
 //   tracking: "" or "local" (the local store only); http(s)://host:port: the MLflow mirror
 //             (app/sync.hpp) after the local sink, opened only for commands that run tasks
 //   queue:    "" or "local" (the store's queues/ and agents/); redis://[user:pass@]host:port/db
