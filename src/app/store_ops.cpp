@@ -20,11 +20,17 @@ bool is_record_file(const fs::path& name)
     return name == "task.json" || name == "scalars.jsonl" || name == ".lock";
 }
 
-// Copies `from` into `to` recursively (existing files overwritten); nothing when absent.
+// Copies the file or folder `from` to `to` (folders recursively, existing files overwritten);
+// nothing when absent.
 void copy_tree(const fs::path& from, const fs::path& to)
 {
     std::error_code ec;
     if (!fs::exists(from, ec)) {
+        return;
+    }
+    if (!fs::is_directory(from, ec)) {
+        fs::create_directories(to.parent_path());
+        fs::copy_file(from, to, fs::copy_options::overwrite_existing);
         return;
     }
     fs::create_directories(to);
