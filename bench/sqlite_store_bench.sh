@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `mlrun task list` (no --limit yet: every task, piped to /dev/null) and `task list --run R`
+# `mlrun task list --all` (every task, piped to /dev/null) and `task list --run R`
 # (a run of 50 tasks) on a store of N tasks: the folder store against the SQLite store.
 #
 #   bench/sqlite_store_bench.sh [BUILD_DIR] [N_TASKS] [RUNS]     (defaults: build 100000 10)
@@ -65,8 +65,8 @@ PY
 run="run$((n_tasks / 100))"
 echo "stores of $n_tasks tasks; run $run has 50"
 hyperfine -N --warmup 2 --runs "$runs" --export-markdown "$work/table.md" \
-    -n "folder: task list" "$mlrun --home $folder task list" \
-    -n "sqlite: task list" "$mlrun --home sqlite:$db task list" \
-    -n "folder: task list --run" "$mlrun --home $folder task list --run $run" \
+    -n "folder: task list" "$mlrun --home folder:$folder task list --all" \
+    -n "sqlite: task list" "$mlrun --home sqlite:$db task list --all" \
+    -n "folder: task list --run" "$mlrun --home folder:$folder task list --run $run" \
     -n "sqlite: task list --run" "$mlrun --home sqlite:$db task list --run $run" >/dev/null
 cat "$work/table.md"

@@ -65,7 +65,9 @@ int main(int argc, char** argv)
                  "Exit codes: 0 ok, 1 a task or gate failed, 2 bad input, 130 interrupted.",
                  "mlrun"};
     app.set_version_flag("--version", std::string("mlrun ") + MLRUN_VERSION);
-    app.add_option("--home", state.backend_options.home, "Store folder (default: $MLRUN_HOME, else ./.mlrun)");
+    app.add_option(
+        "--home", state.backend_options.home,
+        "Store folder, an SQLite store (default: $MLRUN_HOME, else ./.mlrun); folder:PATH opens an old folder store");
     app.add_option("--tracking", state.backend_options.tracking,
                    "Tracking server: http(s)://host:port mirrors runs to MLflow (default: the local store only; "
                    "$MLRUN_TRACKING_URI, else $MLFLOW_TRACKING_URI)");
@@ -85,6 +87,7 @@ int main(int argc, char** argv)
     cli::add_agent_commands(app, state);
     cli::add_pipeline_commands(app, state);
     cli::add_sync_commands(app, state);
+    cli::add_store_commands(app, state);
 
     try {
         app.parse(argc, argv);

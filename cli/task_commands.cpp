@@ -22,6 +22,9 @@ namespace mlrun::cli {
 
 namespace {
 
+// `task list` shows this many of the newest tasks unless --limit or --all.
+constexpr std::size_t k_default_list_limit = 50;
+
 std::string short_json(const Json& v)
 {
     return v.is_string() ? v.get<std::string>() : v.dump();
@@ -206,41 +209,64 @@ void add_task_commands(CLI::App& app, Cli& cli)
     }
     // list
     {
-        auto* cmd = task->add_subcommand("list", "List tasks (newest last)");
+        auto* cmd = task->add_subcommand("list", "List tasks, newest first (the latest 50 unless --limit or --all)");
         auto filter = std::make_shared<TaskFilter>();
         auto status = std::make_shared<std::string>();
         auto json = std::make_shared<bool>(false);
+        auto all = std::make_shared<bool>(false);
+        auto limit = std::make_shared<std::size_t>(k_default_list_limit);
         cmd->add_option("--project", filter->project, "Only this project (and its subprojects)");
         cmd->add_option("--status", *status,
                         "Only this status (draft, queued, in_progress, completed, failed, aborted, published)");
         cmd->add_option("--tag", filter->tag, "Only tasks with this tag");
         cmd->add_option("--run", filter->run_id, "Only tasks of this pipeline run");
         cmd->add_option("--kind", filter->kind, "Only this kind");
-        cmd->add_flag("--json", *json, "One JSON array of task records");
-        cmd->callback([&cli, filter, status, json] {
+        cmd->add_option("--limit", *limit, "At most this many tasks, the newest (default 50)")
+            ->check(CLI::PositiveNumber);
+        cmd->add_flag("--all", *all, "Every matching task");
+        cmd->add_flag("--json", *json, "One JSON array of task records (written as they are read)");
+        cmd->callback([&cli, filter, status, json, all, limit] {
             if (!status->empty()) {
                 filter->status = parse_status(*status);
             }
             filter->light = !*json;
-            std::vector<Task> tasks = list_tasks(cli.backends(), *filter);
+            filter->newest_first = true;
+            filter->limit = *all ? 0 : *limit;
+            std::size_t shown = 0;
             if (*json) {
-                Json arr = Json::array();
-                for (const Task& t : tasks) {
+                std::fputs("[", stdout);
+                each_task(cli.backends(), *filter, [&](const Task& t) {
                     Json j = t.to_json();
                     j["params"] = redact_secrets(j["params"]);
-                    arr.push_back(j);
+                    // Indented as an element of the array (the text of arr.dump(2) of old).
+                    std::string out = shown++ ? ",\n  " : "\n  ";
+                    for (char c : j.dump(2)) {
+                        out += c;
+                        if (c == '\n') {
+                            out += "  ";
+                        }
+                    }
+                    std::fwrite(out.data(), 1, out.size(), stdout);
+                });
+                std::fputs(shown ? "\n]\n" : "]\n", stdout);
+            } else {
+                std::vector<std::vector<std::string>> rows;
+                each_task(cli.backends(), *filter, [&](const Task& t) {
+                    ++shown;
+                    rows.push_back({t.id, t.name, t.kind, std::string(to_string(t.status)), t.project,
+                                    t.run_id.substr(0, 14), age(t.updated_ms)});
+                });
+                print_table({"ID", "NAME", "KIND", "STATUS", "PROJECT", "RUN", "UPDATED"}, rows);
+            }
+            if (filter->limit != 0 && shown == filter->limit) {
+                // Counted only when the page is full: an indexed count, no records read.
+                const std::size_t total = count_tasks(cli.backends(), *filter);
+                if (total > shown) {
+                    std::fflush(stdout);
+                    std::fprintf(stderr, "%zu more task%s not shown (--limit N or --all)\n", total - shown,
+                                 total - shown == 1 ? "" : "s");
                 }
-                std::string out = arr.dump(2) + "\n";
-                std::fwrite(out.data(), 1, out.size(), stdout);
-                return;
             }
-            std::vector<std::vector<std::string>> rows;
-            rows.reserve(tasks.size());
-            for (const Task& t : tasks) {
-                rows.push_back({t.id, t.name, t.kind, std::string(to_string(t.status)), t.project,
-                                t.run_id.substr(0, 14), age(t.updated_ms)});
-            }
-            print_table({"ID", "NAME", "KIND", "STATUS", "PROJECT", "RUN", "UPDATED"}, rows);
         });
     }
     // show

@@ -49,7 +49,7 @@ assert {c.get("name") for c in steps} >= {"preprocess", "train::mlp", "summary"}
 PY
 check "Markdown summary names the recommended model" grep -q '^\*\*Recommended:\*\*' "$work/summary.md"
 smoke_run=$(grep -o 'run [0-9a-z]* completed' "$work/smoke.log" | tail -1 | cut -d' ' -f2)
-check "the search step recorded its 2 smoke trials as child tasks" sh -c "'$mlrun' task list --run $smoke_run --tag trial | grep -c 'search/trial-' | grep -qx 2"
+check "the search step recorded its 2 smoke trials as child tasks" sh -c "'$mlrun' task list --all --run $smoke_run --tag trial | grep -c 'search/trial-' | grep -qx 2"
 check "the run records its smoke profile" sh -c "'$mlrun' pipeline show $smoke_run --json | grep -q '\"smoke\": true'"
 
 # 2. A gate above what the model reaches: exit 1 and say which metric, value and bound.
@@ -82,7 +82,7 @@ check "model show --json is the record" sh -c "'$mlrun' model show examples-tita
 
 # The reported test metrics equal scikit-learn's on the run's own predictions_test.csv.
 if /usr/bin/python3 -c 'import sklearn' 2>/dev/null; then
-  for id in $("$mlrun" task list --run "$full_run" --kind train_model --status completed | awk 'NR > 1 && $2 !~ /trial-/ {print $1}'); do
+  for id in $("$mlrun" task list --all --run "$full_run" --kind train_model --status completed | awk 'NR > 1 && $2 !~ /trial-/ {print $1}'); do
     check "metrics of $id equal sklearn's" /usr/bin/python3 scripts/check_metrics_sklearn.py "$MLRUN_HOME" "$id"
   done
 else
@@ -90,7 +90,7 @@ else
 fi
 
 # Clone one model with another setting, resume the run: that model and the summary rerun.
-logreg=$("$mlrun" task list --run "$full_run" --kind train_model | awk '$2 == "train::logreg" {print $1}')
+logreg=$("$mlrun" task list --all --run "$full_run" --kind train_model | awk '$2 == "train::logreg" {print $1}')
 "$mlrun" task clone "$logreg" --set model.lr=0.05 >/dev/null
 check "resume after a clone" run 0 "$work/clone.log" pipeline run --resume "$full_run"
 check "the cloned model ran" grep -q 'train::logreg: started' "$work/clone.log"
@@ -100,7 +100,7 @@ check "the other models were kept" sh -c "! grep -q 'train::mlp: started' '$work
 # 5. Determinism under parallelism: the same seed gives the same test metrics, to the
 #    last digit, with 1 and 2 steps at a time (models share one process).
 leaderboard_metrics() { # RUN -> the test metrics of every ranked model, as JSON
-  "$mlrun" task list --run "$1" --kind summary --json | python3 -c '
+  "$mlrun" task list --all --run "$1" --kind summary --json | python3 -c '
 import json, sys, urllib.parse
 task = json.load(sys.stdin)[-1]
 uri = [a["uri"] for a in task["artifacts"] if a["name"] == "leaderboard.json"][0]
@@ -121,7 +121,7 @@ for _ in $(seq 300); do grep -q 'train::cnn: epoch' "$work/kill.log" && break; s
 kill -9 $pid; wait $pid 2>/dev/null
 killed_run=$("$mlrun" pipeline list | awk '$2 == "digits" && $3 == "running" {print $1}' | tail -1)
 check "the killed run is left resumable" test -n "$killed_run"
-prep_before=$("$mlrun" task list --run "$killed_run" --kind preprocess --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+prep_before=$("$mlrun" task list --all --run "$killed_run" --kind preprocess --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 check "--resume completes the killed run" run 0 "$work/resume.log" pipeline run --resume "$killed_run" --set train.model.epochs=2
 check "resume kept the finished preprocess step" sh -c "'$mlrun' pipeline show $killed_run --json | grep -q '$prep_before'"
 check "resume reran the unfinished model" grep -q 'train::cnn: started' "$work/resume.log"

@@ -280,6 +280,16 @@ std::vector<Task> list_tasks(Backends& b, const TaskFilter& filter)
     return b.store->list(filter);
 }
 
+void each_task(Backends& b, const TaskFilter& filter, const std::function<void(const Task&)>& fn)
+{
+    b.store->each(filter, fn);
+}
+
+std::size_t count_tasks(Backends& b, const TaskFilter& filter)
+{
+    return b.store->count(filter);
+}
+
 Task get_task(Backends& b, const std::string& id)
 {
     return b.store->get(id);

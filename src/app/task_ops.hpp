@@ -78,6 +78,10 @@ TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions
 
 // Reads behind `task list`, `task show` and `task logs`.
 std::vector<Task> list_tasks(Backends& b, const TaskFilter& filter);
+// The records of list_tasks, handed to `fn` one by one as the store reads them.
+void each_task(Backends& b, const TaskFilter& filter, const std::function<void(const Task&)>& fn);
+// How many tasks match `filter` (its limit ignored).
+std::size_t count_tasks(Backends& b, const TaskFilter& filter);
 // UsageError for an unknown id (with a suggestion).
 Task get_task(Backends& b, const std::string& id);
 std::vector<Scalar> task_scalars(Backends& b, const std::string& id);

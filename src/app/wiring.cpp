@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 namespace mlrun {
 
@@ -131,8 +132,6 @@ std::string from_env(const std::string& given, const char* name)
     return env ? env : "";
 }
 
-constexpr std::string_view k_sqlite_scheme = "sqlite:";
-
 // The store as given: --home, else MLRUN_HOME, else ./.mlrun.
 std::string home_or_default(const std::string& home)
 {
@@ -143,9 +142,27 @@ std::string home_or_default(const std::string& home)
     return env && *env ? env : ".mlrun";
 }
 
-bool is_sqlite(const std::string& home)
+// `text` without the scheme `prefix` ("sqlite:", "folder:") and an optional "//" after it,
+// when it starts with it.
+std::optional<std::string> strip_scheme(const std::string& text, std::string_view prefix)
 {
-    return home.compare(0, k_sqlite_scheme.size(), k_sqlite_scheme) == 0;
+    if (text.compare(0, prefix.size(), prefix) != 0) {
+        return std::nullopt;
+    }
+    std::string rest = text.substr(prefix.size());
+    if (rest.compare(0, 2, "//") == 0) {
+        rest.erase(0, 2); // sqlite:///abs/path
+    }
+    if (rest.empty()) {
+        throw UsageError("empty store path in \"" + std::string(prefix) + "\" (expected " + std::string(prefix)
+                         + "PATH)");
+    }
+    return rest;
+}
+
+std::string absolute_path(const std::string& path)
+{
+    return std::filesystem::absolute(path).lexically_normal().string();
 }
 
 bool is_postgres(const std::string& home)
@@ -154,6 +171,56 @@ bool is_postgres(const std::string& home)
 }
 
 } // namespace
+
+StoreLocation resolve_store(const std::string& home)
+{
+    const std::string h = home_or_default(home);
+    if (std::optional<std::string> rest = strip_scheme(h, "folder:")) {
+        return {StoreLocation::Kind::folder, absolute_path(*rest)};
+    }
+    if (std::optional<std::string> rest = strip_scheme(h, "sqlite:")) {
+        return {StoreLocation::Kind::sqlite, absolute_path(*rest)};
+    }
+    std::string path = h;
+    ParsedUri uri = parse_uri(h);
+    if (uri.scheme == "file") {
+        path = uri.path;
+    } else if (!uri.scheme.empty()) {
+        throw UsageError("unsupported store URI \"" + redact_uri(uri)
+                         + "\" (the task store is a local folder, file://PATH, sqlite:PATH, folder:PATH or postgresql://...)");
+    }
+    if (path.empty()) {
+        throw UsageError("empty store path");
+    }
+    return {StoreLocation::Kind::sqlite, absolute_path(path)};
+}
+
+bool is_unmigrated_folder_store(const std::filesystem::path& root)
+{
+    std::error_code ec;
+    if (std::filesystem::exists(root / "store.json", ec)) {
+        return true; // moved aside last by `store migrate`: also a half-done migration
+    }
+    if (std::filesystem::exists(root / "store.db", ec)) {
+        return false;
+    }
+    std::filesystem::directory_iterator it(root / "tasks", ec);
+    return !ec && it != std::filesystem::directory_iterator();
+}
+
+std::unique_ptr<FolderStore> open_store(const StoreLocation& where, bool refuse_unmigrated)
+{
+    if (where.kind == StoreLocation::Kind::folder) {
+        return std::make_unique<LocalStore>(where.root);
+    }
+    if (refuse_unmigrated && is_unmigrated_folder_store(where.root)) {
+        throw UsageError("the store " + where.root
+                         + " is a folder store of an older mlrun: run `mlrun store migrate` to move it into SQLite "
+                           "(or open it as --home folder:"
+                         + where.root + ")");
+    }
+    return std::make_unique<SqliteStore>(where.root);
+}
 
 std::string resolve_tracking_uri(const std::string& given)
 {
@@ -167,28 +234,7 @@ std::string resolve_broker(const BackendOptions& options)
 
 std::string resolve_home(const std::string& home)
 {
-    std::string h = home_or_default(home);
-    if (is_sqlite(h)) {
-        h.erase(0, k_sqlite_scheme.size());
-        if (h.compare(0, 2, "//") == 0) {
-            h.erase(0, 2); // sqlite:///abs/path
-        }
-        if (h.empty()) {
-            throw UsageError("empty store path in \"sqlite:\" (expected sqlite:PATH)");
-        }
-        return std::filesystem::absolute(h).lexically_normal().string();
-    }
-    ParsedUri uri = parse_uri(h);
-    if (uri.scheme == "file") {
-        h = uri.path;
-    } else if (!uri.scheme.empty()) {
-        throw UsageError("unsupported store URI \"" + redact_uri(uri)
-                         + "\" (the task store is a local folder, file://PATH, sqlite:PATH or postgresql://...)");
-    }
-    if (h.empty()) {
-        throw UsageError("empty store path");
-    }
-    return std::filesystem::absolute(h).lexically_normal().string();
+    return resolve_store(home).root;
 }
 
 Backends open_backends(const BackendOptions& options)
@@ -197,10 +243,8 @@ Backends open_backends(const BackendOptions& options)
     if (const std::string home = home_or_default(options.home); is_postgres(home)) {
         // Files under the shared artifact root: ?artifacts= in the URI, else MLRUN_ARTIFACT_ROOT.
         b.local = std::make_unique<PostgresStore>(home, from_env("", "MLRUN_ARTIFACT_ROOT"));
-    } else if (is_sqlite(home)) {
-        b.local = std::make_unique<SqliteStore>(resolve_home(options.home));
     } else {
-        b.local = std::make_unique<LocalStore>(resolve_home(options.home));
+        b.local = open_store(resolve_store(options.home), true);
     }
     b.store = b.local.get();
     b.inputs = std::make_unique<LocalInputs>(*b.local);

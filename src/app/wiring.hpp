@@ -1,8 +1,10 @@
 #pragma once
 // The one place where adapters are chosen from URIs (DESIGN §2), through a small
 // scheme -> factory table per port (like ccache's storage.cpp):
-//   store:    "" (MLRUN_HOME, else ./.mlrun), a path, or file://PATH: the folder store;
-//             sqlite:PATH: the SQLite store (PATH/store.db, files beside it);
+//   store:    "" (MLRUN_HOME, else ./.mlrun), a path, file://PATH or sqlite:PATH: the SQLite
+//             store (PATH/store.db, files beside it); folder:PATH: the folder store of old
+//             (kept for `store migrate` and tests). A folder store found where an SQLite
+//             store is expected is refused with a hint to run `mlrun store migrate`;
 //             postgresql:// or postgres://user:pass@host:port/db[?artifacts=PATH]: the PostgreSQL
 //             store (files under PATH, else $MLRUN_ARTIFACT_ROOT)
 //   tracking: "" or "local" (the local store only); http(s)://host:port: the MLflow mirror
@@ -13,6 +15,7 @@
 #include "ports/ports.hpp"
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,7 +58,22 @@ std::string resolve_tracking_uri(const std::string& given);
 // The broker URI after the defaults: --broker, else $MLRUN_BROKER, else $MLRUN_QUEUE_URI;
 // "" = the local queue. Agents pass it on to their children.
 std::string resolve_broker(const BackendOptions& options);
-// The store root after the defaults are applied (absolute; without a "sqlite:" prefix).
+// The store root after the defaults are applied (absolute; without a scheme prefix).
 std::string resolve_home(const std::string& home);
+
+// Which store adapter a --home names, and its folder (absolute).
+struct StoreLocation {
+    enum class Kind { sqlite, folder };
+    Kind kind = Kind::sqlite;
+    std::string root;
+};
+// --home (else MLRUN_HOME, else ./.mlrun) parsed; UsageError for an unsupported URI.
+StoreLocation resolve_store(const std::string& home);
+// True when `root` holds a folder store not (fully) migrated to SQLite: a store.json, or
+// task folders without a store.db.
+bool is_unmigrated_folder_store(const std::filesystem::path& root);
+// The store adapter at `where`. With `refuse_unmigrated`, an SQLite location that holds an
+// unmigrated folder store is a UsageError telling to run `mlrun store migrate`.
+std::unique_ptr<FolderStore> open_store(const StoreLocation& where, bool refuse_unmigrated);
 
 } // namespace mlrun

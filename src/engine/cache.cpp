@@ -4,25 +4,28 @@
 #include "ports/task_store.hpp"
 
 #include <algorithm>
+#include <deque>
 
 namespace mlrun {
 
 namespace fs = std::filesystem;
 
 CacheKey cache_key(TaskStore& store, const std::string& kind, const std::string& template_name, const Json& params,
-                   const fs::path& base_dir)
+                   const fs::path& base_dir, const KnownTask& known)
 {
     Json own = params;
     own.erase("inputs");
     own.erase("base_dir");
     Json inputs = Json::object();
+    std::deque<Task> stored; // inputs read from the store (stable addresses)
     if (const Json* in = get_path(params, "inputs"); in && in->is_object()) {
         for (const auto& [step, ids] : in->items()) {
             Json hashes = Json::array();
             Json list = ids.is_array() ? ids : Json::array({ids});
             for (const Json& id : list) {
                 // What a step can read of its input: status, artifacts and reported values.
-                Task t = store.get(id.get<std::string>());
+                const Task* in_memory = known ? known(id.get<std::string>()) : nullptr;
+                const Task& t = in_memory ? *in_memory : stored.emplace_back(store.get(id.get<std::string>()));
                 Json arts = Json::object();
                 for (const ArtifactRecord& a : t.artifacts) {
                     arts[a.name] = a.sha256;

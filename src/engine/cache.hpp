@@ -7,6 +7,7 @@
 #include "core/task.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -19,8 +20,12 @@ struct CacheKey {
     std::string key;
 };
 
+// An input task already in memory (nullptr: read it from the store).
+using KnownTask = std::function<const Task*(const std::string& id)>;
+
+// The key of a step; input tasks come from `known` when it has them, else from the store.
 CacheKey cache_key(TaskStore& store, const std::string& kind, const std::string& template_name, const Json& params,
-                   const std::filesystem::path& base_dir);
+                   const std::filesystem::path& base_dir, const KnownTask& known = {});
 // A completed (or published) task recorded under this key, still present and unchanged.
 std::optional<Task> cache_lookup(TaskStore& store, const std::string& key);
 void cache_record(TaskStore& store, const std::string& key, const Task& task, const Json& material);

@@ -335,7 +335,8 @@ PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOpt
                    share,
                    {},
                    {},
-                   std::vector<NodeRecord>(plan.nodes().size())};
+                   std::vector<NodeRecord>(plan.nodes().size()),
+                   std::vector<std::optional<Task>>(plan.nodes().size())};
     if (loaded.previous) {
         load_earlier_attempt(ctx);
     }

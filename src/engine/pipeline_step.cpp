@@ -18,6 +18,31 @@ void RunContext::emit(const StepEvent& e) const
     }
 }
 
+namespace {
+
+// Keeps node i's task for its children's cache keys (its own slot only).
+void remember(RunContext& ctx, size_t i, const Task& task)
+{
+    if (i < ctx.ended.size()) {
+        ctx.ended[i] = task;
+    }
+}
+
+// The tasks of `node`'s parents that are in memory, by id (parents ended before it starts).
+KnownTask parents_in_memory(const RunContext& ctx, const PlanNode& node)
+{
+    return [&ctx, parents = node.parents](const std::string& id) -> const Task* {
+        for (size_t p : parents) {
+            if (p < ctx.ended.size() && ctx.ended[p] && ctx.ended[p]->id == id) {
+                return &*ctx.ended[p];
+            }
+        }
+        return nullptr;
+    };
+}
+
+} // namespace
+
 bool RunContext::cancelled() const
 {
     return options.cancel && options.cancel->load();
@@ -89,6 +114,7 @@ bool keep_from_earlier(RunContext& ctx, Plan& plan, size_t i)
         return false;
     }
     node.task_id = earlier_it->second.id;
+    remember(ctx, i, earlier_it->second);
     rec.cache_decision = "kept";
     rec.cache_reason = "completed earlier in this run (resume)";
     rec.cache_key = earlier_it->second.cache_key;
@@ -135,7 +161,7 @@ std::optional<Task> decide_cache(RunContext& ctx, Plan& plan, size_t i, const Js
             }
         }
     }
-    CacheKey key = cache_key(ctx.store, tmpl.kind, tmpl.name, params, ctx.spec.base_dir);
+    CacheKey key = cache_key(ctx.store, tmpl.kind, tmpl.name, params, ctx.spec.base_dir, parents_in_memory(ctx, node));
     rec.cache_key = key.key;
     rec.cache_material = key.material;
     bool no_cache = options.no_cache
@@ -150,6 +176,7 @@ std::optional<Task> decide_cache(RunContext& ctx, Plan& plan, size_t i, const Js
         rec.cache_reason = "task " + ctx.clone_of.at(node.name).id + " was cloned from this step's task";
     } else if (std::optional<Task> hit = cache_lookup(ctx.store, key.key)) {
         node.task_id = hit->id;
+        remember(ctx, i, *hit);
         rec.cache_decision = "hit";
         rec.cache_reason = "same key as completed task " + hit->id
                            + (hit->run_id.empty() ? "" : " of run " + hit->run_id);
@@ -215,6 +242,7 @@ NodeEnd record_step_end(RunContext& ctx, size_t i, const Task& ended)
     NodeRecord& rec = ctx.records[i];
     rec.finished_ms = now_ms();
     rec.metric = primary_value(ended, ctx.spec.primary_metric);
+    remember(ctx, i, ended);
     if (ended.status == Status::completed && !ctx.dry_run) {
         cache_record(ctx.store, ended.cache_key, ended, rec.cache_material);
     }

@@ -32,6 +32,10 @@ struct RunContext {
     std::map<std::string, Task> earlier;  // resume: the newest task per step of the run
     std::map<std::string, Task> clone_of; // resume: drafts cloned from those tasks
     std::vector<NodeRecord> records;      // per plan node
+    // Per plan node (sized as `records`): its task once it ended, was cached or kept, so that
+    // the cache keys of its children read it from memory, not from the store. Each node
+    // writes only its own slot, before its children start.
+    std::vector<std::optional<Task>> ended;
 
     // Tells the observer, if any.
     void emit(const StepEvent& e) const;

@@ -15,6 +15,21 @@ Task TaskStore::get(const std::string& id)
     return *t;
 }
 
+void TaskStore::each(const TaskFilter& filter, const std::function<void(const Task&)>& fn)
+{
+    for (const Task& t : list(filter)) {
+        fn(t);
+    }
+}
+
+std::size_t TaskStore::count(const TaskFilter& filter)
+{
+    TaskFilter all = filter;
+    all.limit = 0;
+    all.light = true;
+    return list(all).size();
+}
+
 bool matches(const Task& task, const TaskFilter& filter)
 {
     if (!filter.project.empty() && task.project != filter.project

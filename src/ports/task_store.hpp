@@ -61,6 +61,11 @@ public:
     virtual Task update(const std::string& id, const std::function<void(Task&)>& change) = 0;
     // Sorted by id (= creation order), or newest first; cut at filter.limit.
     virtual std::vector<Task> list(const TaskFilter& filter) = 0;
+    // Calls `fn` with each record list(filter) returns, in the same order, as it is read (a
+    // listing streams). The default goes through list().
+    virtual void each(const TaskFilter& filter, const std::function<void(const Task&)>& fn);
+    // How many tasks match `filter`, ignoring its limit. The default goes through list().
+    virtual std::size_t count(const TaskFilter& filter);
     // A full id or a unique prefix of one; throws UsageError for none or several.
     virtual std::string resolve(const std::string& id_or_prefix) = 0;
 

@@ -5,6 +5,7 @@
 #include "ports/task_store.hpp"
 
 #include <filesystem>
+#include <vector>
 
 namespace mlrun {
 
@@ -12,6 +13,10 @@ class FolderStore : public TaskStore {
 public:
     // The store folder (absolute when opened through app/wiring.cpp).
     virtual const std::filesystem::path& root() const = 0;
+    // Writes `task` exactly as given (id and times kept) with its scalars, replacing an
+    // earlier import of the same id (so an interrupted migration can run again): what
+    // `store migrate` writes. Makes the task's folder.
+    virtual void import_task(const Task& task, const std::vector<Scalar>& scalars) = 0;
 };
 
 } // namespace mlrun

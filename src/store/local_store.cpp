@@ -59,7 +59,7 @@ std::string LocalStore::location() const
 
 std::string LocalStore::uri() const
 {
-    return m_root.string();
+    return "folder:" + m_root.string(); // a bare path opens the SQLite store
 }
 
 namespace {
@@ -166,6 +166,23 @@ void LocalStore::create(Task& task)
     } catch (...) {
         fs::remove_all(dir, ec); // no empty task folder left behind
         throw;
+    }
+}
+
+void LocalStore::import_task(const Task& task, const std::vector<Scalar>& scalars)
+{
+    ensure_created();
+    check_id(task.id);
+    fs::path dir = task_dir(task.id);
+    fs::create_directories(dir);
+    {
+        FileLock lock(dir / ".lock");
+        std::error_code ec;
+        fs::remove(dir / "scalars.jsonl", ec);
+        write_file_atomic(dir / "task.json", dump_json(task.to_json(), 2));
+    }
+    if (!scalars.empty()) { // takes the task's lock itself
+        append_scalars(task.id, scalars);
     }
 }
 

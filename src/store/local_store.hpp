@@ -22,6 +22,7 @@ public:
     explicit LocalStore(std::filesystem::path root);
 
     std::string location() const override;
+    // "folder:<root>": what MLRUN_HOME of a child process names.
     std::string uri() const override;
     // Creates the root and store.json when missing.
     void ensure_created() override;
@@ -50,6 +51,8 @@ public:
                        const std::function<void(Json&)>& change) override;
 
     const std::filesystem::path& root() const override { return m_root; }
+    // task.json written as given; scalars.jsonl replaced by `scalars`.
+    void import_task(const Task& task, const std::vector<Scalar>& scalars) override;
     // Runs `fn` holding the exclusive lock of tasks/<id>/.lock.
     void with_task_lock(const std::string& id, const std::function<void()>& fn);
 

@@ -260,18 +260,13 @@ Task SqliteStore::update(const std::string& id, const std::function<void(Task&)>
     return task;
 }
 
-std::vector<Task> SqliteStore::list(const TaskFilter& filter)
+namespace {
+
+// The WHERE clause of `filter` (each filter an indexed condition) and its arguments; the SQL
+// text (one kept statement per shape) depends only on which filters are set.
+std::string filter_where(const TaskFilter& filter, std::vector<std::string>& args)
 {
-    std::lock_guard<std::recursive_mutex> lock(m_mutex);
-    std::vector<Task> out;
-    SqliteDb* d = db(false);
-    if (!d) {
-        return out;
-    }
-    // Each filter is an indexed condition; the SQL text (one kept statement per shape)
-    // depends only on which filters are set.
-    std::string sql = std::string("SELECT ") + (filter.light ? "summary" : "record") + " FROM tasks WHERE 1";
-    std::vector<std::string> args;
+    std::string sql = " WHERE 1";
     if (!filter.project.empty()) {
         // "a" and every "a/…": '0' is the character after '/'.
         sql += " AND (project = ? OR (project >= ? AND project < ?))";
@@ -295,6 +290,28 @@ std::vector<Task> SqliteStore::list(const TaskFilter& filter)
         sql += " AND kind = ?";
         args.push_back(filter.kind);
     }
+    return sql;
+}
+
+} // namespace
+
+std::vector<Task> SqliteStore::list(const TaskFilter& filter)
+{
+    std::vector<Task> out;
+    each(filter, [&](const Task& t) { out.push_back(t); });
+    return out;
+}
+
+void SqliteStore::each(const TaskFilter& filter, const std::function<void(const Task&)>& fn)
+{
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb* d = db(false);
+    if (!d) {
+        return;
+    }
+    std::vector<std::string> args;
+    std::string sql = std::string("SELECT ") + (filter.light ? "summary" : "record") + " FROM tasks"
+                      + filter_where(filter, args);
     sql += filter.newest_first ? " ORDER BY id DESC" : " ORDER BY id";
     if (filter.limit != 0) {
         sql += " LIMIT " + std::to_string(filter.limit);
@@ -310,10 +327,42 @@ std::vector<Task> SqliteStore::list(const TaskFilter& filter)
         }
         Task t = Task::from_json(j);
         if (matches(t, filter)) {
-            out.push_back(std::move(t));
+            fn(t);
         }
     }
-    return out;
+}
+
+std::size_t SqliteStore::count(const TaskFilter& filter)
+{
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb* d = db(false);
+    if (!d) {
+        return 0;
+    }
+    std::vector<std::string> args;
+    SqliteQuery q = d->query("SELECT count(*) FROM tasks" + filter_where(filter, args));
+    for (size_t i = 0; i < args.size(); ++i) {
+        q.bind(static_cast<int>(i + 1), args[i]);
+    }
+    return q.step() ? static_cast<std::size_t>(q.integer(0)) : 0;
+}
+
+void SqliteStore::import_task(const Task& task, const std::vector<Scalar>& scalars)
+{
+    check_id(task.id);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb& d = *db(true);
+    d.transaction([&] {
+        bool exists = false;
+        {
+            SqliteQuery q = d.query("SELECT 1 FROM tasks WHERE id = ?");
+            exists = q.bind(1, task.id).step();
+        }
+        write_row(d, task, !exists);
+        d.query("DELETE FROM scalars WHERE task_id = ?").bind(1, task.id).run();
+        insert_scalars(d, task.id, scalars);
+    });
+    fs::create_directories(task_dir(task.id));
 }
 
 std::string SqliteStore::resolve(const std::string& id_or_prefix)
@@ -371,19 +420,22 @@ void SqliteStore::append_scalars(const std::string& id, const std::vector<Scalar
     }
     std::lock_guard<std::recursive_mutex> lock(m_mutex);
     SqliteDb& d = *db(true);
-    d.transaction([&] {
-        for (const Scalar& s : batch) {
-            d.query("INSERT INTO scalars(task_id, title, series, iteration, value, timestamp_ms) "
-                    "VALUES (?,?,?,?,?,?)")
-                .bind(1, id)
-                .bind(2, s.title)
-                .bind(3, s.series)
-                .bind(4, std::int64_t{s.iteration})
-                .bind(5, s.value)
-                .bind(6, std::int64_t{s.timestamp_ms})
-                .run();
-        }
-    });
+    d.transaction([&] { insert_scalars(d, id, batch); });
+}
+
+void SqliteStore::insert_scalars(SqliteDb& db, const std::string& id, const std::vector<Scalar>& batch)
+{
+    for (const Scalar& s : batch) {
+        db.query("INSERT INTO scalars(task_id, title, series, iteration, value, timestamp_ms) "
+                 "VALUES (?,?,?,?,?,?)")
+            .bind(1, id)
+            .bind(2, s.title)
+            .bind(3, s.series)
+            .bind(4, std::int64_t{s.iteration})
+            .bind(5, s.value)
+            .bind(6, std::int64_t{s.timestamp_ms})
+            .run();
+    }
 }
 
 std::vector<Scalar> SqliteStore::read_scalars(const std::string& id)

@@ -45,6 +45,11 @@ public:
     Task update(const std::string& id, const std::function<void(Task&)>& change) override;
     // One indexed query, ordered by id; `light` reads the summaries only.
     std::vector<Task> list(const TaskFilter& filter) override;
+    // The query of list(), each row handed over as it is stepped (the store's mutex held:
+    // `fn` must not call this store).
+    void each(const TaskFilter& filter, const std::function<void(const Task&)>& fn) override;
+    // SELECT count(*) with list()'s indexed conditions.
+    std::size_t count(const TaskFilter& filter) override;
     std::string resolve(const std::string& id_or_prefix) override;
     void append_log(const std::string& id, std::string_view text) override;
     std::string read_log(const std::string& id, std::uint64_t offset) override;
@@ -63,6 +68,8 @@ public:
                        const std::function<void(Json&)>& change) override;
 
     const std::filesystem::path& root() const override { return m_root; }
+    // The row (INSERT or UPDATE) and the task's scalars replaced, in one transaction.
+    void import_task(const Task& task, const std::vector<Scalar>& scalars) override;
     // `PRAGMA integrity_check` of store.db: "ok" when sound (also when there is none yet).
     std::string integrity_check();
     // The database file: <root>/store.db.
@@ -78,6 +85,8 @@ private:
     SqliteDb* db(bool create);
     void migrate(SqliteDb& db);
     void write_row(SqliteDb& db, const Task& task, bool insert);
+    // Inside a transaction of the caller.
+    void insert_scalars(SqliteDb& db, const std::string& id, const std::vector<Scalar>& batch);
 };
 
 } // namespace mlrun

@@ -333,20 +333,28 @@ TEST_CASE("cli: bad names and bad input exit 2 with one error line and write not
     RunResult yaml = run(dir, {"--templates", "tpl", "task", "create", "broken"});
     CHECK(std::regex_search(yaml.err, std::regex(R"(broken\.yaml:[0-9]+:[0-9]+: )")));
 
-    // A corrupt task.json: exit 2, naming the file.
-    const fs::path record = dir.home() / "tasks" / draft / "task.json";
-    mlrun::test::write_text(record, "{\"id\": \"" + draft + "\", \"kind\": ");
-    const auto before = snapshot(dir.path());
-    RunResult corrupt = run(dir, {"task", "show", draft});
+    // A corrupt task.json of the folder store (folder:): exit 2, naming the file.
+    TempDir fdir;
+    const std::map<std::string, std::string> folder{{"MLRUN_HOME", "folder:" + fdir.home().string()}};
+    auto frun = [&](const std::vector<std::string>& args) { return run(fdir, args, folder); };
+    const std::string fdone = trim(frun({"task", "create", "exec", "--set", "command=exit 0"}).out);
+    REQUIRE(frun({"task", "run", "-q", fdone}).code == 0);
+    const std::string fdraft = trim(frun({"task", "create", "exec"}).out);
+    const fs::path record = fdir.home() / "tasks" / fdraft / "task.json";
+    REQUIRE(fs::exists(record));
+    mlrun::test::write_text(record, "{\"id\": \"" + fdraft + "\", \"kind\": ");
+    const auto before = snapshot(fdir.path());
+    RunResult corrupt = frun({"task", "show", fdraft});
     check_usage_error(corrupt, "not valid JSON");
     CHECK(corrupt.err.find(record.string()) != std::string::npos);
-    check_usage_error(run(dir, {"task", "edit", draft, "--set", "command=x"}), "task.json");
-    check_usage_error(run(dir, {"task", "run", draft}), "task.json");
-    CHECK(snapshot(dir.path()) == before);
+    check_usage_error(frun({"task", "edit", fdraft, "--set", "command=x"}), "task.json");
+    check_usage_error(frun({"task", "run", fdraft}), "task.json");
+    CHECK(snapshot(fdir.path()) == before);
     // The rest of the store still lists.
-    RunResult list = run(dir, {"task", "list"});
+    RunResult list = frun({"task", "list"});
     CHECK(list.code == 0);
-    CHECK(list.out.find(done) != std::string::npos);
+    CHECK(list.out.find(fdone) != std::string::npos);
+    CHECK(run(dir, {"task", "list"}).out.find(done) != std::string::npos);
 }
 
 TEST_CASE("cli: datasets store changed bytes only and `dataset get` gives the files back")
@@ -488,7 +496,7 @@ TEST_CASE("cli: task list filters and prints every task")
     Json arr = Json::parse(all.out);
     REQUIRE(arr.size() == 5);
     for (size_t i = 0; i < ids.size(); ++i) {
-        CHECK(arr[i]["id"] == ids[i]); // creation order
+        CHECK(arr[i]["id"] == ids[ids.size() - 1 - i]); // newest first (creation order reversed)
     }
     CHECK(Json::parse(run(dir, {"task", "list", "--json", "--project", "even"}).out).size() == 3);
     CHECK(Json::parse(run(dir, {"task", "list", "--json", "--project", "odd"}).out).size() == 2);

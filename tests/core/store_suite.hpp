@@ -598,6 +598,48 @@ inline void killed_updater(const StoreFixture& f)
     CHECK(last_counter > 4);
 }
 
+// A writer looping create + update, SIGKILLed at random moments 24 times: every record
+// left is whole (its blob matches its counter), every created task is found, and the
+// store's own storage is sound after each kill.
+inline void killed_writer_repeated(const StoreFixture& f)
+{
+    auto blob_of = [](int counter) { return std::string(100'000, static_cast<char>('a' + counter % 26)); };
+    std::mt19937 rng(4242);
+    std::uniform_int_distribution<int> delay_us(1'000, 30'000);
+    for (int round = 0; round < 24; ++round) {
+        pid_t pid = fork_child([&] {
+            std::unique_ptr<TaskStore> store = f.open();
+            for (;;) {
+                Task t = new_task("", "kill" + std::to_string(round));
+                t.values["counter"] = 0;
+                t.values["blob"] = blob_of(0);
+                store->create(t);
+                for (int k = 0; k < 3; ++k) {
+                    store->update(t.id, [&](Task& rec) {
+                        const int c = rec.values["counter"].get<int>() + 1;
+                        rec.values["counter"] = c;
+                        rec.values["blob"] = blob_of(c);
+                    });
+                }
+            }
+            return 0;
+        });
+        std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
+        ::kill(pid, SIGKILL);
+        CHECK(wait_child(pid) == 128 + SIGKILL);
+        CAPTURE(round);
+        std::unique_ptr<TaskStore> store = f.open();
+        for (const Task& listed : store->list(TaskFilter{})) {
+            std::optional<Task> rec;
+            CHECK_NOTHROW(rec = store->find(listed.id));
+            REQUIRE(rec);
+            const int counter = rec->values["counter"].get<int>();
+            CHECK(rec->values["blob"].get<std::string>() == blob_of(counter));
+        }
+        CHECK(f.integrity() == "ok");
+    }
+}
+
 } // namespace store_cases
 
 } // namespace mlrun::test
@@ -631,4 +673,6 @@ inline void killed_updater(const StoreFixture& f)
                      "clear_outputs removes a task's artifacts, scalars and log, nothing else")                        \
     MLRUN_STORE_CASE(adapter, make_fixture, run_lock, "try_lock_run is exclusive across processes")                    \
     MLRUN_STORE_CASE(adapter, make_fixture, killed_updater,                                                            \
-                     "a process killed while looping update leaves the record whole and unlocked")
+                     "a process killed while looping update leaves the record whole and unlocked")                     \
+    MLRUN_STORE_CASE(adapter, make_fixture, killed_writer_repeated,                                                    \
+                     "a writer looping create and update, killed 24 times, leaves no torn record")
