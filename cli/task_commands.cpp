@@ -172,7 +172,10 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_flag("--quiet,-q", *quiet, "Do not echo the task log");
         cmd->add_option("--threads", *threads, "Threads for the task (default: all cores)")
             ->check(CLI::NonNegativeNumber);
-        cmd->callback([&cli, id, quiet, threads] {
+        auto lease_epoch = std::make_shared<std::int64_t>(0);
+        // Set by an agent for its child: every write is fenced by this epoch (hidden).
+        cmd->add_option("--lease-epoch", *lease_epoch, "Queue lease epoch of the agent's delivery")->group("");
+        cmd->callback([&cli, id, quiet, threads, lease_epoch] {
             install_signal_handlers();
             RunOptions options;
             options.threads = *threads > 0 ? *threads
@@ -184,7 +187,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
                     std::fflush(stdout);
                 };
             }
-            TaskRunResult run = run_task_here(cli.running_backends(), *id, options);
+            TaskRunResult run = run_task_here(cli.running_backends(), *id, options, *lease_epoch);
             const Task& t = run.task;
             for (const std::string& w : run.warnings) {
                 std::fprintf(stderr, "mlrun: warning: %s\n", w.c_str());

@@ -85,6 +85,65 @@ int child_main(void* raw)
     ::_exit(127);
 }
 
+// kill_group_with_parent: a guard joins group `group` and SIGKILLs it once the read end
+// `guard_in` sees EOF (the only write end is ours: we died). Double fork, so init reaps the
+// guard. After fork in a threaded process: async-signal-safe calls only. Returns the write
+// end, or -1 when no guard could be started (the child runs without one).
+int start_group_guard(pid_t group)
+{
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return -1;
+    }
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t middle = ::fork();
+    if (middle == 0) {
+        if (::fork() != 0) {
+            ::_exit(0); // the guard is orphaned at once and reparented
+        }
+        ::dup2(fds[0], 0);
+#ifdef SYS_close_range
+        if (::syscall(SYS_close_range, 1u, ~0u, 0u) != 0)
+#endif
+        {
+            for (int fd = 1; fd < 65536; ++fd) {
+                ::close(fd);
+            }
+        }
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; ++sig) {
+            ::sigaction(sig, &dfl, nullptr);
+        }
+        if (::setpgid(0, group) != 0) {
+            ::_exit(0); // the group is gone already
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        char byte;
+        while (::read(0, &byte, 1) != 0) {
+            if (errno != EINTR) {
+                break;
+            }
+        }
+        ::kill(0, SIGKILL); // our group: the command, its children, and this guard
+        ::_exit(0);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    ::close(fds[0]);
+    if (middle < 0) {
+        ::close(fds[1]);
+        return -1;
+    }
+    int raw = 0;
+    while (::waitpid(middle, &raw, 0) < 0 && errno == EINTR) {
+    }
+    return fds[1];
+}
+
 std::system_error errno_error(int error, const std::string& what)
 {
     return std::system_error(error, std::system_category(), what);
@@ -270,6 +329,9 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
 #ifdef SYS_pidfd_open
     child.m_exit_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); // close-on-exec by itself
 #endif
+    if (options.kill_group_with_parent) {
+        child.m_guard_fd = start_group_guard(pid);
+    }
     return child;
 }
 
@@ -285,6 +347,7 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept
         m_pid = std::exchange(other.m_pid, -1);
         m_out_fd = std::exchange(other.m_out_fd, -1);
         m_exit_fd = std::exchange(other.m_exit_fd, -1);
+        m_guard_fd = std::exchange(other.m_guard_fd, -1);
         m_kill_grace_ms = other.m_kill_grace_ms;
         m_linger_ms = other.m_linger_ms;
         m_exited = other.m_exited;
@@ -315,6 +378,7 @@ void Subprocess::close_fds()
 {
     close_fd(m_out_fd);
     close_fd(m_exit_fd);
+    close_fd(m_guard_fd); // after reap: the guard died with the group
 }
 
 int Subprocess::pid() const
