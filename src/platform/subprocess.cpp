@@ -42,11 +42,47 @@ struct ChildArgs {
     bool merge_stderr;
     bool die_with_parent;
     pid_t parent;
+    int guard_in;         // kill_group_with_parent: read end of the guard's pipe; -1: no guard
     int failed_stage = 0; // 0: none, 1: exec, 2: chdir
     int error = 0;
 };
 
 constexpr size_t k_child_stack = 256 * 1024;
+
+// A raw fork (no glibc atfork handlers: safe between clone and exec).
+pid_t raw_fork()
+{
+    return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+}
+
+// The guard of kill_group_with_parent, in the child's group: blocks on the pipe whose only
+// write end the spawning process holds; EOF means that process is gone: SIGKILL the group.
+[[noreturn]] void guard_main(int guard_in)
+{
+    ::prctl(PR_SET_NAME, "mlrun-guard"); // what ps shows for it
+    ::dup2(guard_in, 0);
+#ifdef SYS_close_range
+    if (::syscall(SYS_close_range, 1u, ~0u, 0u) != 0)
+#endif
+    {
+        for (int fd = 1; fd < 65536; ++fd) {
+            ::close(fd);
+        }
+    }
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+        ::sigaction(sig, &dfl, nullptr);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    char byte;
+    while (::read(0, &byte, 1) < 0 && errno == EINTR) {
+    }
+    ::kill(0, SIGKILL); // our group: the command, its children, and this guard
+    ::_exit(0);
+}
 
 // The child: runs on its own small stack in the parent's memory, while the parent is
 // suspended (CLONE_VFORK) until it execs or exits. Only raw system calls here: no
@@ -55,6 +91,22 @@ int child_main(void* raw)
 {
     auto* args = static_cast<ChildArgs*>(raw);
     ::setpgid(0, 0);
+    if (args->guard_in >= 0) {
+        // Started before exec, so no moment of the command runs unguarded. Double fork: init
+        // reaps the guard, and the command (a shell's `wait`) never sees it as a child.
+        pid_t middle = raw_fork();
+        if (middle == 0) {
+            if (raw_fork() != 0) {
+                ::_exit(0);
+            }
+            guard_main(args->guard_in);
+        }
+        if (middle > 0) {
+            int raw = 0;
+            while (::waitpid(middle, &raw, 0) < 0 && errno == EINTR) {
+            }
+        }
+    }
     if (args->die_with_parent) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != args->parent) {
@@ -83,65 +135,6 @@ int child_main(void* raw)
     args->error = errno;
     args->failed_stage = 1;
     ::_exit(127);
-}
-
-// kill_group_with_parent: a guard joins group `group` and SIGKILLs it once the read end
-// `guard_in` sees EOF (the only write end is ours: we died). Double fork, so init reaps the
-// guard. After fork in a threaded process: async-signal-safe calls only. Returns the write
-// end, or -1 when no guard could be started (the child runs without one).
-int start_group_guard(pid_t group)
-{
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-        return -1;
-    }
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t middle = ::fork();
-    if (middle == 0) {
-        if (::fork() != 0) {
-            ::_exit(0); // the guard is orphaned at once and reparented
-        }
-        ::dup2(fds[0], 0);
-#ifdef SYS_close_range
-        if (::syscall(SYS_close_range, 1u, ~0u, 0u) != 0)
-#endif
-        {
-            for (int fd = 1; fd < 65536; ++fd) {
-                ::close(fd);
-            }
-        }
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        for (int sig = 1; sig < NSIG; ++sig) {
-            ::sigaction(sig, &dfl, nullptr);
-        }
-        if (::setpgid(0, group) != 0) {
-            ::_exit(0); // the group is gone already
-        }
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        char byte;
-        while (::read(0, &byte, 1) != 0) {
-            if (errno != EINTR) {
-                break;
-            }
-        }
-        ::kill(0, SIGKILL); // our group: the command, its children, and this guard
-        ::_exit(0);
-    }
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    ::close(fds[0]);
-    if (middle < 0) {
-        ::close(fds[1]);
-        return -1;
-    }
-    int raw = 0;
-    while (::waitpid(middle, &raw, 0) < 0 && errno == EINTR) {
-    }
-    return fds[1];
 }
 
 std::system_error errno_error(int error, const std::string& what)
@@ -297,9 +290,13 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
         throw errno_error(error, "cannot run \"" + name + "\": pipe");
     }
 
+    int guard[2] = {-1, -1};
+    if (options.kill_group_with_parent && ::pipe2(guard, O_CLOEXEC) != 0) {
+        guard[0] = guard[1] = -1; // no guard: the child runs without one
+    }
     ChildArgs args{program.c_str(), argv_ptrs.data(), env_ptrs.data(),      cwd.empty() ? nullptr : cwd.c_str(),
                    dev_null,        out[1],           options.merge_stderr, options.die_with_parent,
-                   ::getpid()};
+                   ::getpid(),      guard[0]};
     // Like posix_spawn: CLONE_VM | CLONE_VFORK copies no page tables (fork's write-protect of
     // the whole parent made each exec step cost about a millisecond more), and unlike it we
     // can set PDEATHSIG. Signals stay blocked across the clone so that no handler of ours
@@ -313,6 +310,8 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
     ::munmap(stack, k_child_stack);
     ::close(dev_null);
     ::close(out[1]);
+    close_fd(guard[0]);
+    child.m_guard_fd = guard[1]; // closed with the child: after reap the guard died with the group
     if (pid < 0) {
         ::close(out[0]);
         throw errno_error(clone_error, "cannot run \"" + name + "\": clone");
@@ -329,9 +328,6 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
 #ifdef SYS_pidfd_open
     child.m_exit_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); // close-on-exec by itself
 #endif
-    if (options.kill_group_with_parent) {
-        child.m_guard_fd = start_group_guard(pid);
-    }
     return child;
 }
 

@@ -7,6 +7,7 @@
 #include "kinds/kinds.hpp"
 #include "ml/io/csv.hpp"
 #include "ml/metrics.hpp"
+#include "ml/models/device.hpp"
 #include "ml/models/model.hpp"
 #include "ml/search.hpp"
 #include "ml/split_io.hpp"

@@ -2,6 +2,7 @@
 // CUDA (Debian's libtorch is CPU-only), cuda there is a clear error, and a model told auto
 // trains and predicts the same as one told cpu.
 #include "core/error.hpp"
+#include "ml/models/device.hpp"
 #include "ml/models/model.hpp"
 
 #include <doctest/doctest.h>

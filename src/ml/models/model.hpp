@@ -59,16 +59,6 @@ std::unique_ptr<Model> make_model(const std::string& kind, const nlohmann::json&
                                   const ImageShape& shape);
 const std::vector<std::string>& model_kinds();
 
-// Where a model of `kind` runs, from model.device ("auto" when absent, "cpu" or "cuda"):
-// CUDA when asked for (cuda) or allowed (auto) and the linked libtorch has it with a
-// device visible; else CPU, with `why` saying why when auto fell back. Only the libtorch
-// kinds use CUDA. UsageError for another value, and for "cuda" where there is none.
-struct DeviceChoice {
-    bool cuda = false;
-    std::string why; // auto on CPU: the reason (one log line)
-};
-DeviceChoice choose_device(const std::string& kind, const nlohmann::json& model_params);
-
 // Writes weights + model.json (kind, params, input schema, class names, metrics, sha256
 // of the weights) into dir.
 void save_model(const Model& model, const std::filesystem::path& dir, const LabeledSet& schema,

@@ -5,6 +5,7 @@
 // seeded from FitOptions.seed, initialises every parameter from it, shuffles with its own
 // std::mt19937_64 and uses no dropout: the result does not depend on what else runs.
 // Threads: at::set_num_threads is process-global, so fit never calls it (the engine does).
+#include "ml/models/device.hpp"
 #include "ml/models/factories.hpp"
 
 #include "core/error.hpp"
