@@ -120,8 +120,8 @@ def main():
     server, port = start_redis(tmp)
     try:
         uri = f"redis://127.0.0.1:{port}/1"  # mlrun on db 1, RQ on db 0
-        mine = subprocess.run([os.path.join(args.build, "bench", "rq_agent_bench"), uri, str(args.n),
-                               str(args.pace_ms), os.path.abspath(os.path.join(args.build, "bench", "rq_stamp"))],
+        mine = subprocess.run([os.path.join(args.build, "rq_agent_bench"), uri, str(args.n),
+                               str(args.pace_ms), os.path.abspath(os.path.join(args.build, "rq_stamp"))],
                               check=True, capture_output=True, text=True)
         m = json.loads(mine.stdout.strip().splitlines()[-1])
         rows = [("mlrun agent (--workers 1, a process per task)", quantiles(m["latency_ms"]), m["throughput"])]

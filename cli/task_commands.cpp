@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -175,8 +176,17 @@ void add_task_commands(CLI::App& app, Cli& cli)
         auto lease_epoch = std::make_shared<std::int64_t>(0);
         // Set by an agent for its child: every write is fenced by this epoch (hidden).
         cmd->add_option("--lease-epoch", *lease_epoch, "Queue lease epoch of the agent's delivery")->group("");
-        cmd->callback([&cli, id, quiet, threads, lease_epoch] {
+        auto from_fifo = std::make_shared<std::string>();
+        // An agent's warm child (hidden): started ahead, it reads "ID EPOCH" from this FIFO.
+        cmd->add_option("--from-fifo", *from_fifo, "Read the task id and lease epoch from this FIFO")->group("");
+        cmd->callback([&cli, id, quiet, threads, lease_epoch, from_fifo] {
             install_signal_handlers();
+            if (!from_fifo->empty()) {
+                std::ifstream in(*from_fifo); // blocks until the agent hands a task over
+                if (!(in >> *id >> *lease_epoch)) {
+                    throw UsageError("--from-fifo " + *from_fifo + ": no task id and lease epoch came");
+                }
+            }
             RunOptions options;
             options.threads = *threads > 0 ? *threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

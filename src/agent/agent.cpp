@@ -8,17 +8,22 @@
 #include "ports/queue.hpp"
 #include "ports/task_store.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <optional>
 #include <vector>
 
 namespace mlrun {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr std::size_t k_tail_bytes = 4096;
 constexpr const char* k_agent_lost = "agent_lost";
@@ -64,6 +69,10 @@ struct Slot {
     int attempts = 0;                // the record's attempts once this delivery started it
     std::int64_t next_heartbeat = 0; // of the lease
     std::int64_t drain_deadline = 0; // 0: no stop yet
+    // A warm child: `mlrun task run --from-fifo` already loaded and blocked on the FIFO, so
+    // a claim starts the task body without the program's start-up (dynamic loading).
+    std::optional<Subprocess> spare;
+    std::filesystem::path fifo; // "" : no warm children for this worker
 
     bool busy() const { return lease.has_value(); }
 };
@@ -87,11 +96,35 @@ public:
             if (i < options.worker_gpus.size()) {
                 m_slots[i].gpus = options.worker_gpus[i];
             }
+            if (options.warm_children) {
+                std::error_code ec;
+                fs::path fifo = fs::temp_directory_path(ec)
+                                / ("mlrun-agent-" + std::to_string(::getpid()) + "-" + std::to_string(i) + ".fifo");
+                ::unlink(fifo.c_str());
+                if (!ec && ::mkfifo(fifo.c_str(), 0600) == 0) {
+                    m_slots[i].fifo = fifo;
+                }
+            }
         }
     }
 
+    ~Agent()
+    {
+        for (Slot& slot : m_slots) {
+            slot.spare.reset(); // SIGKILL: it never got a task
+            if (!slot.fifo.empty()) {
+                ::unlink(slot.fifo.c_str());
+            }
+        }
+    }
+    Agent(const Agent&) = delete;
+    Agent& operator=(const Agent&) = delete;
+
     AgentStats run()
     {
+        for (Slot& slot : m_slots) {
+            prepare_spare(slot);
+        }
         beat();
         log("agent " + m_info.name + " serving " + join(m_options.queues)
             + (m_slots.size() > 1 ? " with " + std::to_string(m_slots.size()) + " workers" : ""));
@@ -268,8 +301,30 @@ private:
             + (m_slots.size() > 1 ? " by worker " + std::to_string(slot.index) : "")
             + (slot.gpus.empty() ? "" : " on GPU " + slot.gpus));
 
+        const std::string epoch = std::to_string(lease.epoch);
+        slot.lease = std::move(lease);
+        if (hand_to_spare(slot, id + " " + epoch + "\n")) {
+            prepare_spare(slot);
+            publish();
+            return;
+        }
+        try {
+            slot.child.emplace(Subprocess::spawn(child_options(slot, {"-q", id, "--lease-epoch", epoch})));
+        } catch (const std::exception& e) {
+            requeue(slot, std::string("cannot start mlrun task run: ") + e.what());
+            release(slot);
+            return;
+        }
+        prepare_spare(slot);
+        publish();
+    }
+
+    // `mlrun task run ARGS...` for a worker's children.
+    SubprocessOptions child_options(const Slot& slot, const std::vector<std::string>& args) const
+    {
         SubprocessOptions spawn;
-        spawn.argv = {m_options.exe.string(), "task", "run", "-q", id, "--lease-epoch", std::to_string(lease.epoch)};
+        spawn.argv = {m_options.exe.string(), "task", "run"};
+        spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
         spawn.env = {{"MLRUN_HOME", m_options.home.string()}};
         if (!m_options.broker.empty()) {
             spawn.env.emplace_back("MLRUN_BROKER", m_options.broker);
@@ -278,15 +333,51 @@ private:
             spawn.env.emplace_back("CUDA_VISIBLE_DEVICES", slot.gpus);
         }
         spawn.die_with_parent = true; // spawned by the agent's one thread: the child dies with the agent
-        slot.lease = std::move(lease);
-        try {
-            slot.child.emplace(Subprocess::spawn(spawn));
-        } catch (const std::exception& e) {
-            requeue(slot, std::string("cannot start mlrun task run: ") + e.what());
-            release(slot);
+        return spawn;
+    }
+
+    // Starts the worker's warm child when it has none (or it died). Without a FIFO, or when
+    // it cannot start, tasks start cold.
+    void prepare_spare(Slot& slot)
+    {
+        if (slot.fifo.empty() || stopping() || (m_options.once && m_started_one)) {
             return;
         }
-        publish();
+        if (slot.spare && slot.spare->try_wait()) {
+            slot.spare.reset();
+        }
+        if (!slot.spare) {
+            try {
+                slot.spare.emplace(
+                    Subprocess::spawn(child_options(slot, {"-q", "-", "--from-fifo", slot.fifo.string()})));
+            } catch (const std::exception& e) {
+                log(std::string("no warm child: ") + e.what());
+                slot.fifo.clear();
+            }
+        }
+    }
+
+    // Gives `line` (id and epoch) to the warm child, which becomes the slot's child. False
+    // when there is none blocked on the FIFO yet (still starting, or dead): start one cold.
+    bool hand_to_spare(Slot& slot, const std::string& line)
+    {
+        if (!slot.spare || slot.spare->try_wait()) {
+            slot.spare.reset();
+            return false;
+        }
+        int fd = ::open(slot.fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC); // ENXIO: no reader yet
+        if (fd < 0) {
+            return false;
+        }
+        bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+        ::close(fd);
+        if (!written) {
+            slot.spare.reset(); // it may have read part of it: never reuse it
+            return false;
+        }
+        slot.child = std::move(slot.spare);
+        slot.spare.reset();
+        return true;
     }
 
     void release(Slot& slot)

@@ -21,11 +21,14 @@ class Queue;
 class TaskStore;
 
 struct AgentOptions {
-    std::string name;                               // registry name; "" = <host>-<pid>
-    std::vector<std::string> queues;                // claimed in this order (the first is the highest priority)
-    bool once = false;                              // exit after one task
-    int workers = 1;                                // tasks at once, each its own child and lease
-    std::vector<std::string> worker_gpus;           // per worker: CUDA_VISIBLE_DEVICES ("" or none: inherited)
+    std::string name;                     // registry name; "" = <host>-<pid>
+    std::vector<std::string> queues;      // claimed in this order (the first is the highest priority)
+    bool once = false;                    // exit after one task
+    int workers = 1;                      // tasks at once, each its own child and lease
+    std::vector<std::string> worker_gpus; // per worker: CUDA_VISIBLE_DEVICES ("" or none: inherited)
+    // Keep one `mlrun task run` per worker started ahead, blocked on a FIFO, so that a claim
+    // starts the body without the program's start-up (still a fresh process per task).
+    bool warm_children = true;
     std::int64_t max_idle_ms = 0;                   // exit after this long without a task (0: never)
     std::int64_t lease_ms = 60'000;                 // the queue's lease; heartbeats every lease/4
     std::int64_t grace_ms = 30'000;                 // on stop: how long the running task may still take
