@@ -1,6 +1,6 @@
 // The mlrun half of bench/rq_bench.py: an agent on a Redis broker, measured the way RQ's
 // workers are measured there.
-//   rq_agent_bench URI N PACE_MS STAMP_BIN
+//   rq_agent_bench URI N PACE_MS STAMP_BIN [cold]   (cold: agents without warm children)
 // 1. latency: N exec tasks whose body is STAMP_BIN (writes CLOCK_REALTIME ns); one idle
 //    agent (--workers 1); each task enqueued (enqueue_task: record + push) every PACE_MS;
 //    latency = body start - enqueue start.
@@ -60,10 +60,15 @@ std::string mlrun_cli(const std::string& home, const std::string& uri, const std
     return out;
 }
 
+bool g_cold = false;
+
 Subprocess start_agent(const std::string& home, const std::string& uri)
 {
     SubprocessOptions o;
     o.argv = {MLRUN_BIN, "--broker", uri, "agent", "daemon", "--queue", "bench", "--workers", "1", "-q"};
+    if (g_cold) {
+        o.argv.push_back("--cold");
+    }
     o.env = {{"MLRUN_HOME", home}};
     return Subprocess::spawn(o);
 }
@@ -80,6 +85,7 @@ int main(int argc, char** argv)
     const int n = std::atoi(argv[2]);
     const int pace_ms = std::atoi(argv[3]);
     const std::string stamp = argv[4];
+    g_cold = argc > 5 && std::string(argv[5]) == "cold";
     char tmpl[] = "/tmp/rq_agent_bench_XXXXXX";
     const fs::path dir = ::mkdtemp(tmpl);
     const std::string home = (dir / "home").string();

@@ -115,6 +115,7 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("-n", type=int, default=500)
     ap.add_argument("--pace-ms", type=int, default=4)
+    ap.add_argument("--cold", action="store_true", help="also run the agent without warm children")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="rq_bench_")
     server, port = start_redis(tmp)
@@ -125,6 +126,12 @@ def main():
                               check=True, capture_output=True, text=True)
         m = json.loads(mine.stdout.strip().splitlines()[-1])
         rows = [("mlrun agent (--workers 1, a process per task)", quantiles(m["latency_ms"]), m["throughput"])]
+        if args.cold:
+            cold = subprocess.run([os.path.join(args.build, "rq_agent_bench"), uri, str(args.n), str(args.pace_ms),
+                                   os.path.abspath(os.path.join(args.build, "rq_stamp")), "cold"],
+                                  check=True, capture_output=True, text=True)
+            c = json.loads(cold.stdout.strip().splitlines()[-1])
+            rows.append(("mlrun agent --cold (child started at claim)", quantiles(c["latency_ms"]), c["throughput"]))
         for cls, label in (("rq.worker.SimpleWorker", "RQ SimpleWorker (no fork)"),
                            ("rq.worker.Worker", "RQ Worker (fork per job)")):
             rows.append((label, quantiles(rq_latency(port, cls, args.n, args.pace_ms)),
@@ -138,7 +145,7 @@ def main():
     for label, q, tput in rows:
         print(f"{label:48} {q['p50']:7.2f} {q['p99']:7.2f} {q['max']:7.2f} {tput:8.0f}")
     ours = rows[0]
-    for label, q, tput in rows[1:]:
+    for label, q, tput in [r for r in rows[1:] if r[0].startswith("RQ")]:
         print(f"vs {label}: p50 x{ours[1]['p50'] / q['p50']:.2f}, p99 x{ours[1]['p99'] / q['p99']:.2f}, "
               f"throughput x{ours[2] / tput:.2f}")
 

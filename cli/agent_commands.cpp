@@ -55,6 +55,7 @@ void add_agent_commands(CLI::App& app, Cli& cli)
             double lease_s = 60;
             double grace_s = 30;
             bool quiet = false;
+            bool cold = false;
         };
         auto a = std::make_shared<Args>();
         cmd->add_option("--queue", a->queues, "Queue to serve (repeatable; the first has the highest priority)")
@@ -70,6 +71,8 @@ void add_agent_commands(CLI::App& app, Cli& cli)
         cmd->add_option("--grace", a->grace_s, "On stop, seconds the running task may still take")
             ->check(CLI::NonNegativeNumber);
         cmd->add_flag("--quiet,-q", a->quiet, "No event lines on stderr");
+        // Benchmarks only: start every child cold (no warm `mlrun task run` waiting ahead).
+        cmd->add_flag("--cold", a->cold, "Start each task's child only when it is claimed")->group("");
         cmd->callback([&cli, a] {
             install_signal_handlers();
             std::vector<std::string> worker_gpus = assign_gpus(a->gpus, a->workers); // bad list: exit 2 first
@@ -81,6 +84,7 @@ void add_agent_commands(CLI::App& app, Cli& cli)
             options.once = a->once;
             options.workers = a->workers;
             options.worker_gpus = worker_gpus;
+            options.warm_children = !a->cold;
             options.max_idle_ms = seconds_to_ms(a->max_idle_s);
             options.lease_ms = seconds_to_ms(a->lease_s);
             options.grace_ms = seconds_to_ms(a->grace_s);
