@@ -304,7 +304,6 @@ private:
         const std::string epoch = std::to_string(lease.epoch);
         slot.lease = std::move(lease);
         if (hand_to_spare(slot, id + " " + epoch + "\n")) {
-            prepare_spare(slot);
             publish();
             return;
         }
@@ -315,7 +314,6 @@ private:
             release(slot);
             return;
         }
-        prepare_spare(slot);
         publish();
     }
 
@@ -380,10 +378,13 @@ private:
         return true;
     }
 
+    // The worker is free again; its next warm child starts now, not while the task ran (its
+    // start-up would take CPU from the task).
     void release(Slot& slot)
     {
         slot.child.reset();
         slot.lease.reset();
+        prepare_spare(slot);
         publish();
     }
 
