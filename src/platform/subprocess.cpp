@@ -43,17 +43,12 @@ struct ChildArgs {
     bool die_with_parent;
     pid_t parent;
     int guard_in;         // kill_group_with_parent: read end of the guard's pipe; -1: no guard
+    pid_t guard_pid;      // set by the child: the guard, a child of the parent (-1: none)
     int failed_stage = 0; // 0: none, 1: exec, 2: chdir
     int error = 0;
 };
 
 constexpr size_t k_child_stack = 256 * 1024;
-
-// A raw fork (no glibc atfork handlers: safe between clone and exec).
-pid_t raw_fork()
-{
-    return static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
-}
 
 // The guard of kill_group_with_parent, in the child's group: blocks on the pipe whose only
 // write end the spawning process holds; EOF means that process is gone: SIGKILL the group.
@@ -92,20 +87,14 @@ int child_main(void* raw)
     auto* args = static_cast<ChildArgs*>(raw);
     ::setpgid(0, 0);
     if (args->guard_in >= 0) {
-        // Started before exec, so no moment of the command runs unguarded. Double fork: init
-        // reaps the guard, and the command (a shell's `wait`) never sees it as a child.
-        pid_t middle = raw_fork();
-        if (middle == 0) {
-            if (raw_fork() != 0) {
-                ::_exit(0);
-            }
+        // Started before exec, so no moment of the command runs unguarded. CLONE_PARENT: the
+        // guard is our parent's child (reaped with us), never the command's (a shell's
+        // `wait` must not wait for it); one copy of the address space.
+        pid_t guard = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
+        if (guard == 0) {
             guard_main(args->guard_in);
         }
-        if (middle > 0) {
-            int raw = 0;
-            while (::waitpid(middle, &raw, 0) < 0 && errno == EINTR) {
-            }
-        }
+        args->guard_pid = guard; // shared memory (CLONE_VM): the parent reads it
     }
     if (args->die_with_parent) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -294,9 +283,17 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
     if (options.kill_group_with_parent && ::pipe2(guard, O_CLOEXEC) != 0) {
         guard[0] = guard[1] = -1; // no guard: the child runs without one
     }
-    ChildArgs args{program.c_str(), argv_ptrs.data(), env_ptrs.data(),      cwd.empty() ? nullptr : cwd.c_str(),
-                   dev_null,        out[1],           options.merge_stderr, options.die_with_parent,
-                   ::getpid(),      guard[0]};
+    ChildArgs args{program.c_str(),
+                   argv_ptrs.data(),
+                   env_ptrs.data(),
+                   cwd.empty() ? nullptr : cwd.c_str(),
+                   dev_null,
+                   out[1],
+                   options.merge_stderr,
+                   options.die_with_parent,
+                   ::getpid(),
+                   guard[0],
+                   -1};
     // Like posix_spawn: CLONE_VM | CLONE_VFORK copies no page tables (fork's write-protect of
     // the whole parent made each exec step cost about a millisecond more), and unlike it we
     // can set PDEATHSIG. Signals stay blocked across the clone so that no handler of ours
@@ -312,6 +309,7 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
     ::close(out[1]);
     close_fd(guard[0]);
     child.m_guard_fd = guard[1]; // closed with the child: after reap the guard died with the group
+    child.m_guard_pid = args.guard_pid;
     if (pid < 0) {
         ::close(out[0]);
         throw errno_error(clone_error, "cannot run \"" + name + "\": clone");
@@ -344,6 +342,7 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept
         m_out_fd = std::exchange(other.m_out_fd, -1);
         m_exit_fd = std::exchange(other.m_exit_fd, -1);
         m_guard_fd = std::exchange(other.m_guard_fd, -1);
+        m_guard_pid = std::exchange(other.m_guard_pid, -1);
         m_kill_grace_ms = other.m_kill_grace_ms;
         m_linger_ms = other.m_linger_ms;
         m_exited = other.m_exited;
@@ -425,6 +424,12 @@ void Subprocess::reap()
     int raw = 0;
     pid_t rc;
     while ((rc = ::waitpid(m_pid, &raw, 0)) < 0 && errno == EINTR) {
+    }
+    if (m_guard_pid > 0) {
+        ::kill(m_guard_pid, SIGKILL); // in the group, so already killed; this covers a guard that left it
+        while (::waitpid(m_guard_pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        m_guard_pid = -1;
     }
     ExitStatus status;
     if (rc != m_pid) {
