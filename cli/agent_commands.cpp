@@ -38,23 +38,32 @@ void add_agent_commands(CLI::App& app, Cli& cli)
     {
         auto* cmd = agent->add_subcommand(
             "daemon", "Serve queues: claim each task (first queue first), run it as `mlrun task run` in a child\n"
-                      "process, heartbeat its lease, ack when it ends. SIGTERM or `mlrun agent stop` stops claiming\n"
-                      "and lets the running task finish within --grace, else requeues it.\n"
+                      "process, heartbeat its lease, ack when it ends; --workers N runs up to N tasks at once, each\n"
+                      "with its own child and lease. SIGTERM or `mlrun agent stop` stops claiming and lets the\n"
+                      "running tasks finish within --grace, else requeues them.\n"
+                      "--gpus 0,1,...: CUDA_VISIBLE_DEVICES of each worker's children. With at least as many\n"
+                      "devices as workers each worker gets a contiguous block (0,1,2,3 over 2 workers: 0,1 and\n"
+                      "2,3); with fewer, worker i shares device i mod the number of devices.\n"
                       "Exit codes: 0 stopped (signal, stop request, --once, --max-idle), 2 bad input.");
         struct Args {
             std::vector<std::string> queues;
             std::string name;
             bool once = false;
+            int workers = 1;
+            std::string gpus;
             double max_idle_s = 0;
             double lease_s = 60;
             double grace_s = 30;
             bool quiet = false;
+            bool cold = false;
         };
         auto a = std::make_shared<Args>();
         cmd->add_option("--queue", a->queues, "Queue to serve (repeatable; the first has the highest priority)")
             ->required();
         cmd->add_option("--name", a->name, "Agent name (default: <host>-<pid>)");
         cmd->add_flag("--once", a->once, "Exit after one task");
+        cmd->add_option("--workers", a->workers, "Tasks run at once (default 1)")->check(CLI::Range(1, 1024));
+        cmd->add_option("--gpus", a->gpus, "GPU devices spread over the workers (e.g. 0,1)");
         cmd->add_option("--max-idle", a->max_idle_s, "Exit after this many seconds without a task (0: never)")
             ->check(CLI::NonNegativeNumber);
         cmd->add_option("--lease", a->lease_s, "Lease of each claim in seconds (heartbeat every quarter)")
@@ -62,14 +71,20 @@ void add_agent_commands(CLI::App& app, Cli& cli)
         cmd->add_option("--grace", a->grace_s, "On stop, seconds the running task may still take")
             ->check(CLI::NonNegativeNumber);
         cmd->add_flag("--quiet,-q", a->quiet, "No event lines on stderr");
+        // Benchmarks only: start every child cold (no warm `mlrun task run` waiting ahead).
+        cmd->add_flag("--cold", a->cold, "Start each task's child only when it is claimed")->group("");
         cmd->callback([&cli, a] {
             install_signal_handlers();
+            std::vector<std::string> worker_gpus = assign_gpus(a->gpus, a->workers); // bad list: exit 2 first
             cli.backend_options.lease_ms = seconds_to_ms(a->lease_s);
             Backends& b = cli.backends();
             AgentOptions options;
             options.name = a->name;
             options.queues = a->queues;
             options.once = a->once;
+            options.workers = a->workers;
+            options.worker_gpus = worker_gpus;
+            options.warm_children = !a->cold;
             options.max_idle_ms = seconds_to_ms(a->max_idle_s);
             options.lease_ms = seconds_to_ms(a->lease_s);
             options.grace_ms = seconds_to_ms(a->grace_s);
@@ -85,8 +100,9 @@ void add_agent_commands(CLI::App& app, Cli& cli)
         });
     }
     {
-        auto* cmd = agent->add_subcommand("list", "Live agents: name, host, pid, queues, current task, last heartbeat, "
-                                                  "tasks done. Exit codes: 0 ok, 2 bad input.");
+        auto* cmd = agent->add_subcommand("list",
+                                          "Live agents: name, host, pid, queues, current tasks (one per busy "
+                                          "worker), last heartbeat, tasks done. Exit codes: 0 ok, 2 bad input.");
         cmd->callback([&cli] {
             std::vector<std::vector<std::string>> rows;
             for (const AgentInfo& ag : cli.backends().agents->live()) {

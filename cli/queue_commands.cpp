@@ -1,6 +1,7 @@
-// mlrun queue create|list|dlq
+// mlrun queue create|list|show|purge|dlq
 #include "cli.hpp"
 
+#include "app/queue_ops.hpp"
 #include "app/task_ops.hpp"
 #include "core/util.hpp"
 #include "ports/queue.hpp"
@@ -23,13 +24,63 @@ void add_queue_commands(CLI::App& app, Cli& cli)
         });
     }
     {
-        auto* cmd = queue->add_subcommand("list", "List queues with pending, claimed and dead-lettered tasks");
+        auto* cmd = queue->add_subcommand("list",
+                                          "List queues: pending, running (claimed by an agent) and dead-lettered "
+                                          "tasks, and the live agents serving each.\n"
+                                          "Exit codes: 0 ok, 2 bad broker.");
         cmd->callback([&cli] {
+            Backends& b = cli.backends();
             std::vector<std::vector<std::string>> rows;
-            for (const QueueInfo& q : list_queues(cli.backends())) {
-                rows.push_back({q.name, std::to_string(q.pending), std::to_string(q.claimed), std::to_string(q.dead)});
+            for (const QueueInfo& q : list_queues(b)) {
+                std::string agents;
+                for (const std::string& a : agents_serving(b, q.name)) {
+                    agents += (agents.empty() ? "" : ",") + a;
+                }
+                rows.push_back({q.name, std::to_string(q.pending), std::to_string(q.claimed), std::to_string(q.dead),
+                                agents.empty() ? "-" : agents});
             }
-            print_table({"QUEUE", "PENDING", "CLAIMED", "DEAD"}, rows);
+            print_table({"QUEUE", "PENDING", "RUNNING", "DEAD", "AGENTS"}, rows);
+        });
+    }
+    {
+        auto* cmd = queue->add_subcommand("show",
+                                          "One queue: its counts, the tasks pending and running on it, its dead "
+                                          "letters and the agents serving it.\n"
+                                          "Exit codes: 0 ok, 2 unknown queue.");
+        auto name = std::make_shared<std::string>();
+        cmd->add_option("name", *name, "Queue name")->required();
+        cmd->callback([&cli, name] {
+            QueueView v = show_queue(cli.backends(), *name);
+            auto ids = [](const std::vector<std::string>& items) {
+                std::string out;
+                for (const std::string& s : items) {
+                    out += (out.empty() ? "" : " ") + s;
+                }
+                return out.empty() ? std::string("-") : out;
+            };
+            std::vector<std::string> dead;
+            for (const DeadLetter& d : v.dead) {
+                dead.push_back(d.task_id);
+            }
+            std::printf("queue:    %s\n", v.counts.name.c_str());
+            std::printf("pending:  %zu  %s\n", v.counts.pending, ids(v.pending).c_str());
+            std::printf("running:  %zu  %s\n", v.counts.claimed, ids(v.running).c_str());
+            std::printf("dead:     %zu  %s\n", v.counts.dead, ids(dead).c_str());
+            std::printf("agents:   %zu  %s\n", v.agents.size(), ids(v.agents).c_str());
+        });
+    }
+    {
+        auto* cmd = queue->add_subcommand("purge", "Take every pending task off a queue and back to draft (tasks an "
+                                                   "agent already runs are left alone; dead letters stay).\n"
+                                                   "Exit codes: 0 ok, 2 unknown queue.");
+        auto name = std::make_shared<std::string>();
+        cmd->add_option("name", *name, "Queue name")->required();
+        cmd->callback([&cli, name] {
+            std::vector<std::string> purged = purge_queue(cli.backends(), *name);
+            for (const std::string& id : purged) {
+                std::printf("%s\n", id.c_str());
+            }
+            std::fprintf(stderr, "%zu task(s) purged from %s\n", purged.size(), name->c_str());
         });
     }
     {

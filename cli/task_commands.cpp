@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -184,8 +185,20 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_flag("--quiet,-q", *quiet, "Do not echo the task log");
         cmd->add_option("--threads", *threads, "Threads for the task (default: all cores)")
             ->check(CLI::NonNegativeNumber);
-        cmd->callback([&cli, id, quiet, threads] {
+        auto lease_epoch = std::make_shared<std::int64_t>(0);
+        // Set by an agent for its child: every write is fenced by this epoch (hidden).
+        cmd->add_option("--lease-epoch", *lease_epoch, "Queue lease epoch of the agent's delivery")->group("");
+        auto from_fifo = std::make_shared<std::string>();
+        // An agent's warm child (hidden): started ahead, it reads "ID EPOCH" from this FIFO.
+        cmd->add_option("--from-fifo", *from_fifo, "Read the task id and lease epoch from this FIFO")->group("");
+        cmd->callback([&cli, id, quiet, threads, lease_epoch, from_fifo] {
             install_signal_handlers();
+            if (!from_fifo->empty()) {
+                std::ifstream in(*from_fifo); // blocks until the agent hands a task over
+                if (!(in >> *id >> *lease_epoch)) {
+                    throw UsageError("--from-fifo " + *from_fifo + ": no task id and lease epoch came");
+                }
+            }
             RunOptions options;
             options.threads = *threads > 0 ? *threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -196,7 +209,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
                     std::fflush(stdout);
                 };
             }
-            TaskRunResult run = run_task_here(cli.running_backends(), *id, options);
+            TaskRunResult run = run_task_here(cli.running_backends(), *id, options, *lease_epoch);
             const Task& t = run.task;
             for (const std::string& w : run.warnings) {
                 std::fprintf(stderr, "mlrun: warning: %s\n", w.c_str());

@@ -1,5 +1,6 @@
 #include "app/task_ops.hpp"
 
+#include "agent/fenced_store.hpp"
 #include "app/wiring.hpp"
 #include "core/error.hpp"
 #include "core/template.hpp"
@@ -10,9 +11,12 @@
 #include "ports/queue.hpp"
 #include "ports/result_sink.hpp"
 #include "ports/task_store.hpp"
+#include "tracking/local_sink.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <optional>
 #include <thread>
 
 namespace mlrun {
@@ -254,7 +258,7 @@ int exit_status(Status status)
     }
 }
 
-TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options)
+TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options, std::int64_t lease_epoch)
 {
     {
         // A record typed before its template was (or edited by hand) is refused here, before
@@ -263,7 +267,25 @@ TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions
         check_params(schema_of(t, ""), t.params, "task " + t.id + ": ");
     }
     Ports ports = b.ports();
-    Task started = start_task(*b.store, id);
+    // Under an agent's lease every write of the run goes through the fence (agent/fenced_store).
+    std::optional<FencedStore> fenced;
+    std::optional<LocalSink> fenced_sink;
+    Task started;
+    if (lease_epoch > 0) {
+        const std::string full = b.store->resolve(id);
+        fenced.emplace(*b.store, full, lease_epoch);
+        fenced_sink.emplace(*fenced);
+        ports.store = &*fenced;
+        ports.sinks[0] = &*fenced_sink;
+        // The agent already moved it to in_progress with this epoch when it claimed it.
+        started = fenced->update(full, [](Task& t) {
+            if (t.status != Status::in_progress) {
+                t.transition(Status::in_progress, now_ms());
+            }
+        });
+    } else {
+        started = start_task(*b.store, id);
+    }
     TaskRunResult result;
     result.task = run_task(ports, started, options);
     for (ResultSink* sink : ports.sinks) {
@@ -331,25 +353,50 @@ std::vector<QueueInfo> list_queues(Backends& b)
     return b.queue->list();
 }
 
+namespace {
+
+// `mlrun log` from a command that a task under an agent's lease runs: the exec kind sets
+// MLRUN_LEASE_EPOCH and MLRUN_TASK_ID, and the write is fenced like the task's own.
+struct LogStore {
+    explicit LogStore(Backends& b)
+    {
+        const char* epoch = std::getenv("MLRUN_LEASE_EPOCH");
+        const char* task = std::getenv("MLRUN_TASK_ID");
+        if (epoch && task && *task && std::strtoll(epoch, nullptr, 10) > 0) {
+            fenced.emplace(*b.store, task, std::strtoll(epoch, nullptr, 10));
+            store = &*fenced;
+        } else {
+            store = b.store;
+        }
+    }
+    std::optional<FencedStore> fenced;
+    TaskStore* store = nullptr;
+};
+
+} // namespace
+
 void log_scalar(Backends& b, const std::string& id, const Scalar& scalar)
 {
     Scalar s = scalar;
     s.timestamp_ms = s.timestamp_ms ? s.timestamp_ms : now_ms();
-    b.store->append_scalars(b.store->resolve(id), {s});
+    LogStore log(b);
+    log.store->append_scalars(b.store->resolve(id), {s});
 }
 
 void log_value(Backends& b, const std::string& id, const std::string& name, const Json& value)
 {
     check_relative_path(name, "value name");
-    b.store->update(b.store->resolve(id), [&](Task& t) { t.values[name] = value; });
+    LogStore log(b);
+    log.store->update(b.store->resolve(id), [&](Task& t) { t.values[name] = value; });
 }
 
 ArtifactRecord log_artifact(Backends& b, const std::string& id, const std::string& name,
                             const std::filesystem::path& source)
 {
     std::string full = b.store->resolve(id);
-    ArtifactRecord rec = b.store->put_artifact(full, name, source);
-    b.store->update(full, [&](Task& t) {
+    LogStore log(b);
+    ArtifactRecord rec = log.store->put_artifact(full, name, source);
+    log.store->update(full, [&](Task& t) {
         // By name: a second log of the same name replaces the first.
         auto it = std::find_if(t.artifacts.begin(), t.artifacts.end(),
                                [&](const ArtifactRecord& a) { return a.name == rec.name; });

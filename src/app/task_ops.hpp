@@ -5,6 +5,7 @@
 #include "core/task.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -73,8 +74,11 @@ struct TaskRunResult {
     std::vector<std::string> warnings; // mirrors that failed to flush
 };
 // `mlrun task run`: draft/queued -> in_progress, run here, sinks flushed. UsageError when
-// the task cannot start.
-TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options);
+// the task cannot start. lease_epoch > 0 (an agent's child): every write is fenced by it
+// (agent/fenced_store.hpp): LeaseLost is thrown, and nothing written, once another
+// delivery owns the task.
+TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options,
+                            std::int64_t lease_epoch = 0);
 
 // Reads behind `task list`, `task show` and `task logs`.
 std::vector<Task> list_tasks(Backends& b, const TaskFilter& filter);

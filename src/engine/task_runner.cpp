@@ -103,7 +103,8 @@ Task run_task(const Ports& ports, const Task& started, const RunOptions& options
         ctx.seed = seed->get<std::uint64_t>();
     }
     fs::path task_dir = store.task_dir(task.id);
-    ctx.work_dir = task_dir / "work";
+    // One scratch folder per attempt: a stale attempt still running cannot mix its files into a newer one's.
+    ctx.work_dir = task_dir / "work" / std::to_string(task.attempts);
     std::string exe = self_exe().string();
     const char* path = std::getenv("PATH");
     ctx.env = {{"MLRUN_HOME", store.uri()},

@@ -42,11 +42,42 @@ struct ChildArgs {
     bool merge_stderr;
     bool die_with_parent;
     pid_t parent;
+    int guard_in;         // kill_group_with_parent: read end of the guard's pipe; -1: no guard
+    pid_t guard_pid;      // set by the child: the guard, a child of the parent (-1: none)
     int failed_stage = 0; // 0: none, 1: exec, 2: chdir
     int error = 0;
 };
 
 constexpr size_t k_child_stack = 256 * 1024;
+
+// The guard of kill_group_with_parent, in the child's group: blocks on the pipe whose only
+// write end the spawning process holds; EOF means that process is gone: SIGKILL the group.
+[[noreturn]] void guard_main(int guard_in)
+{
+    ::prctl(PR_SET_NAME, "mlrun-guard"); // what ps shows for it
+    ::dup2(guard_in, 0);
+#ifdef SYS_close_range
+    if (::syscall(SYS_close_range, 1u, ~0u, 0u) != 0)
+#endif
+    {
+        for (int fd = 1; fd < 65536; ++fd) {
+            ::close(fd);
+        }
+    }
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) {
+        ::sigaction(sig, &dfl, nullptr);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    char byte;
+    while (::read(0, &byte, 1) < 0 && errno == EINTR) {
+    }
+    ::kill(0, SIGKILL); // our group: the command, its children, and this guard
+    ::_exit(0);
+}
 
 // The child: runs on its own small stack in the parent's memory, while the parent is
 // suspended (CLONE_VFORK) until it execs or exits. Only raw system calls here: no
@@ -55,6 +86,16 @@ int child_main(void* raw)
 {
     auto* args = static_cast<ChildArgs*>(raw);
     ::setpgid(0, 0);
+    if (args->guard_in >= 0) {
+        // Started before exec, so no moment of the command runs unguarded. CLONE_PARENT: the
+        // guard is our parent's child (reaped with us), never the command's (a shell's
+        // `wait` must not wait for it); one copy of the address space.
+        pid_t guard = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
+        if (guard == 0) {
+            guard_main(args->guard_in);
+        }
+        args->guard_pid = guard; // shared memory (CLONE_VM): the parent reads it
+    }
     if (args->die_with_parent) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != args->parent) {
@@ -238,9 +279,21 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
         throw errno_error(error, "cannot run \"" + name + "\": pipe");
     }
 
-    ChildArgs args{program.c_str(), argv_ptrs.data(), env_ptrs.data(),      cwd.empty() ? nullptr : cwd.c_str(),
-                   dev_null,        out[1],           options.merge_stderr, options.die_with_parent,
-                   ::getpid()};
+    int guard[2] = {-1, -1};
+    if (options.kill_group_with_parent && ::pipe2(guard, O_CLOEXEC) != 0) {
+        guard[0] = guard[1] = -1; // no guard: the child runs without one
+    }
+    ChildArgs args{program.c_str(),
+                   argv_ptrs.data(),
+                   env_ptrs.data(),
+                   cwd.empty() ? nullptr : cwd.c_str(),
+                   dev_null,
+                   out[1],
+                   options.merge_stderr,
+                   options.die_with_parent,
+                   ::getpid(),
+                   guard[0],
+                   -1};
     // Like posix_spawn: CLONE_VM | CLONE_VFORK copies no page tables (fork's write-protect of
     // the whole parent made each exec step cost about a millisecond more), and unlike it we
     // can set PDEATHSIG. Signals stay blocked across the clone so that no handler of ours
@@ -254,6 +307,9 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
     ::munmap(stack, k_child_stack);
     ::close(dev_null);
     ::close(out[1]);
+    close_fd(guard[0]);
+    child.m_guard_fd = guard[1]; // closed with the child: after reap the guard died with the group
+    child.m_guard_pid = args.guard_pid;
     if (pid < 0) {
         ::close(out[0]);
         throw errno_error(clone_error, "cannot run \"" + name + "\": clone");
@@ -285,6 +341,8 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept
         m_pid = std::exchange(other.m_pid, -1);
         m_out_fd = std::exchange(other.m_out_fd, -1);
         m_exit_fd = std::exchange(other.m_exit_fd, -1);
+        m_guard_fd = std::exchange(other.m_guard_fd, -1);
+        m_guard_pid = std::exchange(other.m_guard_pid, -1);
         m_kill_grace_ms = other.m_kill_grace_ms;
         m_linger_ms = other.m_linger_ms;
         m_exited = other.m_exited;
@@ -315,6 +373,7 @@ void Subprocess::close_fds()
 {
     close_fd(m_out_fd);
     close_fd(m_exit_fd);
+    close_fd(m_guard_fd); // after reap: the guard died with the group
 }
 
 int Subprocess::pid() const
@@ -365,6 +424,12 @@ void Subprocess::reap()
     int raw = 0;
     pid_t rc;
     while ((rc = ::waitpid(m_pid, &raw, 0)) < 0 && errno == EINTR) {
+    }
+    if (m_guard_pid > 0) {
+        ::kill(m_guard_pid, SIGKILL); // in the group, so already killed; this covers a guard that left it
+        while (::waitpid(m_guard_pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        m_guard_pid = -1;
     }
     ExitStatus status;
     if (rc != m_pid) {

@@ -84,12 +84,17 @@ void run_exec(TaskContext& ctx)
     options.env.emplace_back("MLRUN_PARAMS", params_file.string());
     options.env.emplace_back("MLRUN_OUTPUT_DIR", ctx.work_dir.string());
     options.env.emplace_back("MLRUN_THREADS", std::to_string(ctx.threads));
+    // Under an agent's lease, `mlrun log` from the command is fenced by it too.
+    options.env.emplace_back("MLRUN_LEASE_EPOCH", std::to_string(ctx.task.lease_epoch));
     if (const Json* extra = get_path(ctx.task.params, "env"); extra && extra->is_object()) {
         for (const auto& [k, v] : extra->items()) {
             options.env.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
         }
     }
     options.kill_grace_ms = 3000;
+    // `mlrun task run` SIGKILLed (by its agent's death, the OOM killer): the command's whole
+    // group dies too, never left orphaned.
+    options.kill_group_with_parent = true;
 
     std::optional<Subprocess> child;
     try {

@@ -7,6 +7,7 @@
 #include "kinds/kinds.hpp"
 #include "ml/io/csv.hpp"
 #include "ml/metrics.hpp"
+#include "ml/models/device.hpp"
 #include "ml/models/model.hpp"
 #include "ml/search.hpp"
 #include "ml/split_io.hpp"
@@ -240,6 +241,12 @@ void run_train_model(TaskContext& ctx)
         }
     };
     const TrainParams p = read_params(ctx);
+    // model.device: refused here when cuda is asked for and there is none (a clear error).
+    if (const ml::DeviceChoice device = ml::choose_device(p.kind, p.model); device.cuda) {
+        log("train_model: model.device: CUDA");
+    } else if (!device.why.empty()) {
+        log("train_model: model.device auto: CPU, " + device.why);
+    }
     const ml::SearchSpec spec = ml::parse_search(ctx.task.params, p.seed);
     const Task prep = one_input_task(ctx, "preprocess");
 

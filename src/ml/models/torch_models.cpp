@@ -5,6 +5,7 @@
 // seeded from FitOptions.seed, initialises every parameter from it, shuffles with its own
 // std::mt19937_64 and uses no dropout: the result does not depend on what else runs.
 // Threads: at::set_num_threads is process-global, so fit never calls it (the engine does).
+#include "ml/models/device.hpp"
 #include "ml/models/factories.hpp"
 
 #include "core/error.hpp"
@@ -14,7 +15,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <random>
@@ -106,7 +109,10 @@ public:
         m_optimizer = param_string(params, "optimizer", "adam", {"adam", "sgd"});
         m_momentum = param_double(params, "momentum", 0.9, 0.0, 1.0);
         m_patience = param_int(params, "patience", 5, 0, 1000000); // 0 = no early stopping
-        const int n_out = n_classes == 2 ? 1 : n_classes;          // binary: one logit + sigmoid
+        // auto and cuda run on CUDA where there is one (choose_device refused cuda without one).
+        const std::string device = param_string(params, "device", "auto", {"auto", "cpu", "cuda"});
+        m_device = device != "cpu" && torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::kCPU;
+        const int n_out = n_classes == 2 ? 1 : n_classes; // binary: one logit + sigmoid
         if (m_kind == "logreg") {
             m_module = nn::AnyModule(Mlp(n_features, std::vector<int>{}, n_out));
         } else if (m_kind == "mlp") {
@@ -175,10 +181,12 @@ public:
         }
         const bool lower = lower_is_better(options.metric);
         auto net = m_module.ptr();
-        init_parameters(*net, options.seed);
+        net->to(torch::kCPU);
+        init_parameters(*net, options.seed); // drawn on the CPU, so CUDA starts from the same weights
+        net->to(m_device);
 
-        torch::Tensor x = to_tensor(train.x);
-        torch::Tensor y = targets(train.y);
+        torch::Tensor x = to_tensor(train.x).to(m_device);
+        torch::Tensor y = targets(train.y).to(m_device);
         std::vector<torch::Tensor> params = net->parameters();
         std::unique_ptr<torch::optim::Optimizer> optimizer;
         if (m_optimizer == "adam") {
@@ -199,8 +207,8 @@ public:
         int bad_epochs = 0;
         m_best_epoch = 0;
         m_epochs_run = 0;
-        torch::Tensor x_valid = has_valid ? to_tensor(valid.x) : torch::Tensor();
-        torch::Tensor y_valid = has_valid ? targets(valid.y) : torch::Tensor();
+        torch::Tensor x_valid = has_valid ? to_tensor(valid.x).to(m_device) : torch::Tensor();
+        torch::Tensor y_valid = has_valid ? targets(valid.y).to(m_device) : torch::Tensor();
 
         for (int epoch = 1; epoch <= m_epochs; ++epoch) {
             if (options.cancel && options.cancel->load(std::memory_order_relaxed)) {
@@ -208,7 +216,7 @@ public:
             }
             net->train();
             shuffle(order, rng);
-            torch::Tensor perm = torch::from_blob(order.data(), {train.x.rows}, torch::kInt64);
+            torch::Tensor perm = torch::from_blob(order.data(), {train.x.rows}, torch::kInt64).to(m_device);
             // One gather per epoch, then contiguous slices per batch.
             torch::Tensor xs = x.index_select(0, perm);
             torch::Tensor ys = y.index_select(0, perm);
@@ -281,7 +289,8 @@ public:
         for (std::int64_t start = 0; start < x.rows; start += k_chunk) {
             const std::int64_t n = std::min(k_chunk, x.rows - start);
             torch::Tensor xt = torch::from_blob(const_cast<float*>(x.data.data()) + start * x.cols, {n, x.cols},
-                                                torch::kFloat32);
+                                                torch::kFloat32)
+                                   .to(m_device);
             Matrix part = to_proba(m_module.forward(xt));
             std::copy(part.data.begin(), part.data.end(), out.data.begin() + start * m_n_classes);
         }
@@ -292,7 +301,9 @@ public:
     {
         // torch::save writes in place: write a temp name, then rename (atomic).
         const std::filesystem::path tmp = dir / ".tmp_weights.pt";
+        m_module.ptr()->to(torch::kCPU); // weights load anywhere, CUDA or not
         torch::save(m_module.ptr(), tmp.string());
+        m_module.ptr()->to(m_device);
         std::filesystem::rename(tmp, dir / "weights.pt");
     }
 
@@ -301,7 +312,9 @@ public:
         const std::filesystem::path path = dir / "weights.pt";
         try {
             std::shared_ptr<nn::Module> net = m_module.ptr();
+            net->to(torch::kCPU);
             torch::load(net, path.string());
+            net->to(m_device);
             net->eval();
         } catch (const c10::Error& e) {
             throw UsageError(path.string() + ": not a " + m_kind + " weights file for this model card ("
@@ -380,7 +393,7 @@ private:
         } else {
             p = torch::softmax(logits, 1);
         }
-        p = p.contiguous();
+        p = p.to(torch::kCPU).contiguous();
         Matrix out(p.size(0), m_n_classes);
         std::copy(p.data_ptr<float>(), p.data_ptr<float>() + p.numel(), out.data.begin());
         return out;
@@ -402,10 +415,47 @@ private:
     int m_fc = 64;
     int m_epochs_run = 0;
     int m_best_epoch = 0;
+    torch::Device m_device = torch::kCPU;
     mutable nn::AnyModule m_module;
 };
 
 } // namespace
+
+} // namespace mlrun::ml::detail
+
+namespace mlrun::ml {
+
+DeviceChoice choose_device(const std::string& kind, const nlohmann::json& model_params)
+{
+    const std::string device = detail::param_string(model_params, "device", "auto", {"auto", "cpu", "cuda"});
+    const auto& torch = detail::torch_kinds();
+    DeviceChoice choice;
+    if (device == "cpu") {
+        return choice;
+    }
+    std::string why;
+    if (std::find(torch.begin(), torch.end(), kind) == torch.end()) {
+        why = "model.kind " + kind + " runs on the CPU only";
+    } else if (!torch::cuda::is_available()) {
+        const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+        why = !at::hasCUDA() ? std::string("the linked libtorch was built without CUDA")
+                             : std::string("no CUDA device is visible")
+                                   + (visible ? " (CUDA_VISIBLE_DEVICES=" + std::string(visible) + ")" : "");
+    } else {
+        choice.cuda = true;
+        return choice;
+    }
+    if (device == "cuda") {
+        throw UsageError("model.device cuda: no CUDA here: " + why
+                         + " (set model.device auto or cpu, or build against a CUDA-enabled libtorch)");
+    }
+    choice.why = why;
+    return choice;
+}
+
+} // namespace mlrun::ml
+
+namespace mlrun::ml::detail {
 
 const std::vector<std::string>& torch_kinds()
 {
