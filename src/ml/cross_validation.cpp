@@ -152,6 +152,7 @@ CvResult cross_validate(const LabeledSet& train, const LabeledSet& valid, const 
         result.values.push_back(metric_value(options.fit.metric, te.y, p));
         nlohmann::json m = all_metrics(te.y, p);
         m.erase("confusion_matrix");
+        m["ece"] = expected_calibration_error(te.y, p);
         result.fold_metrics.push_back(std::move(m));
     }
     double sum = 0;

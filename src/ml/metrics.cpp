@@ -370,7 +370,6 @@ nlohmann::json all_metrics(const std::vector<int>& y_true, const Matrix& proba)
     j["roc_auc"] = number_or_null(roc_auc(y_true, proba));
     j["pr_auc"] = number_or_null(pr_auc(y_true, proba));
     j["log_loss"] = number_or_null(log_loss(y_true, proba));
-    j["ece"] = number_or_null(expected_calibration_error(y_true, proba));
     j["confusion_matrix"] = confusion_matrix(y_true, y_pred, n_classes);
     j["rows"] = y_true.size();
     return j;

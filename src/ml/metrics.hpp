@@ -56,7 +56,8 @@ std::vector<ReliabilityBin> reliability_bins(const std::vector<int>& y_true, con
 double expected_calibration_error(const std::vector<int>& y_true, const Matrix& proba, int bins = k_calibration_bins);
 
 // All of the above as one JSON object: accuracy, precision, recall, f1, roc_auc, pr_auc,
-// log_loss, ece, confusion_matrix. NaN metrics (one class present) are written as null.
+// log_loss, confusion_matrix, rows (the gate metrics; train_model adds ece beside them). NaN metrics (one class
+// present) are written as null.
 nlohmann::json all_metrics(const std::vector<int>& y_true, const Matrix& proba);
 
 // Which metrics are better when lower (log_loss).

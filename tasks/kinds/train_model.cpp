@@ -139,7 +139,10 @@ Json metrics_or_null(const std::vector<int>& y, const ml::Matrix& proba)
     if (y.empty() || static_cast<std::int64_t>(y.size()) != proba.rows) {
         return nullptr;
     }
-    return ml::all_metrics(y, proba);
+    Json m = ml::all_metrics(y, proba);
+    const double ece = ml::expected_calibration_error(y, proba);
+    m["ece"] = std::isfinite(ece) ? Json(ece) : Json(nullptr); // beside log loss
+    return m;
 }
 
 // Milliseconds per row of predict_proba on `x`: the median of a few runs (at least 3,
