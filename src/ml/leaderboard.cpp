@@ -58,7 +58,9 @@ std::vector<std::string> metric_columns(const json& rows, const std::string& pri
 {
     std::vector<std::string> columns{primary};
     std::set<std::string> seen{primary};
-    for (const std::string& m : rankable_metrics()) {
+    std::vector<std::string> standard = rankable_metrics();
+    standard.push_back("ece"); // calibration error right after log loss
+    for (const std::string& m : standard) {
         bool present = false;
         for (const json& row : rows) {
             const json& test = row.value("test", json::object());
@@ -137,7 +139,8 @@ bool is_metric(const std::string& name)
 std::optional<double> breaker_value(const json& row, const std::string& breaker)
 {
     if (is_metric(breaker)) {
-        return number_at(row.value("test", json::object()), breaker);
+        // The selection value (validation or cross-validation mean): the test split never decides.
+        return number_at(row.value("selection_metrics", json::object()), breaker);
     }
     const char* key = breaker == "latency" ? "latency_ms_per_row"
                       : breaker == "size"  ? "model_size_bytes"
@@ -193,6 +196,56 @@ std::string breaker_list(const std::vector<std::string>& breakers)
     return out.empty() ? "task id" : out;
 }
 
+// "on the validation split" or "on the 5-fold cross-validation mean (+- 0.0123)".
+std::string selection_phrase(const json& row)
+{
+    if (row.value("selection", std::string()) == "cv") {
+        const json cv = row.value("cv", json::object());
+        return "on the " + std::to_string(cv.value("k", 0)) + "-fold cross-validation mean (+- "
+               + number_text(row.value("score_std", json()), 4) + ")";
+    }
+    return "on the validation split";
+}
+
+// The metrics of a cross-validation block averaged over its folds (a metric missing or null
+// in any fold is left out).
+json cv_mean_metrics(const json& cv)
+{
+    json out = json::object();
+    const json folds = cv.value("folds", json::array());
+    if (!folds.is_array() || folds.empty()) {
+        return out;
+    }
+    const json first = folds.at(0).value("metrics", json::object());
+    for (const auto& [name, unused] : first.items()) {
+        double sum = 0;
+        bool all = true;
+        for (const json& f : folds) {
+            const std::optional<double> v = number_at(f.value("metrics", json::object()), name);
+            if (!v) {
+                all = false;
+                break;
+            }
+            sum += *v;
+        }
+        if (all) {
+            out[name] = sum / static_cast<double>(folds.size());
+        }
+    }
+    return out;
+}
+
+// The leaderboard header's sentence on how models were chosen.
+std::string selection_note(const std::string& primary, const std::string& selection)
+{
+    const std::string on = selection == "cv"      ? "the cross-validation mean (on train + valid)"
+                           : selection == "mixed" ? "the cross-validation mean where run, else the validation split"
+                                                  : "the validation split";
+    return "ranked by " + primary + " on " + on
+           + (lower_is_better(primary) ? " (lower is better)" : " (higher is better)")
+           + "; test metrics are reported beside it, never used to choose";
+}
+
 // Why rank 1 won, in one line: the metric and, when others tied with it on the metric,
 // every tied model with the tie breaker that decided against it. Fills `tie` with
 // {models, decided_by: {model: breaker or "task id"}} when there was a tie.
@@ -202,7 +255,8 @@ std::string recommendation_reason(const json& rows, const std::string& primary, 
     const json& best = rows.at(0);
     std::string reason = std::string(lower_is_better(primary) ? "lowest " : "highest ") + primary + " "
                          + fixed(best.at("score").get<double>(), 4) + " of " + std::to_string(rows.size())
-                         + (rows.size() == 1 ? " model" : " models");
+                         + (rows.size() == 1 ? " model" : " models") + " " + selection_phrase(best) + " (test "
+                         + number_text(best.value("test_score", json()), 4) + ")";
     if (failed > 0) {
         reason += " (" + std::to_string(failed) + " failed)";
     }
@@ -296,10 +350,22 @@ void check_tie_breakers(const std::vector<std::string>& names, const std::string
 
 json Leaderboard::to_json() const
 {
-    return json{{"primary_metric", primary_metric}, {"higher_is_better", !lower_is_better(primary_metric)},
-                {"tie_breakers", tie_breakers},     {"tie_tolerance", k_tie_tolerance},
-                {"positive_class", positive_class}, {"models", rows},
-                {"recommended", recommended},       {"error_models", error_models}};
+    std::set<std::string> kinds;
+    for (const json& row : rows) {
+        kinds.insert(row.value("selection", std::string("valid")));
+    }
+    const std::string selection = kinds.size() > 1 ? "mixed" : kinds.empty() ? "valid" : *kinds.begin();
+    return json{{"primary_metric", primary_metric},
+                {"higher_is_better", !lower_is_better(primary_metric)},
+                {"selection", selection},
+                {"selection_note", selection_note(primary_metric, selection)},
+                {"tie_breakers", tie_breakers},
+                {"tie_tolerance", k_tie_tolerance},
+                {"positive_class", positive_class},
+                {"bootstrap", bootstrap},
+                {"models", rows},
+                {"recommended", recommended},
+                {"error_models", error_models}};
 }
 
 Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std::string& primary_metric,
@@ -339,10 +405,23 @@ Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std
             continue;
         }
         const json test = r.values.value("test", json::object());
-        std::optional<double> score = number_at(test, primary_metric);
-        if (!score) {
+        std::optional<double> test_score = number_at(test, primary_metric);
+        if (!test_score) {
             fail("no " + primary_metric + " in the test metrics (values.test." + primary_metric + " is "
                      + (test.is_object() && test.contains(primary_metric) ? "null" : "missing") + ")",
+                 "MissingMetrics");
+            continue;
+        }
+        // Chosen on the cross-validation mean when the model ran it, else on the validation split.
+        const json cv = r.values.value("cv", json());
+        const bool use_cv = cv.is_object() && cv.value("metric", std::string()) == primary_metric
+                            && number_at(cv, "mean").has_value();
+        const json valid_in = r.values.value("valid", json::object());
+        std::optional<double> score = use_cv ? number_at(cv, "mean") : number_at(valid_in, primary_metric);
+        if (!score) {
+            fail("no " + primary_metric + " in the validation metrics (values.valid." + primary_metric + " is "
+                     + (valid_in.is_object() && valid_in.contains(primary_metric) ? "null" : "missing")
+                     + "): a model is chosen on validation, never on test",
                  "MissingMetrics");
             continue;
         }
@@ -367,18 +446,28 @@ Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std
         if (positive.is_string()) {
             positives.insert(positive.get<std::string>());
         }
-        board.rows.push_back(json{{"rank", 0},
-                                  {"model", r.name},
-                                  {"kind", r.kind},
-                                  {"task_id", r.task_id},
-                                  {"primary_metric", primary_metric},
-                                  {"score", *score},
-                                  {"positive_class", positive.is_string() ? positive : json(nullptr)},
-                                  {"test", test_metrics},
-                                  {"valid", valid_metrics},
-                                  {"train_time_s", number_or_null(number_at(r.values, "train_time_s"))},
-                                  {"latency_ms_per_row", number_or_null(number_at(r.values, "latency_ms_per_row"))},
-                                  {"model_size_bytes", number_or_null(number_at(r.values, "model_size_bytes"))}});
+        board.rows.push_back(json{
+            {"rank", 0},
+            {"model", r.name},
+            {"kind", r.kind},
+            {"task_id", r.task_id},
+            {"primary_metric", primary_metric},
+            {"selection", use_cv ? "cv" : "valid"},
+            {"score", *score},
+            {"score_std", use_cv ? number_or_null(number_at(cv, "std")) : json(nullptr)},
+            {"test_score", *test_score},
+            {"selection_metrics", use_cv ? cv_mean_metrics(cv) : valid_metrics},
+            {"positive_class", positive.is_string() ? positive : json(nullptr)},
+            {"test", test_metrics},
+            {"valid", valid_metrics},
+            {"cv", use_cv
+                       ? json{{"k", cv.value("k", 0)}, {"mean", *score}, {"std", number_or_null(number_at(cv, "std"))}}
+                       : json(nullptr)},
+            {"test_ci", nullptr},
+            {"vs_best", nullptr},
+            {"train_time_s", number_or_null(number_at(r.values, "train_time_s"))},
+            {"latency_ms_per_row", number_or_null(number_at(r.values, "latency_ms_per_row"))},
+            {"model_size_bytes", number_or_null(number_at(r.values, "model_size_bytes"))}});
     }
 
     if (positives.size() == 1) {
@@ -443,6 +532,51 @@ Leaderboard build_leaderboard(const std::vector<ModelResult>& results, const std
     return board;
 }
 
+void set_test_uncertainty(Leaderboard& board, const std::vector<TestUncertainty>& figures, const json& info)
+{
+    board.bootstrap = info;
+    std::vector<std::string> same;
+    for (json& row : board.rows) {
+        const std::string id = row.at("task_id").get<std::string>();
+        const auto it = std::find_if(figures.begin(), figures.end(),
+                                     [&](const TestUncertainty& f) { return f.task_id == id; });
+        if (it == figures.end()) {
+            continue;
+        }
+        const auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+        row["test_ci"] = json{{"low", num(it->low)},
+                              {"high", num(it->high)},
+                              {"level", info.value("level", 0.95)},
+                              {"resamples", it->resamples}};
+        if (it->paired && std::isfinite(it->diff_low) && std::isfinite(it->diff_high)) {
+            const bool distinct = it->diff_low > 0 || it->diff_high < 0;
+            row["vs_best"] = json{{"difference_low", it->diff_low},
+                                  {"difference_high", it->diff_high},
+                                  {"distinguishable", distinct},
+                                  {"resamples", it->paired_resamples}};
+            if (!distinct) {
+                same.push_back(row.value("model", std::string()));
+            }
+        }
+    }
+    if (board.recommended.is_object()) {
+        board.recommended["not_distinguishable"] = same;
+        std::vector<std::string> quoted;
+        for (const std::string& n : same) {
+            quoted.push_back("'" + n + "'");
+        }
+        const int level = static_cast<int>(std::lround(info.value("level", 0.95) * 100));
+        std::string sentence = same.empty() ? "; on test, every other model is distinguishable from it"
+                                            : "; on test, " + name_list(quoted) + (same.size() == 1 ? " is" : " are")
+                                                  + " not distinguishable from it";
+        sentence += " (paired bootstrap, " + std::to_string(level) + " %, " + std::to_string(info.value("resamples", 0))
+                    + " resamples)";
+        if (board.rows.size() > 1) {
+            board.recommended["reason"] = board.recommended.value("reason", std::string()) + sentence;
+        }
+    }
+}
+
 std::string leaderboard_csv(const Leaderboard& board)
 {
     // Full precision in the CSV: it is data for other tools, not a display.
@@ -460,8 +594,9 @@ std::string leaderboard_csv(const Leaderboard& board)
     const std::vector<std::string> metrics = metric_columns(board.rows, board.primary_metric);
     std::vector<std::string> fields{"rank", "model", "kind", "task_id"};
     fields.insert(fields.end(), metrics.begin(), metrics.end());
-    fields.insert(fields.end(),
-                  {"valid_" + board.primary_metric, "train_time_s", "latency_ms_per_row", "model_size_bytes"});
+    fields.insert(fields.end(), {"valid_" + board.primary_metric, "train_time_s", "latency_ms_per_row",
+                                 "model_size_bytes", "selection", "selection_score", "selection_std", "test_ci_low",
+                                 "test_ci_high", "distinguishable_from_best"});
     std::string out;
     write_csv_row(out, fields);
     for (const json& row : board.rows) {
@@ -475,6 +610,13 @@ std::string leaderboard_csv(const Leaderboard& board)
         fields.push_back(valid.contains(board.primary_metric) ? num(valid.at(board.primary_metric)) : std::string());
         fields.insert(fields.end(), {num(row.at("train_time_s")), num(row.at("latency_ms_per_row")),
                                      num(row.at("model_size_bytes"))});
+        const json ci = row.value("test_ci", json());
+        const json vs = row.value("vs_best", json());
+        fields.insert(fields.end(),
+                      {row.value("selection", std::string()), num(row.value("score", json())),
+                       num(row.value("score_std", json())), ci.is_object() ? num(ci.value("low", json())) : "",
+                       ci.is_object() ? num(ci.value("high", json())) : "",
+                       vs.is_object() ? (vs.value("distinguishable", false) ? "true" : "false") : ""});
         write_csv_row(out, fields);
     }
     return out;
@@ -520,13 +662,61 @@ std::string format_leaderboard_table(const json& leaderboard)
         kind_width = std::min<size_t>(kind_width, 16);
         const std::vector<std::string> metrics = metric_columns(rows, primary);
         auto metric_width = [](const std::string& m) { return std::max<size_t>(m.size(), 7); };
+        // The selection column: what ranked the models (validation value or cv mean +- std).
+        const auto selection_text = [](const json& row) {
+            std::string text = number_text(row.value("score", json()), 4);
+            if (row.value("selection", std::string()) == "cv") {
+                text += "+-" + number_text(row.value("score_std", json()), 4);
+            }
+            return text;
+        };
+        bool any_cv = false;
+        bool any_ci = false;
+        for (const json& row : rows) {
+            any_cv = any_cv || (row.is_object() && row.value("selection", std::string()) == "cv");
+            any_ci = any_ci || (row.is_object() && row.value("test_ci", json()).is_object());
+        }
+        const std::string selection_title = (any_cv ? "cv_" : "valid_") + primary + "*";
+        size_t selection_width = selection_title.size();
+        for (const json& row : rows) {
+            if (row.is_object()) {
+                selection_width = std::max(selection_width, selection_text(row).size());
+            }
+        }
+        const auto ci_text = [](const json& row) -> std::string {
+            const json ci = row.value("test_ci", json());
+            if (!ci.is_object()) {
+                return "-";
+            }
+            return "[" + number_text(ci.value("low", json()), 4) + ", " + number_text(ci.value("high", json()), 4)
+                   + "]";
+        };
+        const auto vs_text = [](const json& row) -> std::string {
+            if (row.value("rank", 0) == 1) {
+                return "best";
+            }
+            const json vs = row.value("vs_best", json());
+            if (!vs.is_object()) {
+                return "-";
+            }
+            if (!vs.value("distinguishable", false)) {
+                return "~same";
+            }
+            return vs.value("difference_low", 0.0) > 0 ? "worse" : "better";
+        };
+        const size_t ci_width = 16;
 
         std::string header = pad("#", 3, true) + "  " + pad("model", name_width, false) + "  "
                              + pad("kind", kind_width, false);
+        // The test primary metric first (scripts read it as the 4th field), then what ranked.
         for (size_t i = 0; i < metrics.size(); ++i) {
-            // The ranking column is marked so it stands out from the others.
-            std::string title = i == 0 ? metrics[i] + "*" : metrics[i];
-            header += "  " + pad(title, metric_width(metrics[i]) + (i == 0 ? 1 : 0), true);
+            header += "  " + pad(metrics[i], metric_width(metrics[i]), true);
+            if (i == 0) {
+                header += "  " + pad(selection_title, selection_width, true);
+            }
+        }
+        if (any_ci) {
+            header += "  " + pad("test 95% CI", ci_width, true) + "  " + pad("vs best", 7, false);
         }
         header += "  " + pad("train s", 8, true) + "  " + pad("ms/row", 8, true) + "  " + pad("size", 9, true) + "  "
                   + "task";
@@ -542,10 +732,13 @@ std::string format_leaderboard_table(const json& leaderboard)
             const json test = row.value("test", json::object());
             for (size_t i = 0; i < metrics.size(); ++i) {
                 json v = test.is_object() && test.contains(metrics[i]) ? test.at(metrics[i]) : json();
-                if (i == 0 && !v.is_number()) {
-                    v = row.value("score", json());
+                line += "  " + pad(number_text(v, 4), metric_width(metrics[i]), true);
+                if (i == 0) {
+                    line += "  " + pad(selection_text(row), selection_width, true);
                 }
-                line += "  " + pad(number_text(v, 4), metric_width(metrics[i]) + (i == 0 ? 1 : 0), true);
+            }
+            if (any_ci) {
+                line += "  " + pad(ci_text(row), ci_width, true) + "  " + pad(vs_text(row), 7, false);
             }
             line += "  " + pad(number_text(row.value("train_time_s", json()), 2), 8, true) + "  "
                     + pad(number_text(row.value("latency_ms_per_row", json()), 4), 8, true) + "  "
@@ -554,12 +747,22 @@ std::string format_leaderboard_table(const json& leaderboard)
             out += line + "\n";
         }
         if (!primary.empty()) {
-            out += "* ranked by " + primary + (lower_is_better(primary) ? " (lower is better)" : " (higher is better)");
+            const std::string selection = leaderboard.is_object()
+                                              ? leaderboard.value("selection", std::string(any_cv ? "cv" : "valid"))
+                                              : std::string(any_cv ? "cv" : "valid");
+            out += "* " + selection_note(primary, selection) + " (the unprefixed metric columns are test)";
             const json positive = leaderboard.is_object() ? leaderboard.value("positive_class", json()) : json();
             if (positive.is_string()) {
                 out += "; positive class '" + positive.get<std::string>() + "'";
             }
             out += "\n";
+            const json boot = leaderboard.is_object() ? leaderboard.value("bootstrap", json()) : json();
+            if (any_ci && boot.is_object()) {
+                out += "  test 95% CI: percentile bootstrap of test " + primary + ", "
+                       + std::to_string(boot.value("resamples", 0)) + " resamples, seed "
+                       + std::to_string(boot.value("seed", 0)) + "; vs best: paired bootstrap against rank 1 "
+                       + "(~same = not distinguishable from the best)\n";
+            }
         }
     }
     if (recommended.is_object()) {

@@ -318,6 +318,46 @@ void roc_curve(const std::vector<int>& y_true, const std::vector<double>& score,
     }
 }
 
+std::vector<ReliabilityBin> reliability_bins(const std::vector<int>& y_true, const Matrix& proba, int bins)
+{
+    check_lengths(y_true.size(), static_cast<size_t>(proba.rows), "reliability_bins");
+    bins = std::max(bins, 1);
+    std::vector<ReliabilityBin> out(static_cast<size_t>(bins));
+    std::vector<double> sum_confidence(out.size(), 0.0);
+    std::vector<double> correct(out.size(), 0.0);
+    const std::vector<int> y_pred = argmax_rows(proba);
+    for (std::int64_t r = 0; r < proba.rows; ++r) {
+        const double c = static_cast<double>(proba.at(r, y_pred[static_cast<size_t>(r)]));
+        const size_t b = std::min(static_cast<size_t>(std::max(0.0, c) * bins), out.size() - 1);
+        ++out[b].count;
+        sum_confidence[b] += c;
+        correct[b] += y_pred[static_cast<size_t>(r)] == y_true[static_cast<size_t>(r)] ? 1.0 : 0.0;
+    }
+    for (size_t b = 0; b < out.size(); ++b) {
+        out[b].lo = static_cast<double>(b) / bins;
+        out[b].hi = static_cast<double>(b + 1) / bins;
+        const double n = static_cast<double>(out[b].count);
+        out[b].confidence = n > 0 ? sum_confidence[b] / n : k_nan;
+        out[b].accuracy = n > 0 ? correct[b] / n : k_nan;
+    }
+    return out;
+}
+
+double expected_calibration_error(const std::vector<int>& y_true, const Matrix& proba, int bins)
+{
+    if (proba.rows == 0) {
+        return k_nan;
+    }
+    double ece = 0;
+    for (const ReliabilityBin& b : reliability_bins(y_true, proba, bins)) {
+        if (b.count > 0) {
+            ece += static_cast<double>(b.count) / static_cast<double>(proba.rows)
+                   * std::fabs(b.accuracy - b.confidence);
+        }
+    }
+    return ece;
+}
+
 nlohmann::json all_metrics(const std::vector<int>& y_true, const Matrix& proba)
 {
     const int n_classes = static_cast<int>(proba.cols);
@@ -371,7 +411,7 @@ bool is_better(double candidate, double best, bool lower)
 
 bool lower_is_better(const std::string& metric)
 {
-    return metric == "log_loss";
+    return metric == "log_loss" || metric == "ece";
 }
 
 } // namespace mlrun::ml

@@ -37,8 +37,27 @@ std::vector<int> argmax_rows(const Matrix& proba);
 void roc_curve(const std::vector<int>& y_true, const std::vector<double>& score, std::vector<double>& fpr,
                std::vector<double>& tpr);
 
+// One bin of a reliability diagram: rows whose top-label confidence (the largest class
+// probability) falls in [lo, hi) (the last bin includes 1), their mean confidence and the
+// fraction of them predicted right (NaN for both when the bin is empty).
+struct ReliabilityBin {
+    double lo = 0;
+    double hi = 0;
+    long count = 0;
+    double confidence = 0;
+    double accuracy = 0;
+};
+// The k_calibration_bins equal-width bins of [0, 1] over the top-label confidence.
+constexpr int k_calibration_bins = 10;
+std::vector<ReliabilityBin> reliability_bins(const std::vector<int>& y_true, const Matrix& proba,
+                                             int bins = k_calibration_bins);
+// Expected calibration error (Guo et al. 2017, top-label): sum over the bins of
+// reliability_bins of count/N * |accuracy - confidence|; 0 = calibrated, NaN for no rows.
+double expected_calibration_error(const std::vector<int>& y_true, const Matrix& proba, int bins = k_calibration_bins);
+
 // All of the above as one JSON object: accuracy, precision, recall, f1, roc_auc, pr_auc,
-// log_loss, confusion_matrix. NaN metrics (one class present) are written as null.
+// log_loss, confusion_matrix, rows (the gate metrics; train_model adds ece beside them). NaN metrics (one class
+// present) are written as null.
 nlohmann::json all_metrics(const std::vector<int>& y_true, const Matrix& proba);
 
 // Which metrics are better when lower (log_loss).

@@ -544,6 +544,129 @@ void plot_roc_curves(const std::vector<RocSeries>& series, const std::string& no
     canvas.save(png);
 }
 
+void plot_reliability(const std::vector<ReliabilitySeries>& series, const fs::path& png)
+{
+    const int width = 680;
+    const int height = 680;
+    Canvas canvas(width, height);
+    cairo_t* cr = canvas.cr();
+    draw_title(cr, width, "Reliability diagram (test set)", "top-label confidence, 10 equal-width bins");
+
+    const double x0 = 90;
+    const double y0 = 70;
+    const double side = 540;
+    const double x1 = x0 + side;
+    const double y1 = y0 + side;
+    auto px = [&](double v) { return x0 + side * v; };
+    auto py = [&](double v) { return y1 - side * v; };
+
+    set_font(cr, 11);
+    for (int i = 0; i <= 5; ++i) {
+        const double t = i * 0.2;
+        cairo_set_line_width(cr, 1);
+        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+        line(cr, px(t), y0, px(t), y1);
+        line(cr, x0, py(t), x1, py(t));
+        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        line(cr, px(t), y1, px(t), y1 + 5);
+        line(cr, x0 - 5, py(t), x0, py(t));
+        draw_text(cr, px(t), y1 + 15, fixed(t, 1), 0.5, 0.5);
+        draw_text(cr, x0 - 9, py(t), fixed(t, 1), 1, 0.5);
+    }
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    cairo_set_line_width(cr, 1.2);
+    cairo_rectangle(cr, x0, y0, side, side);
+    cairo_stroke(cr);
+    set_font(cr, 13);
+    draw_text(cr, (x0 + x1) / 2, y1 + 38, "mean confidence", 0.5, 0.5);
+    draw_text_vertical(cr, x0 - 50, (y0 + y1) / 2, "fraction predicted right");
+
+    const double dash[] = {6, 4};
+    cairo_set_dash(cr, dash, 2, 0);
+    cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
+    cairo_set_line_width(cr, 1.2);
+    line(cr, px(0), py(0), px(1), py(1));
+    cairo_set_dash(cr, nullptr, 0, 0);
+
+    cairo_save(cr);
+    cairo_rectangle(cr, x0 - 8, y0 - 8, side + 16, side + 16);
+    cairo_clip(cr);
+    for (size_t i = 0; i < series.size(); ++i) {
+        long total = 0;
+        for (const ReliabilityBin& b : series[i].bins) {
+            total += b.count;
+        }
+        set_color(cr, k_palette[i % 10]);
+        cairo_set_line_width(cr, 2.0);
+        bool first = true;
+        for (const ReliabilityBin& b : series[i].bins) {
+            if (b.count == 0) {
+                continue;
+            }
+            if (first) {
+                cairo_move_to(cr, px(b.confidence), py(b.accuracy));
+                first = false;
+            } else {
+                cairo_line_to(cr, px(b.confidence), py(b.accuracy));
+            }
+        }
+        cairo_stroke(cr);
+        for (const ReliabilityBin& b : series[i].bins) {
+            if (b.count == 0) {
+                continue;
+            }
+            const double r = 3.0 + 7.0 * std::sqrt(static_cast<double>(b.count) / std::max<long>(total, 1));
+            cairo_arc(cr, px(b.confidence), py(b.accuracy), r, 0, 2 * 3.14159265358979);
+            cairo_fill(cr);
+        }
+    }
+    cairo_restore(cr);
+
+    if (series.empty()) {
+        cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+        set_font(cr, 15);
+        draw_text(cr, (x0 + x1) / 2, (y0 + y1) / 2 - 30, "no labelled predictions to draw", 0.5, 0.5);
+    }
+
+    // Legend in the upper left: over-confident models fall below the diagonal, on the right.
+    set_font(cr, 12);
+    std::vector<std::string> entries;
+    double entry_width = text_width(cr, "perfect calibration");
+    for (const ReliabilitySeries& s : series) {
+        entries.push_back(fit_text(cr, s.label, 220) + " (ECE " + fixed(s.ece, 4) + ")");
+        entry_width = std::max(entry_width, text_width(cr, entries.back()));
+    }
+    const double row_h = 18;
+    const double box_w = entry_width + 44;
+    const double box_h = row_h * (entries.size() + 1) + 10;
+    const double bx = x0 + 10;
+    const double by = y0 + 10;
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
+    cairo_rectangle(cr, bx, by, box_w, box_h);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.7, 0.7, 0.7);
+    cairo_set_line_width(cr, 1);
+    cairo_stroke(cr);
+    for (size_t i = 0; i <= entries.size(); ++i) {
+        const double ly = by + 5 + row_h * (i + 0.5);
+        const bool diagonal = i == entries.size();
+        if (diagonal) {
+            cairo_set_dash(cr, dash, 2, 0);
+            cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
+            cairo_set_line_width(cr, 1.2);
+        } else {
+            set_color(cr, k_palette[i % 10]);
+            cairo_set_line_width(cr, 2.5);
+        }
+        line(cr, bx + 8, ly, bx + 30, ly);
+        cairo_set_dash(cr, nullptr, 0, 0);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        draw_text(cr, bx + 36, ly, diagonal ? std::string("perfect calibration") : entries[i], 0, 0.5);
+    }
+
+    canvas.save(png);
+}
+
 void plot_confusion_matrix(const std::vector<std::vector<long>>& counts, const std::vector<std::string>& class_names,
                            const std::string& title, const fs::path& png)
 {

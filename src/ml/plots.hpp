@@ -2,6 +2,7 @@
 // The summary's charts, drawn with cairo and written as PNG files (atomically: a temp
 // name, then a rename). Also the reader of predictions_test.csv that feeds them.
 #include "ml/matrix.hpp"
+#include "ml/metrics.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,17 @@ void plot_leaderboard_bars(const nlohmann::json& leaderboard, const std::filesys
 // All curves on one chart with the chance diagonal and a legend; note (may be empty) is
 // printed under the title (e.g. "multi-class: one-vs-rest micro average").
 void plot_roc_curves(const std::vector<RocSeries>& series, const std::string& note, const std::filesystem::path& png);
+
+// One model's reliability diagram: its top-label calibration bins (ml/metrics.hpp) and ECE.
+struct ReliabilitySeries {
+    std::string label;
+    std::vector<ReliabilityBin> bins;
+    double ece = 0;
+};
+// Reliability diagram: per model, the fraction predicted right against the mean confidence
+// of each non-empty bin (markers sized by the bin's rows, joined by a line), the diagonal of
+// perfect calibration, and a legend with each model's ECE.
+void plot_reliability(const std::vector<ReliabilitySeries>& series, const std::filesystem::path& png);
 
 // A heat map of counts[true][predicted] with the counts in the cells and class names on
 // both axes.

@@ -73,21 +73,31 @@ std::string leaderboard_table(const json& leaderboard)
     if (rows.empty()) {
         return "<p class=\"note\">No model could be ranked.</p>\n";
     }
-    // The same column order as the CSV: primary first, then the standard metrics present.
+    // The selection column (what ranked the models), then the test metrics in the CSV's order.
     std::vector<std::string> metrics{primary};
     std::set<std::string> seen{primary};
-    for (const char* m : {"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss"}) {
+    for (const char* m : {"accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "ece"}) {
         for (const json& row : rows) {
             if (row.value("test", json::object()).contains(m) && seen.insert(m).second) {
                 metrics.emplace_back(m);
             }
         }
     }
+    bool any_ci = false;
+    for (const json& row : rows) {
+        any_ci = any_ci || row.value("test_ci", json()).is_object();
+    }
     const std::string recommended = str(leaderboard.value("recommended", json()), "task_id");
+    const std::string selection = leaderboard.value("selection", std::string("valid"));
 
     std::string out = "<table class=\"leaderboard\">\n<thead><tr><th>rank</th><th>model</th><th>kind</th>";
-    for (size_t i = 0; i < metrics.size(); ++i) {
-        out += std::string(i == 0 ? "<th class=\"primary\">" : "<th>") + html_escape(metrics[i]) + "</th>";
+    out += "<th class=\"primary\">" + std::string(selection == "valid" ? "valid " : "selection ") + html_escape(primary)
+           + "</th>";
+    for (const std::string& m : metrics) {
+        out += "<th>test " + html_escape(m) + "</th>";
+    }
+    if (any_ci) {
+        out += "<th>test " + html_escape(primary) + " 95% CI</th><th>vs best</th>";
     }
     out += "<th>train time (s)</th><th>latency (ms/row)</th><th>size (bytes)</th><th>task</th></tr></thead>\n<tbody>\n";
     for (const json& row : rows) {
@@ -95,18 +105,49 @@ std::string leaderboard_table(const json& leaderboard)
         out += std::string(task_id == recommended ? "<tr class=\"best\">" : "<tr>");
         out += "<td class=\"num\">" + html_escape(str(row, "rank")) + "</td><td>" + html_escape(str(row, "model"))
                + "</td><td>" + html_escape(str(row, "kind")) + "</td>";
+        std::string score = fixed(row.value("score", json()), 4);
+        if (str(row, "selection") == "cv") {
+            score += " &plusmn; " + fixed(row.value("score_std", json()), 4) + " (cv "
+                     + html_escape(str(row.value("cv", json::object()), "k")) + ")";
+        }
+        out += "<td class=\"num\">" + score + "</td>";
         const json test = row.value("test", json::object());
         for (const std::string& m : metrics) {
             out += "<td class=\"num\">" + fixed(test.value(m, json()), 4) + "</td>";
+        }
+        if (any_ci) {
+            const json ci = row.value("test_ci", json());
+            const json vs = row.value("vs_best", json());
+            out += "<td class=\"num\">"
+                   + (ci.is_object()
+                          ? "[" + fixed(ci.value("low", json()), 4) + ", " + fixed(ci.value("high", json()), 4) + "]"
+                          : std::string("-"))
+                   + "</td><td>"
+                   + (task_id == recommended ? std::string("best")
+                      : !vs.is_object()      ? std::string("-")
+                      : vs.value("distinguishable", false)
+                          ? std::string(vs.value("difference_low", 0.0) > 0 ? "worse" : "better")
+                          : std::string("not distinguishable"))
+                   + "</td>";
         }
         out += "<td class=\"num\">" + fixed(row.value("train_time_s", json()), 2) + "</td><td class=\"num\">"
                + fixed(row.value("latency_ms_per_row", json()), 4) + "</td><td class=\"num\">"
                + fixed(row.value("model_size_bytes", json()), 0) + "</td><td><code>" + html_escape(task_id)
                + "</code></td></tr>\n";
     }
-    out += "</tbody>\n</table>\n<p class=\"note\">Ranked by test " + html_escape(primary)
-           + (lower_is_better(primary) ? " (lower is better)" : " (higher is better)") + "; ties broken by "
-           + tie_breakers_text(leaderboard) + ".</p>\n";
+    const std::string note = leaderboard.value("selection_note", std::string("ranked by " + primary));
+    out += "</tbody>\n</table>\n<p class=\"note\">"
+           + html_escape(note.substr(0, 1) == "r" ? "R" + note.substr(1) : note) + "; ties (within "
+           + html_escape(str(leaderboard, "tie_tolerance")) + ") broken by " + tie_breakers_text(leaderboard)
+           + " on the same split.";
+    const json boot = leaderboard.value("bootstrap", json());
+    if (boot.is_object()) {
+        out += " Test intervals: percentile bootstrap, " + html_escape(str(boot, "resamples")) + " resamples, seed "
+               + html_escape(str(boot, "seed")) + "; \"not distinguishable\": the paired bootstrap interval of the "
+               + "difference from the recommended model contains 0. ECE: expected calibration error, 10 "
+               + "equal-width bins of top-label confidence.";
+    }
+    out += "</p>\n";
     return out;
 }
 

@@ -5,6 +5,7 @@
 #include "core/util.hpp"
 #include "kinds/inputs.hpp"
 #include "kinds/kinds.hpp"
+#include "ml/bootstrap.hpp"
 #include "ml/leaderboard.hpp"
 #include "ml/metrics.hpp"
 #include "ml/plots.hpp"
@@ -25,6 +26,8 @@ struct SummaryParams {
     bool register_model = true;
     std::string model_name;
     std::vector<std::string> tie_breakers = ml::default_tie_breakers();
+    int resamples = ml::k_bootstrap_resamples; // bootstrap.resamples; 0 = no intervals
+    std::uint64_t bootstrap_seed = 0;          // bootstrap.seed, else the task seed
 };
 
 SummaryParams read_params(const TaskContext& ctx)
@@ -80,6 +83,21 @@ SummaryParams read_params(const TaskContext& ctx)
             p.tie_breakers.push_back(e.get<std::string>());
         }
         ml::check_tie_breakers(p.tie_breakers, "params.tie_breakers");
+    }
+    p.bootstrap_seed = ctx.seed;
+    if (const Json* v = get_path(params, "bootstrap.resamples"); v && !v->is_null()) {
+        if (!v->is_number_integer() || v->get<std::int64_t>() < 0 || v->get<std::int64_t>() > 1000000) {
+            throw UsageError("params.bootstrap.resamples: expected a whole number in 0..1000000 (0 = no intervals), "
+                             "found "
+                             + v->dump());
+        }
+        p.resamples = v->get<int>();
+    }
+    if (const Json* v = get_path(params, "bootstrap.seed"); v && !v->is_null()) {
+        if (!v->is_number_integer() || v->get<std::int64_t>() < 0) {
+            throw UsageError("params.bootstrap.seed: expected a whole number >= 0, found " + v->dump());
+        }
+        p.bootstrap_seed = v->get<std::uint64_t>();
     }
     return p;
 }
@@ -139,6 +157,83 @@ Json model_lineage(const TaskContext& ctx, const Task& training)
     return lineage;
 }
 
+// The labelled rows of a predictions file: labels and probabilities.
+struct Labelled {
+    std::vector<std::string> ids;
+    std::vector<int> y;
+    ml::Matrix proba;
+};
+
+Labelled labelled_rows(const ml::Predictions& p)
+{
+    Labelled out;
+    std::vector<size_t> rows;
+    for (size_t r = 0; r < p.label.size(); ++r) {
+        if (p.label[r] >= 0) {
+            rows.push_back(r);
+        }
+    }
+    out.proba = ml::Matrix(static_cast<std::int64_t>(rows.size()), p.proba.cols);
+    for (size_t i = 0; i < rows.size(); ++i) {
+        out.ids.push_back(rows[i] < p.ids.size() ? p.ids[rows[i]] : std::to_string(rows[i]));
+        out.y.push_back(p.label[rows[i]]);
+        for (std::int64_t c = 0; c < p.proba.cols; ++c) {
+            out.proba.at(static_cast<std::int64_t>(i), c) = p.proba.at(static_cast<std::int64_t>(rows[i]), c);
+        }
+    }
+    return out;
+}
+
+// Seeded percentile intervals of every model's test primary metric and the paired bootstrap
+// of each against rank 1 (same resampled rows: pairs only where the test rows are the same).
+std::vector<ml::TestUncertainty> test_uncertainty(const ml::Leaderboard& board,
+                                                  const std::vector<std::optional<ml::Predictions>>& predictions,
+                                                  int resamples, std::uint64_t seed, std::vector<std::string>& notes)
+{
+    std::vector<ml::TestUncertainty> out;
+    if (resamples <= 0 || predictions.empty()) {
+        return out;
+    }
+    const bool lower = ml::lower_is_better(board.primary_metric);
+    std::optional<Labelled> best;
+    std::vector<double> best_replicates;
+    for (size_t i = 0; i < predictions.size(); ++i) {
+        if (!predictions[i] || !predictions[i]->has_labels()) {
+            continue;
+        }
+        const Labelled rows = labelled_rows(*predictions[i]);
+        const auto samples = ml::bootstrap_samples(rows.y.size(), resamples, seed);
+        std::vector<double> replicates;
+        try {
+            replicates = ml::bootstrap_replicates(board.primary_metric, rows.y, rows.proba, samples);
+        } catch (const std::exception& e) {
+            notes.push_back("bootstrap skipped for " + board.rows[i].at("model").get<std::string>() + ": " + e.what());
+            continue;
+        }
+        const ml::Interval ci = ml::percentile_interval(replicates);
+        ml::TestUncertainty u;
+        u.task_id = board.rows[i].at("task_id").get<std::string>();
+        u.low = ci.low;
+        u.high = ci.high;
+        u.resamples = ci.used;
+        if (i == 0) {
+            best = rows;
+            best_replicates = replicates;
+        } else if (best && best->ids == rows.ids && best->y == rows.y) {
+            const ml::Interval d = ml::percentile_interval(ml::paired_differences(best_replicates, replicates, lower));
+            u.paired = d.used > 0;
+            u.diff_low = d.low;
+            u.diff_high = d.high;
+            u.paired_resamples = d.used;
+        } else if (best) {
+            notes.push_back("no paired bootstrap for " + board.rows[i].at("model").get<std::string>()
+                            + ": its test rows differ from the recommended model's");
+        }
+        out.push_back(u);
+    }
+    return out;
+}
+
 std::string failures_text(const Json& errors)
 {
     std::string text;
@@ -169,8 +264,7 @@ void run_summary(TaskContext& ctx)
     for (const Task& t : trainings) {
         results.push_back(to_result(t));
     }
-    const ml::Leaderboard board = ml::build_leaderboard(results, params.primary_metric, params.tie_breakers);
-    const Json board_json = board.to_json();
+    ml::Leaderboard board = ml::build_leaderboard(results, params.primary_metric, params.tie_breakers);
     const size_t ranked = board.rows.size();
     const size_t failed = board.error_models.size();
 
@@ -180,6 +274,8 @@ void run_summary(TaskContext& ctx)
 
     // ROC curves and the best model's predictions, from each ranked model's test predictions.
     std::vector<ml::RocSeries> curves;
+    std::vector<ml::ReliabilitySeries> reliability;
+    std::vector<std::optional<ml::Predictions>> all_predictions(ranked);
     std::optional<ml::Predictions> best_predictions;
     bool multi_class = false;
     for (size_t i = 0; i < ranked; ++i) {
@@ -205,10 +301,31 @@ void run_summary(TaskContext& ctx)
             notes.push_back("ROC skipped for " + name + ": predictions_test.csv has no labels of both kinds");
             log(notes.back());
         }
+        if (predictions.has_labels()) {
+            const Labelled rows = labelled_rows(predictions);
+            reliability.push_back(
+                {name, ml::reliability_bins(rows.y, rows.proba), ml::expected_calibration_error(rows.y, rows.proba)});
+        }
+        all_predictions[i] = predictions;
         if (i == 0) {
             best_predictions = std::move(predictions);
         }
     }
+
+    // Error bars on the test figures; they never change the ranking (made on validation).
+    if (ranked > 0 && params.resamples > 0) {
+        const std::vector<ml::TestUncertainty> figures = test_uncertainty(board, all_predictions, params.resamples,
+                                                                          params.bootstrap_seed, notes);
+        ml::set_test_uncertainty(board, figures,
+                                 Json{{"method", "percentile"},
+                                      {"resamples", params.resamples},
+                                      {"seed", params.bootstrap_seed},
+                                      {"level", ml::k_bootstrap_level},
+                                      {"metric", params.primary_metric},
+                                      {"split", "test"},
+                                      {"paired_against", board.rows[0].at("model")}});
+    }
+    const Json board_json = board.to_json();
 
     std::vector<std::string> plot_names;
     if (ranked > 0) {
@@ -217,6 +334,8 @@ void run_summary(TaskContext& ctx)
         ml::plot_roc_curves(curves, multi_class ? "multi-class: one-vs-rest micro average" : "",
                             dir / "plots" / "roc.png");
         plot_names.push_back("plots/roc.png");
+        ml::plot_reliability(reliability, dir / "plots" / "reliability.png");
+        plot_names.push_back("plots/reliability.png");
 
         const Json& best = board.rows[0];
         const std::string title = "Confusion matrix: " + best.at("model").get<std::string>();
@@ -265,6 +384,7 @@ void run_summary(TaskContext& ctx)
     report.facts.push_back("summary task " + ctx.task.id + ", " + format_time_ms(now_ms()));
     report.facts.push_back(std::to_string(ranked) + " ranked, " + std::to_string(failed) + " failed, primary metric "
                            + params.primary_metric + ", policy " + (params.strict ? "strict" : "partial"));
+    report.facts.push_back(board_json.value("selection_note", std::string()));
     if (board.positive_class.is_string()) {
         report.facts.push_back("positive class '" + board.positive_class.get<std::string>()
                                + "' (precision, recall, F1 and PR AUC are computed for it)");
@@ -272,6 +392,7 @@ void run_summary(TaskContext& ctx)
     report.leaderboard = board_json;
     report.plots = {{"Leaderboard", dir / "plots" / "leaderboard.png"},
                     {"ROC curves", dir / "plots" / "roc.png"},
+                    {"Reliability diagram (calibration)", dir / "plots" / "reliability.png"},
                     {"Confusion matrix of the recommended model", dir / "plots" / "confusion_matrix.png"}};
     report.notes = notes;
     ml::write_report_html(report, dir / "report.html");
@@ -287,7 +408,11 @@ void run_summary(TaskContext& ctx)
     ctx.report().log_value("primary_metric", params.primary_metric);
     ctx.report().log_value("models_ranked", ranked);
     ctx.report().log_value("models_failed", failed);
-    ctx.report().log_value("best_score", ranked > 0 ? board.rows[0].at("score") : Json(nullptr));
+    // best_score: the recommended model's test figure (what it is reported at); best_selection_score:
+    // the validation (or cv mean) value it was chosen on.
+    ctx.report().log_value("best_score", ranked > 0 ? board.rows[0].at("test_score") : Json(nullptr));
+    ctx.report().log_value("best_selection_score", ranked > 0 ? board.rows[0].at("score") : Json(nullptr));
+    ctx.report().log_value("selection", board_json.at("selection"));
     ctx.report().log_value("recommended", board.recommended);
 
     const std::string table = ml::format_leaderboard_table(board_json);

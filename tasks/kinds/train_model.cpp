@@ -5,6 +5,8 @@
 #include "core/util.hpp"
 #include "kinds/inputs.hpp"
 #include "kinds/kinds.hpp"
+#include "ml/calibration.hpp"
+#include "ml/cross_validation.hpp"
 #include "ml/io/csv.hpp"
 #include "ml/metrics.hpp"
 #include "ml/models/device.hpp"
@@ -51,6 +53,8 @@ struct TrainParams {
     std::string kind;
     std::string primary_metric = "roc_auc";
     std::uint64_t seed = 0;
+    std::string calibration = "auto"; // auto (default_calibration of the kind), none, sigmoid, isotonic
+    int cv = 0;                       // split.cv: folds of cross-validation on train + valid; 0 = none
 };
 
 TrainParams read_params(const TaskContext& ctx)
@@ -81,7 +85,49 @@ TrainParams read_params(const TaskContext& ctx)
         }
         p.seed = v->get<std::uint64_t>();
     }
+    if (const Json* v = get_path(params, "calibration"); v && !v->is_null()) {
+        const auto& methods = ml::calibration_methods();
+        const std::string text = v->is_string() ? v->get<std::string>() : v->dump();
+        if (text != "auto" && std::find(methods.begin(), methods.end(), text) == methods.end()) {
+            throw UsageError("params.calibration: expected auto, none, sigmoid or isotonic, found '" + text + "'");
+        }
+        p.calibration = text;
+    }
+    if (const Json* v = get_path(params, "split.cv"); v && !v->is_null()) {
+        if (!v->is_number_integer() || v->get<std::int64_t>() < 0 || v->get<std::int64_t>() > 100
+            || v->get<std::int64_t>() == 1 || v->get<std::int64_t>() == 2) {
+            throw UsageError("params.split.cv: expected 0 (no cross-validation) or a number of folds in 3..100, found "
+                             + v->dump());
+        }
+        p.cv = v->get<int>();
+    }
     return p;
+}
+
+// cv_predictions.csv: each train + valid row's out-of-fold probabilities with its fold, for
+// scripts/check_cv_sklearn.py: row (0-based over train then valid), id, split, fold, label,
+// prob_<class>...
+std::string cv_predictions_csv(const ml::LabeledSet& train, const ml::LabeledSet& valid, const ml::CvResult& cv)
+{
+    std::vector<std::string> fields{"row", "id", "split", "fold", "label"};
+    for (const std::string& c : train.class_names) {
+        fields.push_back("prob_" + c);
+    }
+    std::string out;
+    ml::write_csv_row(out, fields);
+    const size_t n_train = train.y.size();
+    for (size_t r = 0; r < cv.fold_of_row.size(); ++r) {
+        const bool in_train = r < n_train;
+        const size_t i = in_train ? r : r - n_train;
+        const ml::LabeledSet& set = in_train ? train : valid;
+        fields = {std::to_string(r), i < set.ids.size() ? set.ids[i] : std::to_string(r), in_train ? "train" : "valid",
+                  std::to_string(cv.fold_of_row[r]), set.class_names[static_cast<size_t>(set.y[i])]};
+        for (std::int64_t c = 0; c < cv.proba.cols; ++c) {
+            fields.push_back(number(cv.proba.at(static_cast<std::int64_t>(r), c)));
+        }
+        ml::write_csv_row(out, fields);
+    }
+    return out;
 }
 
 ml::LabeledSet load(const TaskContext& ctx, const Task& prep, const std::string& name)
@@ -94,7 +140,10 @@ Json metrics_or_null(const std::vector<int>& y, const ml::Matrix& proba)
     if (y.empty() || static_cast<std::int64_t>(y.size()) != proba.rows) {
         return nullptr;
     }
-    return ml::all_metrics(y, proba);
+    Json m = ml::all_metrics(y, proba);
+    const double ece = ml::expected_calibration_error(y, proba);
+    m["ece"] = std::isfinite(ece) ? Json(ece) : Json(nullptr); // beside log loss
+    return m;
 }
 
 // Milliseconds per row of predict_proba on `x`: the median of a few runs (at least 3,
@@ -331,8 +380,47 @@ void run_train_model(TaskContext& ctx)
         };
         model->fit(train, valid, options);
     }
+    // Calibration on the validation split: the probabilities every later figure and the saved
+    // model use (calibration.json in the model folder).
+    const std::string calibration = p.calibration == "auto" ? ml::default_calibration(p.kind) : p.calibration;
+    Json calibration_info = Json{{"method", calibration}};
+    if (calibration != "none") {
+        if (valid.y.empty() || static_cast<std::int64_t>(valid.y.size()) != valid.x.rows) {
+            throw UsageError("params.calibration: " + calibration
+                             + " needs a labelled validation split (preprocess task " + prep.id
+                             + " has none); set calibration: none");
+        }
+        const ml::Matrix raw = model->predict_proba(valid.x);
+        ml::Calibration fitted = ml::Calibration::fit(calibration, raw, valid.y);
+        calibration_info["fitted_on"] = "valid";
+        calibration_info["valid_before"] = Json{{"log_loss", nan_to_null(ml::log_loss(valid.y, raw))},
+                                                {"ece", nan_to_null(ml::expected_calibration_error(valid.y, raw))}};
+        model = ml::calibrated(std::move(model), std::move(fitted));
+        log("calibration: " + calibration + " fitted on " + std::to_string(valid.x.rows) + " validation rows");
+    }
     const double train_time_s = seconds_since(start);
     ctx.check_cancel();
+
+    Json cv_json = nullptr;
+    if (p.cv > 0) {
+        progress("cv", 0, p.cv);
+        ml::CvOptions cvo;
+        cvo.k = p.cv;
+        cvo.kind = p.kind;
+        cvo.model_params = model->params();
+        cvo.calibration = calibration;
+        cvo.fit.seed = p.seed;
+        cvo.fit.threads = ctx.threads;
+        cvo.fit.metric = p.primary_metric;
+        cvo.fit.cancel = ctx.cancel;
+        const ml::CvResult cv = ml::cross_validate(train, valid, cvo);
+        cv_json = cv.to_json();
+        write_file_atomic(ctx.work_dir / "cv_predictions.csv", cv_predictions_csv(train, valid, cv));
+        ctx.report().log_artifact("cv_predictions.csv", ctx.work_dir / "cv_predictions.csv");
+        log("cv: " + std::to_string(p.cv) + "-fold " + p.primary_metric + " " + number(cv.mean) + " +- "
+            + number(cv.std));
+        progress("cv", p.cv, p.cv);
+    }
 
     progress("evaluate", 0, 1);
     const ml::Matrix test_proba = model->predict_proba(test.x);
@@ -346,6 +434,7 @@ void run_train_model(TaskContext& ctx)
                    {{"test", test_metrics},
                     {"valid", valid_metrics},
                     {"primary_metric", p.primary_metric},
+                    {"calibration", calibration_info},
                     {"positive_class", positive_class_of(train)}});
     const std::uint64_t model_size = folder_size(model_dir);
 
@@ -358,7 +447,11 @@ void run_train_model(TaskContext& ctx)
                     {"model_kind", model->kind()},
                     {"params", model->params()},
                     {"positive_class", positive_class_of(train)},
+                    {"calibration", calibration_info},
                     {"seed", p.seed}};
+    if (!cv_json.is_null()) {
+        metrics["cv"] = cv_json;
+    }
     if (!trials.is_null()) {
         metrics["trials"] = trials;
     }
@@ -381,10 +474,14 @@ void run_train_model(TaskContext& ctx)
     track.log_value("latency_ms_per_row", nan_to_null(latency));
     track.log_value("model_size_bytes", model_size);
     track.log_value("primary_metric", p.primary_metric);
+    track.log_value("calibration", calibration_info);
+    if (!cv_json.is_null()) {
+        track.log_value("cv", cv_json);
+    }
     progress("evaluate", 1, 1);
     std::string line = "test";
     if (test_metrics.is_object()) {
-        for (const char* m : {"accuracy", "roc_auc", "f1", "log_loss"}) {
+        for (const char* m : {"accuracy", "roc_auc", "f1", "log_loss", "ece"}) {
             if (test_metrics.contains(m) && test_metrics[m].is_number()) {
                 line += std::string(" ") + m + " " + number(test_metrics[m].get<double>());
             }

@@ -42,7 +42,7 @@ ml::ModelResult completed(const std::string& id, const std::string& name, double
     r.kind = "mlp";
     r.status = "completed";
     r.values = json{{"test", {{metric, score}, {"accuracy", 0.5}}},
-                    {"valid", {{metric, score - 0.01}}},
+                    {"valid", {{metric, score}}}, // models are ranked on validation
                     {"train_time_s", 1.5},
                     {"latency_ms_per_row", latency},
                     {"model_size_bytes", size}};
@@ -315,6 +315,7 @@ TEST_CASE("ml::build_leaderboard: a tie on the primary metric goes to log loss a
     // 1e-6 lower (outside it). The fastest has the worst log loss: log loss must decide.
     const auto with_loss = [](ml::ModelResult r, double loss) {
         r.values["test"]["log_loss"] = loss;
+        r.values["valid"]["log_loss"] = loss; // tie breakers read the validation value
         return r;
     };
     std::vector<ml::ModelResult> results{
@@ -679,4 +680,110 @@ TEST_CASE("kinds::run_summary end to end with a recording tracker")
         f.ctx.task.params["inputs"] = json{{"prep", "prep1"}};
         CHECK_THROWS_AS(kinds::run_summary(f.ctx), UsageError);
     }
+}
+
+TEST_CASE("ml::build_leaderboard chooses on validation (or the cv mean), never on test")
+{
+    // 'lucky' has the best test score but the worst validation score.
+    ml::ModelResult lucky = completed("a", "lucky", 0.70, 0.1, 1);
+    lucky.values["test"]["roc_auc"] = 0.99;
+    ml::ModelResult steady = completed("b", "steady", 0.85, 0.1, 1);
+    steady.values["test"]["roc_auc"] = 0.80;
+    ml::Leaderboard board = ml::build_leaderboard({lucky, steady}, "roc_auc");
+    CHECK(ranked_ids(board) == std::vector<std::string>{"b", "a"});
+    CHECK(board.rows[0].at("score") == 0.85);
+    CHECK(board.rows[0].at("test_score") == 0.80);
+    CHECK(board.rows[0].at("selection") == "valid");
+    const json j = board.to_json();
+    CHECK(j.at("selection") == "valid");
+    const std::string reason = board.recommended.at("reason").get<std::string>();
+    CAPTURE(reason);
+    CHECK(reason.find("highest roc_auc 0.8500 of 2 models on the validation split (test 0.8000)") == 0);
+    const std::string table = ml::format_leaderboard_table(j);
+    CAPTURE(table);
+    CHECK(table.find("valid_roc_auc*") != std::string::npos);
+    CHECK(table.find("ranked by roc_auc on the validation split (higher is better); test metrics are reported "
+                     "beside it, never used to choose")
+          != std::string::npos);
+
+    SUBCASE("no validation value: not ranked")
+    {
+        lucky.values.erase("valid");
+        ml::Leaderboard b = ml::build_leaderboard({lucky, steady}, "roc_auc");
+        CHECK(ranked_ids(b) == std::vector<std::string>{"b"});
+        CHECK(b.error_models[0].at("error").get<std::string>().find("never on test") != std::string::npos);
+    }
+    SUBCASE("the cross-validation mean ranks when present, shown with its std")
+    {
+        lucky.values["cv"] = {
+            {"k", 5},
+            {"metric", "roc_auc"},
+            {"mean", 0.90},
+            {"std", 0.02},
+            {"folds", json::array({{{"metrics", {{"log_loss", 0.3}}}}, {{"metrics", {{"log_loss", 0.5}}}}})}};
+        ml::Leaderboard b = ml::build_leaderboard({lucky, steady}, "roc_auc");
+        CHECK(ranked_ids(b) == std::vector<std::string>{"a", "b"});
+        CHECK(b.rows[0].at("selection") == "cv");
+        CHECK(b.rows[0].at("score_std") == 0.02);
+        CHECK(b.rows[0].at("selection_metrics").at("log_loss") == doctest::Approx(0.4));
+        CHECK(b.to_json().at("selection") == "mixed");
+        CHECK(b.recommended.at("reason").get<std::string>().find("5-fold cross-validation mean (+- 0.0200)")
+              != std::string::npos);
+        CHECK(ml::format_leaderboard_table(b.to_json()).find("0.9000+-0.0200") != std::string::npos);
+    }
+    SUBCASE("bootstrap figures: intervals, vs best, the not-distinguishable list")
+    {
+        ml::ModelResult third = completed("c", "third", 0.60, 0.1, 1);
+        ml::Leaderboard b = ml::build_leaderboard({lucky, steady, third}, "roc_auc");
+        std::vector<ml::TestUncertainty> figures(3);
+        figures[0] = {"b", 0.75, 0.85, 1000, false, 0, 0, 0};
+        figures[1] = {"a", 0.95, 1.0, 1000, true, -0.25, -0.1, 1000}; // better than the best on test
+        figures[2] = {"c", 0.5, 0.7, 1000, true, -0.05, 0.3, 998};    // contains 0
+        ml::set_test_uncertainty(b, figures, {{"resamples", 1000}, {"seed", 42}, {"level", 0.95}});
+        CHECK(b.rows[0].at("test_ci").at("low") == 0.75);
+        CHECK(b.rows[0].at("vs_best").is_null());
+        CHECK(b.rows[1].at("vs_best").at("distinguishable") == true);
+        CHECK(b.rows[2].at("vs_best").at("distinguishable") == false);
+        CHECK(b.recommended.at("not_distinguishable") == json{"third"});
+        CHECK(b.recommended.at("reason").get<std::string>().find("on test, 'third' is not distinguishable from it")
+              != std::string::npos);
+        const std::string t = ml::format_leaderboard_table(b.to_json());
+        CAPTURE(t);
+        CHECK(t.find("[0.7500, 0.8500]") != std::string::npos);
+        CHECK(t.find("~same") != std::string::npos);
+        CHECK(t.find("better") != std::string::npos);
+        const auto rows = parse_csv_lines(ml::leaderboard_csv(b));
+        CHECK(rows[0].back() == "distinguishable_from_best");
+        CHECK(rows[3].back() == "false");
+        ml::ReportInput input;
+        input.leaderboard = b.to_json();
+        const std::string html = ml::render_report_html(input);
+        CHECK(html.find("not distinguishable") != std::string::npos);
+        CHECK(html.find("never used to choose") != std::string::npos);
+    }
+}
+
+TEST_CASE("kinds::run_summary: bootstrap intervals, reliability diagram, ECE column")
+{
+    SummaryFixture f;
+    f.ctx.task.params["bootstrap"] = json{{"resamples", 200}, {"seed", 3}};
+    kinds::run_summary(f.ctx);
+    CHECK(std::count(f.tracker.logged_artifacts.begin(), f.tracker.logged_artifacts.end(), "plots/reliability.png")
+          == 1);
+    check_png(f.tracker.fetch_artifact("sum1", "plots/reliability.png"));
+    const json lb = json::parse(read_file(f.tracker.fetch_artifact("sum1", "leaderboard.json")));
+    CHECK(lb.at("bootstrap").at("resamples") == 200);
+    CHECK(lb.at("bootstrap").at("seed") == 3);
+    const json& best = lb.at("models")[0];
+    REQUIRE(best.at("test_ci").is_object());
+    CHECK(best.at("test_ci").at("low").get<double>() <= best.at("test_ci").at("high").get<double>());
+    REQUIRE(lb.at("models")[1].at("vs_best").is_object());
+    // Same seed, same leaderboard.
+    SummaryFixture g;
+    g.ctx.task.params["bootstrap"] = json{{"resamples", 200}, {"seed", 3}};
+    kinds::run_summary(g.ctx);
+    const json lb2 = json::parse(read_file(g.tracker.fetch_artifact("sum1", "leaderboard.json")));
+    CHECK(lb2.at("models")[0].at("test_ci") == best.at("test_ci"));
+    CHECK(lb2.at("models")[1].at("vs_best") == lb.at("models")[1].at("vs_best"));
+    CHECK(f.tracker.values.at("selection") == "valid");
 }

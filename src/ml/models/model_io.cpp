@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
+#include "ml/calibration.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -253,6 +254,7 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& dir, nlohmann::js
     std::unique_ptr<Model> model = make_model(kind, card.value("params", nlohmann::json::object()), n_features,
                                               n_classes, shape);
     model->load_weights(dir);
+    model = with_saved_calibration(std::move(model), dir); // calibration.json, fitted by train_model
     if (card_out) {
         *card_out = std::move(card);
     }
