@@ -171,7 +171,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("id", *id, "Task id")->required();
         cmd->add_flag("--quiet,-q", *quiet, "Do not echo the task log");
         cmd->add_option("--threads", *threads, "Threads for the task (default: all cores)")
-            ->check(CLI::NonNegativeNumber);
+            ->check(whole_number_at_least(0));
         cmd->callback([&cli, id, quiet, threads] {
             install_signal_handlers();
             RunOptions options;
@@ -213,10 +213,15 @@ void add_task_commands(CLI::App& app, Cli& cli)
                 filter->status = parse_status(*status);
             }
             filter->light = !*json;
+            filter->include_corrupt = true; // shown as corrupt, not hidden (see `mlrun store check`)
             std::vector<Task> tasks = list_tasks(cli.backends(), *filter);
             if (*json) {
                 Json arr = Json::array();
                 for (const Task& t : tasks) {
+                    if (!t.corrupt.empty()) {
+                        arr.push_back(Json{{"id", t.id}, {"status", "corrupt"}, {"error", t.corrupt}});
+                        continue;
+                    }
                     Json j = t.to_json();
                     j["params"] = redact_secrets(j["params"]);
                     arr.push_back(j);
@@ -228,6 +233,10 @@ void add_task_commands(CLI::App& app, Cli& cli)
             std::vector<std::vector<std::string>> rows;
             rows.reserve(tasks.size());
             for (const Task& t : tasks) {
+                if (!t.corrupt.empty()) {
+                    rows.push_back({t.id, "(unreadable: " + t.corrupt + ")", "?", "corrupt", "", "", ""});
+                    continue;
+                }
                 rows.push_back({t.id, t.name, t.kind, std::string(to_string(t.status)), t.project,
                                 t.run_id.substr(0, 14), age(t.updated_ms)});
             }
