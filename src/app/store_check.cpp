@@ -241,7 +241,14 @@ void check_runs(FolderStore& store, const StoreCheckOptions& options, std::vecto
                 });
                 ++ended;
             }
-            store.update_record("runs", id, [&](Json& r) {
+            // get + put under the run lock held here (update_record would wait for that very
+            // lock file in the folder store).
+            std::optional<Json> got = store.get_record("runs", id);
+            if (!got) {
+                return std::string("the run record is gone");
+            }
+            Json& r = *got;
+            {
                 r["status"] = "failed";
                 r["why"] = why;
                 r["error_class"] = k_error_class_driver_lost;
@@ -254,7 +261,8 @@ void check_runs(FolderStore& store, const StoreCheckOptions& options, std::vecto
                         }
                     }
                 }
-            });
+            }
+            store.put_record("runs", id, r);
             return "marked failed (" + std::string(k_error_class_driver_lost) + "), with " + std::to_string(ended)
                    + " unfinished step(s)";
         });

@@ -383,12 +383,15 @@ PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOpt
         for (const Task& t : ctx.store.list(TaskFilter{"", Status::in_progress, "", run_id, ""})) {
             fail_step_record(ctx.store, t, what, k_error_class_crash);
         }
-        ctx.store.update_record("runs", run_id, [&](Json& run) {
-            run["status"] = "failed";
-            run["why"] = what;
-            run["error_class"] = k_error_class_crash;
-            run["finished_ms"] = now_ms();
-        });
+        // get + put, not update_record: the folder store's record lock is the run lock file,
+        // which this process holds.
+        if (std::optional<Json> run = ctx.store.get_record("runs", run_id)) {
+            (*run)["status"] = "failed";
+            (*run)["why"] = what;
+            (*run)["error_class"] = k_error_class_crash;
+            (*run)["finished_ms"] = now_ms();
+            ctx.store.put_record("runs", run_id, *run);
+        }
     });
 
     InProcessStepRunner in_process(b);
