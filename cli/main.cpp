@@ -153,6 +153,10 @@ int main(int argc, char** argv)
     } catch (const UsageError& e) {
         std::cerr << "mlrun: error: " << e.what() << "\n";
         return k_exit_usage;
+    } catch (const CorruptRecord& e) {
+        // A record the command was pointed at cannot be read: as bad input, naming the file.
+        std::cerr << "mlrun: error: " << e.what() << "\n";
+        return k_exit_usage;
     } catch (const Aborted& e) {
         std::cerr << "mlrun: interrupted\n";
         return k_exit_interrupted;

@@ -43,7 +43,7 @@ constexpr const char* k_error_class_io = "io";
 
 // A stored record exists but cannot be read or decoded (truncated, not JSON, wrong fields).
 // The cache and listings treat it as absent (with a warning); `mlrun store check` finds it
-// and --repair quarantines it. Exit code 1.
+// and --repair quarantines it. Exit code 2 (as a bad record given to a command).
 class CorruptRecord : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
