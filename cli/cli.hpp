@@ -37,10 +37,16 @@ void add_agent_commands(CLI::App& app, Cli& cli);
 void add_pipeline_commands(CLI::App& app, Cli& cli);
 void add_sync_commands(CLI::App& app, Cli& cli);
 void add_store_commands(CLI::App& app, Cli& cli);
+// `store check` (in the `store` group it shares with the other store commands).
+void add_store_check_commands(CLI::App& app, Cli& cli);
 
 // Set by SIGINT/SIGTERM once install_signal_handlers() ran.
 const std::atomic<bool>& interrupted();
 void install_signal_handlers();
+
+// A whole number >= min, with a one-line message naming the bound (CLI11's PositiveNumber
+// prints the whole double range).
+CLI::Validator whole_number_at_least(long min);
 
 // Fixed-width table on stdout.
 void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);

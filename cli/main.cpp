@@ -2,6 +2,7 @@
 // 0 ok, 1 a task or gate failed, 2 bad input, 130 interrupted.
 #include "cli.hpp"
 
+#include "core/crash.hpp"
 #include "core/error.hpp"
 
 #include <csignal>
@@ -51,6 +52,45 @@ Backends& Cli::running_backends()
     return backends();
 }
 
+namespace {
+// For "A subcommand is required": the command that needed one, the word it did not know
+// (if any) and the subcommands it has, so that `mlrun task frobnicate` says what exists.
+std::string missing_subcommand_message(CLI::App& app)
+{
+    CLI::App* at = &app;
+    std::string path = "mlrun";
+    for (bool deeper = true; deeper;) {
+        deeper = false;
+        for (CLI::App* sub : at->get_subcommands()) {
+            at = sub;
+            path += " " + sub->get_name();
+            deeper = true;
+            break;
+        }
+    }
+    std::string names;
+    for (CLI::App* sub : at->get_subcommands([](CLI::App*) { return true; })) {
+        if (!sub->get_name().empty()) {
+            names += (names.empty() ? "" : ", ") + sub->get_name();
+        }
+    }
+    // The word may stay with the command or fall through to the top (app.fallthrough()).
+    std::vector<std::string> rest = at->remaining();
+    if (rest.empty()) {
+        rest = app.remaining();
+    }
+    std::string unknown;
+    for (const std::string& r : rest) {
+        if (!r.empty() && r.front() != '-') {
+            unknown = r;
+            break;
+        }
+    }
+    return path + ": " + (unknown.empty() ? "a subcommand is required" : "unknown command \"" + unknown + "\"")
+           + " (one of: " + names + "; see " + path + " --help)";
+}
+} // namespace
+
 } // namespace mlrun::cli
 
 int main(int argc, char** argv)
@@ -59,6 +99,8 @@ int main(int argc, char** argv)
     // Before any thread starts (setenv races with readers of the environment). OpenBLAS
     // reads it when the task plugin loads: one BLAS thread per step.
     setenv("OPENBLAS_NUM_THREADS", "1", 0);
+    // An exception nobody caught, in any thread: one line, the failure recorded, exit 1.
+    install_crash_handler();
     cli::Cli state;
     CLI::App app{"mlrun: ML pipelines as clonable tasks (preprocess -> train per model -> summary -> inference).\n"
                  "Tasks run locally on a TBB graph; results go to a local store (./.mlrun by default).\n\n"
@@ -88,6 +130,7 @@ int main(int argc, char** argv)
     cli::add_pipeline_commands(app, state);
     cli::add_sync_commands(app, state);
     cli::add_store_commands(app, state);
+    cli::add_store_check_commands(app, state);
 
     try {
         app.parse(argc, argv);
@@ -100,10 +143,21 @@ int main(int argc, char** argv)
         return app.exit(e);
     } catch (const CLI::Success& e) {
         return app.exit(e);
+    } catch (const CLI::RequiredError& e) {
+        if (std::string(e.what()).find("subcommand") != std::string::npos) {
+            std::cerr << "mlrun: error: " << cli::missing_subcommand_message(app) << "\n";
+        } else {
+            std::cerr << "mlrun: error: " << e.what() << " (see mlrun --help)\n";
+        }
+        return k_exit_usage;
     } catch (const CLI::ParseError& e) {
         std::cerr << "mlrun: error: " << e.what() << " (see mlrun --help)\n";
         return k_exit_usage;
     } catch (const UsageError& e) {
+        std::cerr << "mlrun: error: " << e.what() << "\n";
+        return k_exit_usage;
+    } catch (const CorruptRecord& e) {
+        // A record the command was pointed at cannot be read: as bad input, naming the file.
         std::cerr << "mlrun: error: " << e.what() << "\n";
         return k_exit_usage;
     } catch (const Aborted& e) {
@@ -114,6 +168,9 @@ int main(int argc, char** argv)
         return k_exit_failed;
     } catch (const std::exception& e) {
         std::cerr << "mlrun: error: " << e.what() << "\n";
+        return k_exit_failed;
+    } catch (...) {
+        std::cerr << "mlrun: error: an exception of an unknown type\n";
         return k_exit_failed;
     }
 }

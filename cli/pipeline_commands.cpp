@@ -55,7 +55,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         cmd->add_option("--set", args->request.options.sets, "Override a step param: step.key=value (repeatable)");
         cmd->add_option("--parallelism,-j", args->request.options.parallelism,
                         "Steps running at once (default: the file's)")
-            ->check(CLI::PositiveNumber);
+            ->check(whole_number_at_least(1));
         cmd->add_flag("--no-cache", args->request.options.no_cache, "Run every step even if a cached result exists");
         cmd->add_option("--no-cache-step", args->request.options.no_cache_steps,
                         "Run this step (or train::x node) even if cached");
@@ -68,7 +68,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         cmd->add_flag("--json", args->json, "One JSON event per line on stdout instead of progress");
         cmd->add_flag("--quiet,-q", args->quiet, "No progress output");
         cmd->add_option("--cores", args->request.options.cores, "Cores to share between running steps (default: all)")
-            ->check(CLI::PositiveNumber);
+            ->check(whole_number_at_least(1));
         cmd->add_option("--gate", args->request.gates,
                         "Quality gate on the recommended model's test metric, e.g. 'roc_auc>=0.80' (repeatable; "
                         "adds to the file's gates:). A missed gate exits 1");

@@ -184,7 +184,7 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->add_option("id", *id, "Task id")->required();
         cmd->add_flag("--quiet,-q", *quiet, "Do not echo the task log");
         cmd->add_option("--threads", *threads, "Threads for the task (default: all cores)")
-            ->check(CLI::NonNegativeNumber);
+            ->check(whole_number_at_least(0));
         auto lease_epoch = std::make_shared<std::int64_t>(0);
         // Set by an agent for its child: every write is fenced by this epoch (hidden).
         cmd->add_option("--lease-epoch", *lease_epoch, "Queue lease epoch of the agent's delivery")->group("");
@@ -245,10 +245,17 @@ void add_task_commands(CLI::App& app, Cli& cli)
             filter->light = !*json;
             filter->newest_first = true;
             filter->limit = *all ? 0 : *limit;
+            filter->include_corrupt = true; // shown as corrupt, not hidden (see `mlrun store check`)
             std::size_t shown = 0;
             if (*json) {
                 std::fputs("[", stdout);
                 each_task(cli.backends(), *filter, [&](const Task& t) {
+                    if (!t.corrupt.empty()) {
+                        std::string out = std::string(shown++ ? ",\n  " : "\n  ")
+                                          + Json{{"id", t.id}, {"status", "corrupt"}, {"error", t.corrupt}}.dump();
+                        std::fwrite(out.data(), 1, out.size(), stdout);
+                        return;
+                    }
                     Json j = t.to_json();
                     j["params"] = redact_secrets(j["params"]);
                     // Indented as an element of the array (the text of arr.dump(2) of old).
@@ -266,6 +273,10 @@ void add_task_commands(CLI::App& app, Cli& cli)
                 std::vector<std::vector<std::string>> rows;
                 each_task(cli.backends(), *filter, [&](const Task& t) {
                     ++shown;
+                    if (!t.corrupt.empty()) {
+                        rows.push_back({t.id, "(unreadable: " + t.corrupt + ")", "?", "corrupt", "", "", ""});
+                        return;
+                    }
                     rows.push_back({t.id, t.name, t.kind, std::string(to_string(t.status)), t.project,
                                     t.run_id.substr(0, 14), age(t.updated_ms)});
                 });

@@ -57,6 +57,7 @@ Task create_task(Backends& b, const Template& tmpl, const CreateRequest& request
 {
     Task t;
     t.name = request.name.empty() ? tmpl.name : request.name;
+    check_label(t.name, "task name");
     t.project = request.project;
     check_project(t.project);
     t.type = tmpl.type;
@@ -79,6 +80,7 @@ Task clone_task(Backends& b, const std::string& id, const CreateRequest& request
     Task source = b.store->get(id);
     Task t = clone_spec(source);
     if (!request.name.empty()) {
+        check_label(request.name, "task name");
         t.name = request.name;
     }
     if (!request.project.empty()) {
@@ -327,16 +329,28 @@ void stream_log(Backends& b, const std::string& id, bool follow, const std::atom
 {
     std::string full = b.store->resolve(id);
     std::uint64_t offset = 0;
+    // In pieces of k_log_piece bytes: a 100 MB log is never held whole.
+    constexpr std::size_t k_log_piece = 1 << 20;
+    auto drain = [&] {
+        while (true) {
+            std::string chunk = b.store->read_log_part(full, offset, k_log_piece);
+            offset += chunk.size();
+            if (!chunk.empty()) {
+                out(chunk);
+            }
+            if (chunk.size() < k_log_piece || (cancel && cancel->load())) {
+                return;
+            }
+        }
+    };
     while (true) {
-        std::string chunk = b.store->read_log(full, offset);
-        offset += chunk.size();
-        out(chunk);
+        drain();
         if (!follow || (cancel && cancel->load())) {
             return;
         }
         Task t = b.store->get(full);
         if (is_final(t.status) || t.status == Status::draft) {
-            out(b.store->read_log(full, offset));
+            drain();
             return;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -373,30 +387,44 @@ struct LogStore {
     TaskStore* store = nullptr;
 };
 
+// A published task is frozen: what it reports was reviewed (UsageError, nothing written).
+void refuse_published(const Task& t)
+{
+    if (t.status == Status::published) {
+        throw UsageError("task " + t.id + " is published: its results cannot change (clone it to rerun)");
+    }
+}
 } // namespace
 
 void log_scalar(Backends& b, const std::string& id, const Scalar& scalar)
 {
     Scalar s = scalar;
     s.timestamp_ms = s.timestamp_ms ? s.timestamp_ms : now_ms();
+    std::string full = b.store->resolve(id);
+    refuse_published(b.store->get(full));
     LogStore log(b);
-    log.store->append_scalars(b.store->resolve(id), {s});
+    log.store->append_scalars(full, {s});
 }
 
 void log_value(Backends& b, const std::string& id, const std::string& name, const Json& value)
 {
     check_relative_path(name, "value name");
     LogStore log(b);
-    log.store->update(b.store->resolve(id), [&](Task& t) { t.values[name] = value; });
+    log.store->update(b.store->resolve(id), [&](Task& t) {
+        refuse_published(t);
+        t.values[name] = value;
+    });
 }
 
 ArtifactRecord log_artifact(Backends& b, const std::string& id, const std::string& name,
                             const std::filesystem::path& source)
 {
     std::string full = b.store->resolve(id);
+    refuse_published(b.store->get(full));
     LogStore log(b);
     ArtifactRecord rec = log.store->put_artifact(full, name, source);
     log.store->update(full, [&](Task& t) {
+        refuse_published(t);
         // By name: a second log of the same name replaces the first.
         auto it = std::find_if(t.artifacts.begin(), t.artifacts.end(),
                                [&](const ArtifactRecord& a) { return a.name == rec.name; });

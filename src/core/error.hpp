@@ -1,7 +1,10 @@
 #pragma once
 // Error classes and their exit codes. The CLI maps them in one place (cli/main.cpp).
+#include <cerrno>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace mlrun {
 
@@ -28,6 +31,48 @@ class Aborted : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+// The disk or the store's database refused a read or a write (ENOSPC, EIO, EROFS, EDQUOT):
+// recorded on the task with the error class "io" (k_error_class_io); exit code 1.
+class IoError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+constexpr const char* k_error_class_io = "io";
+
+// A stored record exists but cannot be read or decoded (truncated, not JSON, wrong fields).
+// The cache and listings treat it as absent (with a warning); `mlrun store check` finds it
+// and --repair quarantines it. Exit code 2 (as a bad record given to a command).
+class CorruptRecord : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// An errno that says the storage failed rather than the request being wrong.
+inline bool is_io_errno(int code)
+{
+    return code == ENOSPC || code == EIO || code == EROFS || code == EDQUOT || code == EFBIG || code == ENOMEM;
+}
+
+// True for IoError, and for std::filesystem / std::system_error errors whose errno is one of
+// is_io_errno: what fails a step with the error class "io".
+inline bool is_io_error(const std::exception& e)
+{
+    if (dynamic_cast<const IoError*>(&e)) {
+        return true;
+    }
+    if (const auto* fe = dynamic_cast<const std::filesystem::filesystem_error*>(&e)) {
+        return fe->code().category() == std::generic_category() || fe->code().category() == std::system_category()
+                   ? is_io_errno(fe->code().value())
+                   : false;
+    }
+    if (const auto* se = dynamic_cast<const std::system_error*>(&e)) {
+        return (se->code().category() == std::generic_category() || se->code().category() == std::system_category())
+               && is_io_errno(se->code().value());
+    }
+    return false;
+}
 
 constexpr int k_exit_ok = 0;
 constexpr int k_exit_failed = 1;

@@ -50,6 +50,9 @@ struct Task {
     std::string cache_key;
     std::vector<ArtifactRecord> artifacts;
     Json values = Json::object(); // single values reported by the task (metrics and the like)
+    // Set only on a listing entry whose stored record cannot be read (TaskFilter::
+    // include_corrupt): why; such an entry has only its id. Never stored.
+    std::string corrupt;
 
     // The one way a status changes (DESIGN §3): checks the move (UsageError "cannot move
     // task from X to Y"), then keeps the record consistent with it: in_progress counts an

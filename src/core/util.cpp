@@ -71,13 +71,25 @@ std::string format_duration_ms(std::int64_t ms)
     return buf;
 }
 
+namespace {
+// IoError for a storage errno (full, read-only, failing disk), else std::runtime_error.
+[[noreturn]] void throw_write_error(const fs::path& path, int err)
+{
+    std::string what = "cannot write " + path.string() + ": " + std::strerror(err);
+    if (is_io_errno(err)) {
+        throw IoError(what);
+    }
+    throw std::runtime_error(what);
+}
+} // namespace
+
 void write_file_atomic(const fs::path& path, std::string_view content)
 {
     fs::path tmp = path;
     tmp += ".tmp." + std::to_string(getpid()) + "." + new_id();
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+        throw_write_error(path, errno);
     }
     const char* p = content.data();
     size_t left = content.size();
@@ -90,7 +102,7 @@ void write_file_atomic(const fs::path& path, std::string_view content)
             int err = errno;
             ::close(fd);
             ::unlink(tmp.c_str());
-            throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
+            throw_write_error(path, err);
         }
         p += n;
         left -= static_cast<size_t>(n);
@@ -105,12 +117,12 @@ void write_file_atomic(const fs::path& path, std::string_view content)
     if ((do_fsync && ::fsync(fd) != 0) || ::close(fd) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());
-        throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
+        throw_write_error(path, err);
     }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());
-        throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
+        throw_write_error(path, err);
     }
 }
 
@@ -175,10 +187,25 @@ std::string sha256_file(const fs::path& path)
 }
 
 namespace {
+// The name as a message shows it: quoted, cut after 60 bytes (a 10 kB id stays one line).
+std::string quote_cut(std::string_view whole)
+{
+    return "\"" + std::string(whole.substr(0, 60)) + (whole.size() > 60 ? "...\"" : "\"");
+}
+
+void check_length(std::string_view part, std::string_view whole, std::string_view what, std::size_t max)
+{
+    if (part.size() > max) {
+        throw UsageError("invalid " + std::string(what) + " " + quote_cut(whole) + ": too long ("
+                         + std::to_string(part.size()) + " bytes; at most " + std::to_string(max) + ")");
+    }
+}
+
 void check_part(std::string_view part, std::string_view whole, std::string_view what)
 {
-    check_utf8(part, std::string(what));
-    std::string quoted = "\"" + std::string(whole) + "\"";
+    check_length(part, whole, what, k_max_name_bytes);
+    check_utf8(part, "invalid " + std::string(what) + " " + quote_cut(valid_utf8(whole)));
+    std::string quoted = quote_cut(whole);
     if (part.empty()) {
         throw UsageError("invalid " + std::string(what) + " " + quoted + ": empty name or part");
     }
@@ -204,8 +231,21 @@ void check_name(std::string_view name, std::string_view what)
     check_part(name, name, what);
 }
 
+void check_label(std::string_view label, std::string_view what)
+{
+    check_length(label, label, what, k_max_name_bytes);
+    check_utf8(label, "invalid " + std::string(what) + " " + quote_cut(valid_utf8(label)));
+    for (char c : label) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            throw UsageError("invalid " + std::string(what) + " " + quote_cut(label)
+                             + ": control characters are not allowed");
+        }
+    }
+}
+
 void check_relative_path(std::string_view path, std::string_view what)
 {
+    check_length(path, path, what, k_max_path_bytes);
     if (path.empty() || path.front() == '/') {
         throw UsageError("invalid " + std::string(what) + " \"" + std::string(path)
                          + "\": must be a non-empty relative path");

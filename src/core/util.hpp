@@ -27,11 +27,21 @@ std::string read_file(const fs::path& path);
 std::string sha256_hex(std::string_view data);
 std::string sha256_file(const fs::path& path);
 
-// Refuses (UsageError) empty names, "/" , "..", leading dots and control characters.
-// `what` names the thing in the message: "artifact name", "dataset name", ...
+// The longest name, id or path part accepted (bytes): well under a file name's 255.
+constexpr std::size_t k_max_name_bytes = 200;
+// The longest relative path (artifact, project) accepted, in bytes.
+constexpr std::size_t k_max_path_bytes = 1000;
+
+// Refuses (UsageError, one line) empty names, "/" , "..", leading dots, control characters,
+// invalid UTF-8 and names over k_max_name_bytes. `what` names the thing in the message:
+// "artifact name", "dataset name", ...
 void check_name(std::string_view name, std::string_view what);
-// Like check_name, but "/" is allowed between parts (artifact paths "model/weights.pt").
+// Like check_name, but "/" is allowed between parts (artifact paths "model/weights.pt");
+// each part at most k_max_name_bytes, the whole at most k_max_path_bytes.
 void check_relative_path(std::string_view path, std::string_view what);
+// A free-text label (a task's --name): valid UTF-8, no control characters, at most
+// k_max_name_bytes; anything else printable is allowed ("/" and spaces too).
+void check_label(std::string_view label, std::string_view what);
 
 // Content type from the extension (.csv text/csv, .json application/json, .png image/png...).
 std::string content_type_for(const fs::path& path);

@@ -1,9 +1,11 @@
 #include "engine/cache.hpp"
 
+#include "core/error.hpp"
 #include "core/util.hpp"
 #include "ports/task_store.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
 
 namespace mlrun {
@@ -72,11 +74,19 @@ CacheKey cache_key(TaskStore& store, const std::string& kind, const std::string&
 
 std::optional<Task> cache_lookup(TaskStore& store, const std::string& key)
 {
-    std::optional<Json> rec = store.get_record("cache", key);
-    if (!rec) {
+    std::optional<Json> rec;
+    std::optional<Task> t;
+    try {
+        rec = store.get_record("cache", key);
+        if (!rec) {
+            return std::nullopt;
+        }
+        t = store.find(rec->value("task_id", ""));
+    } catch (const CorruptRecord& e) {
+        // A damaged record costs a rerun, never the run: `mlrun store check` finds it.
+        std::fprintf(stderr, "mlrun: warning: cache miss: %s (see mlrun store check)\n", e.what());
         return std::nullopt;
     }
-    std::optional<Task> t = store.find(rec->value("task_id", ""));
     if (!t || t->cache_key != key || (t->status != Status::completed && t->status != Status::published)) {
         return std::nullopt;
     }

@@ -111,7 +111,24 @@ struct ChildProcessStepRunner::Impl {
             ended.error = e.what();
         }
         --active;
-        step.callbacks.on_end(std::move(ended));
+        try {
+            step.callbacks.on_end(std::move(ended));
+        } catch (const std::exception&) {
+            // on_end never throws by contract; the waiter must outlive a broken one
+        }
+    }
+
+    // Ends every running step as failed with `what` (their children are killed and reaped).
+    void fail_all(std::vector<Running>& running, const std::string& what)
+    {
+        for (Running& r : running) {
+            try {
+                end(r.step, what, Status::failed);
+            } catch (...) {
+                // end() does not throw; keep going for the others
+            }
+        }
+        running.clear();
     }
 
     // Appends what the child wrote, keeping the last k_tail_bytes.
@@ -125,16 +142,35 @@ struct ChildProcessStepRunner::Impl {
         }
     }
 
+    // The waiter thread: nothing escapes it (an exception there would end the process); a
+    // failure of the loop itself fails the steps it was watching and the loop goes on.
     void loop()
     {
         std::vector<Running> running;
         bool terminated = false;
         for (;;) {
+            try {
+                if (!step_loop(running, terminated)) {
+                    return; // each Subprocess's destructor kills and reaps what is left
+                }
+            } catch (const std::exception& e) {
+                fail_all(running, std::string("the child-process waiter failed: ") + e.what());
+            } catch (...) {
+                fail_all(running, "the child-process waiter failed: an exception of an unknown type");
+            }
+        }
+    }
+
+    // One round: starts the queued steps, waits a little, ends the children that exited.
+    // False once asked to stop.
+    bool step_loop(std::vector<Running>& running, bool& terminated)
+    {
+        {
             std::deque<Step> fresh;
             {
                 std::lock_guard<std::mutex> lock(mutex);
                 if (stop) {
-                    return; // each Subprocess's destructor kills and reaps what is left
+                    return false;
                 }
                 fresh.swap(queued);
             }
@@ -211,6 +247,7 @@ struct ChildProcessStepRunner::Impl {
                 running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
             }
         }
+        return true;
     }
 };
 

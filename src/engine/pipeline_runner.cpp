@@ -1,5 +1,6 @@
 #include "engine/pipeline_runner.hpp"
 
+#include "core/crash.hpp"
 #include "core/error.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
@@ -186,6 +187,24 @@ private:
     std::thread m_thread; // last: started once the members above exist
 };
 
+// A node that failed after its task was created: the record ends failed too (a step never
+// stays in_progress). Never throws.
+void fail_started_node(RunContext& ctx, NodeRecord& rec, const PlanNode& node, const std::string& what,
+                       const std::string& cls)
+{
+    rec.finished_ms = now_ms();
+    if (!rec.executed || node.task_id.empty() || ctx.dry_run) {
+        return;
+    }
+    try {
+        if (std::optional<Task> t = ctx.store.find(node.task_id); t && !is_final(t->status)) {
+            fail_step_record(ctx.store, *t, what, cls);
+        }
+    } catch (const std::exception&) {
+        // the store is gone: `mlrun store check --repair` ends it later
+    }
+}
+
 // What a node does when the plan hands it out: the executor's start hook. Ends the node
 // through `done` exactly once: at once when it is aborted, kept or cached, otherwise when
 // the step runner reports the step's end. Never throws.
@@ -225,6 +244,8 @@ void start_node(RunContext& ctx, Plan& plan, StepRunner& runner, size_t i, int s
             ctx.emit({name, id, slot, "stage", stage, d, total, now_ms() - rec.started_ms});
         };
         callbacks.on_end = [&ctx, &rec, i, name = node.name, id = task.id, slot, done](Task ended) {
+            // Runs on the runner's thread (a TBB worker, the child waiter): never throws, and
+            // always ends the node, or the graph would wait for it for ever.
             NodeEnd end;
             try {
                 end = record_step_end(ctx, i, ended);
@@ -232,16 +253,24 @@ void start_node(RunContext& ctx, Plan& plan, StepRunner& runner, size_t i, int s
                 rec.finished_ms = now_ms();
                 end = NodeEnd{NodeState::failed, e.what()};
             }
-            ctx.emit({name, id, slot, std::string(to_string(end.state)), "", 0, 0, rec.finished_ms - rec.started_ms,
-                      end.reason, rec.metric.value_or(0), rec.metric.has_value()});
+            try {
+                ctx.emit({name, id, slot, std::string(to_string(end.state)), "", 0, 0, rec.finished_ms - rec.started_ms,
+                          end.reason, rec.metric.value_or(0), rec.metric.has_value()});
+            } catch (const std::exception&) {
+                // a display that fails does not hold the run
+            }
             done(std::move(end));
         };
         runner.start(StepRequest{node.name, std::move(task), ctx.share, slot, adopted.has_value()},
                      std::move(callbacks));
     } catch (const std::exception& e) {
         // Nothing may escape into the graph (it would cancel it): record and go on.
-        rec.finished_ms = now_ms();
-        ctx.emit({node.name, node.task_id, slot, "failed", "", 0, 0, 0, e.what()});
+        fail_started_node(ctx, rec, node, e.what(), is_io_error(e) ? k_error_class_io : "exception");
+        try {
+            ctx.emit({node.name, node.task_id, slot, "failed", "", 0, 0, 0, e.what()});
+        } catch (const std::exception&) {
+            // as above
+        }
         done(NodeEnd{NodeState::failed, e.what()});
     }
 }
@@ -354,11 +383,29 @@ PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOpt
         options.observer->run_started(run_id, spec.name, names, spec.parallelism);
     }
 
+    // An uncaught exception in any thread: the run and its running steps end failed.
+    CrashScope crash([&ctx, run_id](const std::string& what) {
+        for (const Task& t : ctx.store.list(TaskFilter{"", Status::in_progress, "", run_id, ""})) {
+            fail_step_record(ctx.store, t, what, k_error_class_crash);
+        }
+        // get + put, not update_record: the folder store's record lock is the run lock file,
+        // which this process holds.
+        if (std::optional<Json> run = ctx.store.get_record("runs", run_id)) {
+            (*run)["status"] = "failed";
+            (*run)["why"] = what;
+            (*run)["error_class"] = k_error_class_crash;
+            (*run)["finished_ms"] = now_ms();
+            ctx.store.put_record("runs", run_id, *run);
+        }
+    });
+
     InProcessStepRunner in_process(b);
     DryRunStepRunner dry_run;
     StepRunner& runner = options.runner    ? *options.runner
                          : options.dry_run ? static_cast<StepRunner&>(dry_run)
                                            : in_process;
+    std::string executor_error;
+    std::string executor_class;
     {
         CancelRelay relay(options.cancel, runner);
         ExecutorHooks hooks;
@@ -366,10 +413,15 @@ PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOpt
         hooks.can_start_more = [&] { return runner.can_run_more(); };
         hooks.settled = [&](size_t i) { report_settled(ctx, plan, i); };
         hooks.cancel = options.cancel;
-        if (options.serial) {
-            SerialExecutor().run(plan, 1, hooks);
-        } else {
-            TbbExecutor().run(plan, spec.parallelism, hooks);
+        try {
+            if (options.serial) {
+                SerialExecutor().run(plan, 1, hooks);
+            } else {
+                TbbExecutor().run(plan, spec.parallelism, hooks);
+            }
+        } catch (const std::exception& e) {
+            executor_error = e.what();
+            executor_class = is_io_error(e) ? k_error_class_io : "exception";
         }
     }
 
@@ -377,7 +429,28 @@ PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOpt
     result.run_id = run_id;
     result.gates = spec.gates;
     decide_outcome(plan, ctx.cancelled(), result);
-    result.record = write_run_record(ctx, header, plan, result.status, result.why);
+    if (!executor_error.empty()) {
+        // The loop itself failed: no step it started may stay in_progress, the run fails.
+        if (!options.dry_run) {
+            for (const Task& t : ctx.store.list(TaskFilter{"", Status::in_progress, "", run_id, ""})) {
+                fail_step_record(ctx.store, t, executor_error, executor_class);
+            }
+        }
+        result.status = "failed";
+        result.why = executor_error;
+    }
+    try {
+        result.record = write_run_record(ctx, header, plan, result.status, result.why);
+    } catch (const std::exception& e) {
+        // The store cannot take the end (a full disk): the run record says "running", and
+        // with the run lock released below, `pipeline list` shows the run dead.
+        const std::string what = "run " + run_id + " ended " + result.status
+                                 + " but its record could not be written: " + e.what();
+        if (is_io_error(e)) {
+            throw IoError(what);
+        }
+        throw std::runtime_error(what);
+    }
     if (!options.dry_run) {
         report_run(b, &ResultSink::run_ended, result.record);
     }

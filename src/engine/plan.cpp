@@ -158,10 +158,11 @@ bool Plan::should_run(size_t node, std::string& reason) const
     const PlanNode& n = m_nodes[node];
     const StepSpec& step = m_spec.steps[n.step];
     if (step.trigger == Trigger::all_done) {
-        // Runs once every parent ended, whatever happened, unless the run was aborted or
-        // nothing upstream even started (a skipped parent means an earlier failure).
+        // Runs once every parent ended, whatever happened (an aborted or failed model counts
+        // as done: the summary lists it in error_models.json), unless the whole run was
+        // cancelled or nothing upstream even started (a skipped parent: an earlier failure).
         for (size_t p : n.parents) {
-            if (m_nodes[p].state == NodeState::aborted) {
+            if (m_nodes[p].state == NodeState::aborted && m_cancelled) {
                 reason = "parent " + m_nodes[p].name + " was aborted";
                 return false;
             }
@@ -237,10 +238,12 @@ bool Plan::succeeded(std::string& why) const
         if (is_done(n.state) || step.optional) {
             continue;
         }
-        if (n.state == NodeState::aborted || n.state == NodeState::pending || n.state == NodeState::running) {
+        if ((n.state == NodeState::aborted && (m_cancelled || step.foreach_key.empty()))
+            || n.state == NodeState::pending || n.state == NodeState::running) {
             why = "step " + n.name + " " + std::string(to_string(n.state));
             return false;
         }
+        // One model aborted (`task abort`) while the run went on: under partial, as a failed one.
         if (m_spec.policy == Policy::partial && !step.foreach_key.empty()) {
             bool sibling_ok = false;
             for (size_t s : nodes_of_step(n.step)) {

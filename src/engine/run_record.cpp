@@ -137,6 +137,34 @@ bool well_formed_run(const Json& run)
 }
 } // namespace
 
+bool run_driver_gone(TaskStore& store, const std::string& run_id)
+{
+    try {
+        // Taken and let go at once: only a live driver (or a resume starting this very
+        // moment) holds it.
+        return store.try_lock_run(run_id) != nullptr;
+    } catch (const std::exception&) {
+        return false; // cannot tell (a read-only store): as recorded
+    }
+}
+
+void mark_if_dead(TaskStore& store, Json& run)
+{
+    if (run.value("status", "") != "running" || !run_driver_gone(store, run.value("id", ""))) {
+        return;
+    }
+    run["status"] = std::string(k_run_dead);
+    run["why"] = "no mlrun process drives it any more (killed?): resume it with `mlrun pipeline run --resume "
+                 + run.value("id", "") + "`, or `mlrun store check --repair` marks it failed";
+    if (run.contains("nodes") && run["nodes"].is_array()) {
+        for (Json& n : run["nodes"]) {
+            if (n.is_object() && n.value("state", "") == "running") {
+                n["state"] = std::string(k_run_dead);
+            }
+        }
+    }
+}
+
 Json load_run(const Ports& b, const std::string& run_id)
 {
     std::string id = resolve_run(b, run_id);
@@ -178,6 +206,7 @@ Json load_run(const Ports& b, const std::string& run_id)
             }
         }
     }
+    mark_if_dead(*b.store, run);
     return run;
 }
 
@@ -191,7 +220,12 @@ std::vector<Json> list_runs(const Ports& b)
             }
         } catch (const UsageError&) {
             // an unreadable record is left out of the listing; `pipeline show` names it
+        } catch (const CorruptRecord&) {
+            // as above; `mlrun store check` finds it
         }
+    }
+    for (Json& run : out) {
+        mark_if_dead(*b.store, run);
     }
     return out;
 }

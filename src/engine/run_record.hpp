@@ -12,6 +12,10 @@
 namespace mlrun {
 
 struct Ports;
+class TaskStore;
+
+// The status `pipeline list/show` give a run recorded "running" whose driver is gone.
+constexpr const char* k_run_dead = "dead";
 
 // What the runner keeps per node besides the Plan's state.
 struct NodeRecord {
@@ -42,10 +46,19 @@ NodeState state_of(Status s);
 Json run_record_json(const RunRecordHeader& header, const Plan& plan, const std::vector<NodeRecord>& records,
                      const std::string& status, const std::string& why);
 
-// The run record with each node's live task state overlaid (for show/list during a run).
+// True when no process drives run `run_id`: its run lock can be taken (and is let go at
+// once). False when it is held, or when that cannot be told (a read-only store).
+bool run_driver_gone(TaskStore& store, const std::string& run_id);
+// A "running" run whose driver is gone becomes status k_run_dead (with why and how to go
+// on), and its running nodes too. Other runs are left as they are.
+void mark_if_dead(TaskStore& store, Json& run);
+
+// The run record with each node's live task state overlaid (for show/list during a run);
+// a dead run is marked so (mark_if_dead).
 Json load_run(const Ports& b, const std::string& run_id);
 // Resolves a run id, a unique prefix of one, or "last" (the newest run); UsageError when unknown.
 std::string resolve_run(const Ports& b, const std::string& id_or_prefix);
+// Every readable run record, dead runs marked (mark_if_dead).
 std::vector<Json> list_runs(const Ports& b);
 // Why a step was or was not reused (pipeline explain).
 std::string explain_step(const Ports& b, const std::string& run_id, const std::string& step);

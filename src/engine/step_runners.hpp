@@ -9,6 +9,12 @@
 namespace mlrun {
 
 struct Ports;
+class TaskStore;
+
+// Ends a step's record as failed with `error` / `error_class` (unless it has ended already),
+// so that no record stays in_progress; when the store cannot take it, the record in memory
+// moved to failed. Never throws.
+Task fail_step_record(TaskStore& store, const Task& task, const std::string& error, const std::string& error_class);
 
 // Runs the step's kind on the calling thread (a TBB worker of the executor) with run_task
 // and reports the end before start() returns. A step that cannot start (run_task throws)

@@ -1,5 +1,6 @@
 #include "engine/task_runner.hpp"
 
+#include "core/crash.hpp"
 #include "core/error.hpp"
 #include "core/util.hpp"
 #include "engine/environment.hpp"
@@ -65,6 +66,34 @@ private:
     std::thread m_thread; // last: started once the members above exist
 };
 
+// The end record when the recorder could not write it (the disk is full, the store is gone):
+// a direct update of the status, else the record in memory. Never throws.
+Task finish_anyway(TaskStore& store, const Task& task, Status status, const std::string& error,
+                   const std::string& error_class, const std::exception& why)
+{
+    const std::string cls = is_io_error(why) ? std::string(k_error_class_io) : error_class;
+    const std::string message = error.empty() ? std::string("cannot record the end: ") + why.what()
+                                              : error + " (and the end could not be recorded: " + why.what() + ")";
+    const Status end = status == Status::completed ? Status::failed : status;
+    try {
+        return store.update(task.id, [&](Task& t) {
+            if (can_transition(t.status, end)) {
+                t.transition(end, now_ms());
+            }
+            t.error = message;
+            t.error_class = cls;
+        });
+    } catch (const std::exception&) {
+        Task t = task;
+        if (can_transition(t.status, end)) {
+            t.transition(end, now_ms());
+        }
+        t.error = message;
+        t.error_class = cls;
+        return t;
+    }
+}
+
 } // namespace
 
 Task start_task(TaskStore& store, const std::string& id)
@@ -111,6 +140,35 @@ Task run_task(const Ports& ports, const Task& started, const RunOptions& options
                {"MLRUN_BIN", exe},
                {"PATH", fs::path(exe).parent_path().string() + ":" + (path ? path : "/usr/bin:/bin")}};
 
+    // An uncaught exception in any thread while the task runs: the task ends failed.
+    CrashScope crash([&store, id = task.id](const std::string& what) {
+        store.update(id, [&](Task& t) {
+            if (can_transition(t.status, Status::failed)) {
+                t.transition(Status::failed, now_ms());
+            }
+            t.error = what;
+            t.error_class = k_error_class_crash;
+        });
+    });
+    // The end, recorded: a log line that cannot be written is not a reason to lose the end.
+    auto end = [&](Status status, const std::string& line, const std::string& error, const std::string& cls,
+                   int code) -> Task {
+        try {
+            log(line);
+        } catch (const std::exception&) {
+            // the log is on the same full disk: the record says it
+        }
+        if (cls == k_error_class_io) {
+            std::error_code ec;
+            fs::remove_all(ctx.work_dir, ec); // scratch files: give the space back first
+        }
+        try {
+            return recorder.finish(status, error, cls, code);
+        } catch (const std::exception& e) {
+            return finish_anyway(store, task, status, error, cls, e);
+        }
+    };
+
     try {
         recorder.started();
         std::error_code ec;
@@ -123,25 +181,23 @@ Task run_task(const Ports& ports, const Task& started, const RunOptions& options
         ctx.check_cancel();
         recorder.flush_scalars(); // a store that cannot take them fails the task
     } catch (const Aborted& e) {
-        log("mlrun: aborted");
-        return recorder.finish(Status::aborted, "aborted by the user", "Aborted", 0);
+        return end(Status::aborted, "mlrun: aborted", "aborted by the user", "Aborted", 0);
     } catch (const TaskFailed& e) {
-        log(std::string("mlrun: failed: ") + e.what());
-        return recorder.finish(Status::failed, e.what(), "TaskFailed", e.exit_code());
+        return end(Status::failed, std::string("mlrun: failed: ") + e.what(), e.what(), "TaskFailed", e.exit_code());
     } catch (const UsageError& e) {
-        log(std::string("mlrun: failed: ") + e.what());
-        return recorder.finish(Status::failed, e.what(), "UsageError", 0);
+        return end(Status::failed, std::string("mlrun: failed: ") + e.what(), e.what(), "UsageError", 0);
     } catch (const std::exception& e) {
         // libtorch and OpenCV throw their own std::exception subclasses: keep the first line.
         std::string what = e.what();
         std::string first = what.substr(0, what.find('\n'));
-        log("mlrun: failed: " + what);
-        return recorder.finish(Status::failed, first, "exception", 0);
+        return end(Status::failed, "mlrun: failed: " + what, first, is_io_error(e) ? k_error_class_io : "exception", 0);
+    } catch (...) {
+        return end(Status::failed, "mlrun: failed: an exception of an unknown type", "an exception of an unknown type",
+                   "exception", 0);
     }
     std::error_code ec;
     fs::remove_all(ctx.work_dir, ec);
-    log("mlrun: completed");
-    return recorder.finish(Status::completed, "", "", 0);
+    return end(Status::completed, "mlrun: completed", "", "", 0);
 }
 
 } // namespace mlrun

@@ -293,7 +293,7 @@ SearchResult run_search(const SearchSpec& spec, const nlohmann::json& params, co
     std::mutex mutex;
     std::atomic<size_t> next{0};
     std::atomic<bool> stop{false};
-    std::exception_ptr abort_error; // Aborted: stops everything
+    std::exception_ptr abort_error; // Aborted, or a failure outside a trial: stops everything
     std::vector<std::exception_ptr> errors(plan.size());
 
     const auto run_one = [&](size_t i) {
@@ -363,7 +363,18 @@ SearchResult run_search(const SearchSpec& spec, const nlohmann::json& params, co
                 stop = true;
                 return;
             }
-            run_one(i);
+            // A worker thread: what escapes a trial (its report to a full disk, say) stops
+            // the search and is rethrown below, in the caller's thread.
+            try {
+                run_one(i);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (!abort_error) {
+                    abort_error = std::current_exception();
+                }
+                stop = true;
+                return;
+            }
         }
     };
     const int parallel = std::max(

@@ -30,6 +30,22 @@ std::size_t TaskStore::count(const TaskFilter& filter)
     return list(all).size();
 }
 
+std::string TaskStore::read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes)
+{
+    std::string all = read_log(id, offset);
+    return max_bytes != 0 && all.size() > max_bytes ? all.substr(0, max_bytes) : all;
+}
+
+std::string TaskStore::quarantine_task(const std::string& id)
+{
+    throw std::runtime_error("store " + location() + " cannot quarantine task " + id);
+}
+
+std::string TaskStore::quarantine_record(const std::string& kind, const std::string& id)
+{
+    throw std::runtime_error("store " + location() + " cannot quarantine record " + kind + "/" + id);
+}
+
 bool matches(const Task& task, const TaskFilter& filter)
 {
     if (!filter.project.empty() && task.project != filter.project

@@ -26,6 +26,10 @@ struct TaskFilter {
     // records (0: all). Adapters apply both in the query, never after reading everything.
     bool newest_first = false;
     std::size_t limit = 0;
+    // Also list records that cannot be read, as a Task with only `id` and `corrupt` set
+    // (listed unless the adapter can tell they do not match): `task list` and `store check`
+    // show them. Off: they are skipped.
+    bool include_corrupt = false;
 };
 
 // Held while a process drives a pipeline run; released when destroyed.
@@ -53,6 +57,7 @@ public:
 
     // Assigns id (when empty), created/updated times, and writes the new record.
     virtual void create(Task& task) = 0;
+    // nullopt when absent; throws CorruptRecord when the record exists but cannot be decoded.
     virtual std::optional<Task> find(const std::string& id) = 0;
     // Throws UsageError "unknown task ID" (with a suggestion when one is close).
     Task get(const std::string& id);
@@ -72,6 +77,9 @@ public:
     virtual void append_log(const std::string& id, std::string_view text) = 0;
     // The log from byte `offset` on ("" when there is none yet).
     virtual std::string read_log(const std::string& id, std::uint64_t offset = 0) = 0;
+    // At most `max_bytes` (0: all) of the log from `offset`: what `task logs` streams with,
+    // so a large log is never held whole. Default: read_log cut to size.
+    virtual std::string read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes);
     // Scalars of a task: appended in order (one write per batch), read back in order; a torn
     // last batch of a killed writer costs that batch only.
     virtual void append_scalars(const std::string& id, const std::vector<Scalar>& batch) = 0;
@@ -93,6 +101,15 @@ public:
     // Read-modify-write of a record under a lock (creates it from null when absent).
     virtual Json update_record(const std::string& kind, const std::string& id,
                                const std::function<void(Json&)>& change) = 0;
+
+    // `store check --repair`: moves a record that cannot be read out of the way, keeping its
+    // bytes (and a task's folder) under the store's `quarantine/`; returns where it went.
+    // Default: throws std::runtime_error (an adapter without quarantine).
+    virtual std::string quarantine_task(const std::string& id);
+    virtual std::string quarantine_record(const std::string& kind, const std::string& id);
+    // Problems the adapter's own storage reports about itself (SQLite's integrity_check), one
+    // line each; empty when healthy. Default: none.
+    virtual std::vector<std::string> integrity_problems() { return {}; }
 };
 
 // Task type matches a filter.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <vector>
 
 namespace mlrun {
 
@@ -54,17 +55,27 @@ Json create_dataset(FolderStore& store, const DatasetRequest& request)
     std::string id = new_id();
     fs::path staging = store.root() / "datasets" / (".staging-" + id);
     fs::create_directories(staging);
+    // A create that fails (a full disk, a bad input) leaves nothing: no staging folder, no
+    // temp copy, no blob only it stored, no dataset folder without its record.
     struct Cleanup {
         fs::path dir;
+        std::vector<fs::path> new_blobs;
+        fs::path tmp;
         bool keep = false;
         ~Cleanup()
         {
             if (!keep) {
                 std::error_code ec;
                 fs::remove_all(dir, ec);
+                if (!tmp.empty()) {
+                    fs::remove(tmp, ec);
+                }
+                for (const fs::path& b : new_blobs) {
+                    fs::remove(b, ec);
+                }
             }
         }
-    } cleanup{staging};
+    } cleanup{staging, {}, {}};
     Json list = Json::array();
     std::uint64_t total = 0, stored = 0;
     // The parent's files are kept unless a path replaces them.
@@ -91,9 +102,12 @@ Json create_dataset(FolderStore& store, const DatasetRequest& request)
             fs::create_directories(blob_dir);
             fs::path tmp = blob;
             tmp += ".tmp." + new_id();
+            cleanup.tmp = tmp;
             fs::copy_file(src, tmp);
             fs::permissions(tmp, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
             fs::rename(tmp, blob);
+            cleanup.tmp.clear();
+            cleanup.new_blobs.push_back(blob);
             stored += size;
         }
         fs::create_directories((staging / rel).parent_path());
@@ -103,7 +117,7 @@ Json create_dataset(FolderStore& store, const DatasetRequest& request)
     }
     std::sort(list.begin(), list.end(), [](const Json& a, const Json& b) { return a["path"] < b["path"]; });
     fs::rename(staging, store.root() / "datasets" / id);
-    cleanup.keep = true;
+    cleanup.dir = store.root() / "datasets" / id; // until its record is written
     Json record{{"id", id},
                 {"name", request.name},
                 {"project", request.project},
@@ -114,6 +128,7 @@ Json create_dataset(FolderStore& store, const DatasetRequest& request)
                 {"stored_bytes", stored},
                 {"finalized", true}};
     store.put_record("datasets", id, record);
+    cleanup.keep = true;
     return record;
 }
 

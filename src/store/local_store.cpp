@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -29,17 +30,62 @@ Json parse_json_file(const fs::path& path)
     std::string text = read_file(path);
     Json j = Json::parse(text, nullptr, false);
     if (j.is_discarded()) {
-        throw UsageError(path.string() + ": not valid JSON");
+        throw CorruptRecord(path.string() + ": not valid JSON" + (text.empty() ? " (empty file)" : ""));
     }
     return j;
 }
 
+// The task record at `path`: CorruptRecord when it is not JSON or not a task.
+Task read_task_file(const fs::path& path)
+{
+    Json j = parse_json_file(path);
+    try {
+        return Task::from_json(j);
+    } catch (const std::exception& e) {
+        throw CorruptRecord(path.string() + ": not a task record: " + e.what());
+    }
+}
+
+// IoError for a storage errno (full, read-only, failing disk), else std::runtime_error.
+[[noreturn]] void throw_append_error(const fs::path& path, int err)
+{
+    std::string what = "cannot append to " + path.string() + ": " + std::strerror(err);
+    if (is_io_errno(err)) {
+        throw IoError(what);
+    }
+    throw std::runtime_error(what);
+}
+
+// A listing entry for a record that cannot be read.
+Task corrupt_entry(const std::string& id, const std::string& why)
+{
+    Task t;
+    t.id = id;
+    t.corrupt = why;
+    return t;
+}
+
+// The log cap: MLRUN_LOG_MAX_BYTES (0: none), else k_default_log_cap_bytes.
+std::uint64_t log_cap_from_env()
+{
+    const char* env = std::getenv("MLRUN_LOG_MAX_BYTES");
+    if (!env || !*env) {
+        return k_default_log_cap_bytes;
+    }
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(env, &end, 10);
+    return end && *end == '\0' ? v : k_default_log_cap_bytes;
+}
+
 } // namespace
 
-LocalStore::LocalStore(fs::path root) : m_root(std::move(root))
+LocalStore::LocalStore(fs::path root) : m_root(std::move(root)), m_log_cap(log_cap_from_env())
 {
     fs::path meta = m_root / "store.json";
     std::error_code ec;
+    if (fs::exists(m_root, ec) && !fs::is_directory(m_root, ec)) {
+        throw UsageError("store " + m_root.string() + " is a file, not a folder (--home / MLRUN_HOME)");
+    }
     if (fs::exists(meta, ec)) {
         Json j = parse_json_file(meta);
         int version = j.value("schema_version", 0);
@@ -96,9 +142,18 @@ std::pair<std::uint64_t, std::string> hash_folder(const fs::path& dir)
 
 } // namespace
 
+void check_writable_store(const fs::path& root)
+{
+    if (::access(root.c_str(), W_OK) != 0 && (errno == EROFS || errno == EACCES)) {
+        throw UsageError("store " + root.string() + " is read-only (" + std::strerror(errno)
+                         + "): a run needs to write to it");
+    }
+}
+
 std::unique_ptr<RunLock> LocalStore::try_lock_run(const std::string& run_id)
 {
     check_name(run_id, "run id");
+    check_writable_store(m_root);
     ensure_created();
     fs::create_directories(m_root / "records" / "runs");
     return try_lock_file(m_root / "records" / "runs" / ("." + run_id + ".lock"));
@@ -194,7 +249,7 @@ std::optional<Task> LocalStore::find(const std::string& id)
     if (!fs::exists(path, ec)) {
         return std::nullopt;
     }
-    return Task::from_json(parse_json_file(path));
+    return read_task_file(path);
 }
 
 Task LocalStore::update(const std::string& id, const std::function<void(Task&)>& change)
@@ -205,7 +260,7 @@ Task LocalStore::update(const std::string& id, const std::function<void(Task&)>&
         throw UsageError("unknown task " + id);
     }
     FileLock lock(dir / ".lock");
-    Task task = Task::from_json(parse_json_file(dir / "task.json"));
+    Task task = read_task_file(dir / "task.json");
     change(task);
     task.updated_ms = now_ms();
     write_file_atomic(dir / "task.json", dump_json(task.to_json(), 2));
@@ -233,10 +288,17 @@ std::vector<Task> LocalStore::list(const TaskFilter& filter)
         if (filter.limit != 0 && out.size() >= filter.limit) {
             break;
         }
+        if (id.front() == '.') {
+            continue; // not a task folder
+        }
         fs::path path = m_root / "tasks" / id / "task.json";
         if (filter.light) {
-            if (std::optional<Task> t = listing.read(path); t && matches(*t, filter)) {
-                out.push_back(std::move(*t));
+            if (std::optional<Task> t = listing.read(path)) {
+                if (matches(*t, filter)) {
+                    out.push_back(std::move(*t));
+                }
+            } else if (filter.include_corrupt && fs::exists(path, ec)) {
+                out.push_back(corrupt_entry(id, "task.json cannot be decoded"));
             }
             continue;
         }
@@ -247,12 +309,23 @@ std::vector<Task> LocalStore::list(const TaskFilter& filter)
             continue; // a task being created: its folder exists before its record
         }
         Json j = Json::parse(text, nullptr, false);
-        if (j.is_discarded()) {
+        std::optional<Task> t;
+        std::string why = text.empty() ? "task.json is empty" : "task.json is not valid JSON";
+        if (!j.is_discarded()) {
+            try {
+                t = Task::from_json(j);
+            } catch (const std::exception& e) {
+                why = std::string("task.json is not a task record: ") + e.what();
+            }
+        }
+        if (!t) {
+            if (filter.include_corrupt) {
+                out.push_back(corrupt_entry(id, why));
+            }
             continue;
         }
-        Task t = Task::from_json(j);
-        if (matches(t, filter)) {
-            out.push_back(std::move(t));
+        if (matches(*t, filter)) {
+            out.push_back(std::move(*t));
         }
     }
     return out;
@@ -295,26 +368,101 @@ void LocalStore::append_log(const std::string& id, std::string_view text)
     fs::path path = task_dir(id) / "log.txt";
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
-        throw std::runtime_error("cannot append to " + path.string() + ": " + std::strerror(errno));
+        throw_append_error(path, errno);
+    }
+    struct stat st {};
+    if (m_log_cap > 0 && ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) + text.size() > m_log_cap) {
+        ::close(fd);
+        cut_log(id, path, text);
+        return;
     }
     // One write per call: O_APPEND keeps concurrent lines whole.
     ssize_t n = ::write(fd, text.data(), text.size());
+    int err = errno;
     ::close(fd);
     if (n < 0) {
-        throw std::runtime_error("cannot append to " + path.string() + ": " + std::strerror(errno));
+        throw_append_error(path, err);
     }
+    if (static_cast<size_t>(n) != text.size()) {
+        throw_append_error(path, ENOSPC); // a short write: the file system is full
+    }
+}
+
+void LocalStore::cut_log(const std::string& id, const fs::path& path, std::string_view text)
+{
+    with_task_lock(id, [&] {
+        const std::uint64_t head_size = m_log_cap / 2;
+        const std::uint64_t tail_size = m_log_cap / 4;
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            throw_append_error(path, errno);
+        }
+        struct stat st {};
+        ::fstat(fd, &st);
+        const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+        auto read_at = [&](std::uint64_t from, std::uint64_t len) {
+            std::string out(len, '\0');
+            ssize_t n = ::pread(fd, out.data(), len, static_cast<off_t>(from));
+            out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+            return out;
+        };
+        std::string head = read_at(0, std::min(head_size, size));
+        // The newest bytes: the end of the file, then the text, cut to tail_size together.
+        std::string tail;
+        if (text.size() < tail_size) {
+            const std::uint64_t from_file = std::min<std::uint64_t>(tail_size - text.size(), size - head.size());
+            tail = read_at(size - from_file, from_file);
+            tail.append(text);
+        } else {
+            tail = std::string(text.substr(text.size() - tail_size));
+        }
+        ::close(fd);
+        std::string marker = "\n[mlrun: log over its cap of " + std::to_string(m_log_cap)
+                             + " bytes (MLRUN_LOG_MAX_BYTES): the middle is cut here]\n";
+        try {
+            write_file_atomic(path, head + marker + tail);
+        } catch (const std::runtime_error& e) {
+            throw IoError(std::string("cannot cut the log: ") + e.what());
+        }
+    });
 }
 
 std::string LocalStore::read_log(const std::string& id, std::uint64_t offset)
 {
+    return read_log_part(id, offset, 0);
+}
+
+std::string LocalStore::read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes)
+{
     check_id(id);
     fs::path path = task_dir(id) / "log.txt";
-    std::error_code ec;
-    if (!fs::exists(path, ec)) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         return "";
     }
-    std::string all = read_file(path);
-    return offset >= all.size() ? "" : all.substr(offset);
+    struct stat st {};
+    std::string out;
+    if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) > offset) {
+        std::uint64_t len = static_cast<std::uint64_t>(st.st_size) - offset;
+        if (max_bytes != 0) {
+            len = std::min<std::uint64_t>(len, max_bytes);
+        }
+        out.resize(len);
+        size_t got = 0;
+        while (got < len) {
+            ssize_t n = ::pread(fd, out.data() + got, len - got, static_cast<off_t>(offset + got));
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n <= 0) {
+                break;
+            }
+            got += static_cast<size_t>(n);
+        }
+        out.resize(got);
+    }
+    ::close(fd);
+    return out;
 }
 
 void LocalStore::append_scalars(const std::string& id, const std::vector<Scalar>& batch)
@@ -335,7 +483,7 @@ void LocalStore::append_scalars(const std::string& id, const std::vector<Scalar>
     with_task_lock(id, [&] {
         int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) {
-            throw std::runtime_error("cannot append to " + path.string() + ": " + std::strerror(errno));
+            throw_append_error(path, errno);
         }
         // A killed writer may have left a torn last line without its newline: end it, so that
         // this batch's first line is not glued to it (and lost with it).
@@ -345,9 +493,14 @@ void LocalStore::append_scalars(const std::string& id, const std::vector<Scalar>
             lines.insert(lines.begin(), '\n');
         }
         ssize_t n = ::write(fd, lines.data(), lines.size());
+        int err = n < 0 ? errno : ENOSPC; // a short write: the file system is full
+        if (n >= 0 && n != static_cast<ssize_t>(lines.size())) {
+            // Take the torn batch back: the next batch must not be glued to half a line.
+            [[maybe_unused]] int r = ::ftruncate(fd, st.st_size);
+        }
         ::close(fd);
         if (n != static_cast<ssize_t>(lines.size())) {
-            throw std::runtime_error("cannot append to " + path.string());
+            throw_append_error(path, err);
         }
     });
 }
@@ -508,6 +661,30 @@ Json LocalStore::update_record(const std::string& kind, const std::string& id, c
     change(record);
     write_file_atomic(path, dump_json(record, 2));
     return record;
+}
+
+namespace {
+// Moves `from` to `to` (a fresh name under quarantine/), creating the folders on the way.
+std::string move_aside(const fs::path& from, const fs::path& to)
+{
+    fs::create_directories(to.parent_path());
+    fs::rename(from, to);
+    return to.string();
+}
+} // namespace
+
+std::string LocalStore::quarantine_task(const std::string& id)
+{
+    check_id(id);
+    return move_aside(task_dir(id), m_root / "quarantine" / "tasks" / (id + "." + std::to_string(now_ms())));
+}
+
+std::string LocalStore::quarantine_record(const std::string& kind, const std::string& id)
+{
+    check_name(kind, "record kind");
+    check_name(id, "record id");
+    return move_aside(m_root / "records" / kind / (id + ".json"),
+                      m_root / "quarantine" / "records" / kind / (id + "." + std::to_string(now_ms()) + ".json"));
 }
 
 } // namespace mlrun

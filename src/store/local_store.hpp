@@ -9,11 +9,14 @@
 //   datasets/<id>/            a dataset version's files (hard links to blobs)
 #include "store/folder_store.hpp"
 
+#include <cstdint>
 #include <filesystem>
 
 namespace mlrun {
 
 constexpr int k_store_schema_version = 1;
+// A task log's size cap unless MLRUN_LOG_MAX_BYTES says otherwise (0: no cap).
+constexpr std::uint64_t k_default_log_cap_bytes = 64ull << 20;
 
 class LocalStore final : public FolderStore {
 public:
@@ -27,15 +30,19 @@ public:
     // Creates the root and store.json when missing.
     void ensure_created() override;
     std::filesystem::path task_dir(const std::string& id) override;
-    // An flock(2) on records/runs/.<run>.lock, taken without waiting.
+    // An flock(2) on records/runs/.<run>.lock, taken without waiting; UsageError when the
+    // store is read-only.
     std::unique_ptr<RunLock> try_lock_run(const std::string& run_id) override;
     void create(Task& task) override;
     std::optional<Task> find(const std::string& id) override;
     Task update(const std::string& id, const std::function<void(Task&)>& change) override;
     std::vector<Task> list(const TaskFilter& filter) override;
     std::string resolve(const std::string& id_or_prefix) override;
+    // Past the cap, the log keeps its first half-cap and its newest quarter-cap, with a
+    // marker line between them (rewritten at most once per quarter-cap appended).
     void append_log(const std::string& id, std::string_view text) override;
     std::string read_log(const std::string& id, std::uint64_t offset) override;
+    std::string read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes) override;
     // scalars.jsonl, one O_APPEND write per batch under the task's lock.
     void append_scalars(const std::string& id, const std::vector<Scalar>& batch) override;
     std::vector<Scalar> read_scalars(const std::string& id) override;
@@ -49,6 +56,9 @@ public:
     std::vector<std::string> list_records(const std::string& kind) override;
     Json update_record(const std::string& kind, const std::string& id,
                        const std::function<void(Json&)>& change) override;
+    // tasks/<id> -> quarantine/tasks/<id>.<ms>; records/<kind>/<id>.json -> quarantine/records/.
+    std::string quarantine_task(const std::string& id) override;
+    std::string quarantine_record(const std::string& kind, const std::string& id) override;
 
     const std::filesystem::path& root() const override { return m_root; }
     // task.json written as given; scalars.jsonl replaced by `scalars`.
@@ -57,12 +67,19 @@ public:
     void with_task_lock(const std::string& id, const std::function<void()>& fn);
 
 private:
+    // Rewrites log.txt as head + marker + tail (with `text`) under the task's lock.
+    void cut_log(const std::string& id, const std::filesystem::path& path, std::string_view text);
+
     std::filesystem::path m_root;
     bool m_created = false;
+    std::uint64_t m_log_cap; // bytes; 0: none
 };
 
 // An flock(2) on `path` (created when missing) taken without waiting; nullptr when another
 // process holds it. Throws std::runtime_error when the file cannot be opened.
 std::unique_ptr<RunLock> try_lock_file(const std::filesystem::path& path);
+// UsageError "store ... is read-only" when the store folder cannot be written (EROFS, EACCES):
+// said before taking a run lock, instead of "still running in another process".
+void check_writable_store(const std::filesystem::path& root);
 
 } // namespace mlrun

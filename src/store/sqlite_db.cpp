@@ -1,5 +1,7 @@
 #include "store/sqlite_db.hpp"
 
+#include "core/error.hpp"
+
 #include <sqlite3.h>
 
 #include <cmath>
@@ -18,6 +20,16 @@ struct StatementFinalize {
     void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 };
 
+// The disk refused (full, read-only, failing): IoError, so that the step fails with class "io".
+[[noreturn]] void throw_sqlite(sqlite3* db, const std::string& what)
+{
+    const int code = db ? (sqlite3_errcode(db) & 0xff) : SQLITE_ERROR;
+    if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_READONLY || code == SQLITE_CANTOPEN) {
+        throw IoError(what);
+    }
+    throw SqliteError(what);
+}
+
 } // namespace
 
 struct SqliteQuery::Handle {
@@ -32,7 +44,7 @@ struct SqliteDb::Impl {
 
 void SqliteDb::fail(const std::string& what) const
 {
-    throw SqliteError("sqlite " + m_file.string() + ": " + what + ": " + sqlite3_errmsg(m_impl->db.get()));
+    throw_sqlite(m_impl->db.get(), "sqlite " + m_file.string() + ": " + what + ": " + sqlite3_errmsg(m_impl->db.get()));
 }
 
 SqliteDb::SqliteDb(const std::filesystem::path& file, int busy_timeout_ms)
@@ -64,7 +76,7 @@ void SqliteDb::exec(const std::string& sql)
     if (sqlite3_exec(m_impl->db.get(), sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errmsg(m_impl->db.get());
         sqlite3_free(err);
-        throw SqliteError("sqlite " + m_file.string() + ": " + msg + " (in: " + sql.substr(0, 80) + ")");
+        throw_sqlite(m_impl->db.get(), "sqlite " + m_file.string() + ": " + msg + " (in: " + sql.substr(0, 80) + ")");
     }
 }
 

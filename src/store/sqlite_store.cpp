@@ -86,9 +86,20 @@ Json parse_record(const std::string& text, const std::string& what)
 {
     Json j = Json::parse(text, nullptr, false);
     if (j.is_discarded()) {
-        throw UsageError(what + ": not valid JSON in the database");
+        throw CorruptRecord(what + ": not valid JSON in the database");
     }
     return j;
+}
+
+// A task row's record: CorruptRecord when it is not JSON or not a task.
+Task parse_task(const std::string& text, const std::string& id)
+{
+    Json j = parse_record(text, "task " + id);
+    try {
+        return Task::from_json(j);
+    } catch (const std::exception& e) {
+        throw CorruptRecord("task " + id + ": not a task record in the database: " + e.what());
+    }
 }
 
 } // namespace
@@ -163,6 +174,7 @@ fs::path SqliteStore::task_dir(const std::string& id)
 std::unique_ptr<RunLock> SqliteStore::try_lock_run(const std::string& run_id)
 {
     check_name(run_id, "run id");
+    check_writable_store(m_root);
     fs::create_directories(m_root / "records" / "runs");
     return try_lock_file(m_root / "records" / "runs" / ("." + run_id + ".lock"));
 }
@@ -232,7 +244,7 @@ std::optional<Task> SqliteStore::find(const std::string& id)
     if (!q.bind(1, id).step()) {
         return std::nullopt;
     }
-    return Task::from_json(parse_record(q.text(0), "task " + id));
+    return parse_task(q.text(0), id);
 }
 
 Task SqliteStore::update(const std::string& id, const std::function<void(Task&)>& change)
@@ -250,7 +262,7 @@ Task SqliteStore::update(const std::string& id, const std::function<void(Task&)>
             if (!q.bind(1, id).step()) {
                 throw UsageError("unknown task " + id);
             }
-            task = Task::from_json(parse_record(q.text(0), "task " + id));
+            task = parse_task(q.text(0), id);
         }
         change(task);
         task.id = id; // the row's key; a change never moves a record
@@ -310,7 +322,7 @@ void SqliteStore::each(const TaskFilter& filter, const std::function<void(const 
         return;
     }
     std::vector<std::string> args;
-    std::string sql = std::string("SELECT ") + (filter.light ? "summary" : "record") + " FROM tasks"
+    std::string sql = std::string("SELECT ") + (filter.light ? "summary" : "record") + ", id FROM tasks"
                       + filter_where(filter, args);
     sql += filter.newest_first ? " ORDER BY id DESC" : " ORDER BY id";
     if (filter.limit != 0) {
@@ -322,12 +334,26 @@ void SqliteStore::each(const TaskFilter& filter, const std::function<void(const 
     }
     while (q.step()) {
         Json j = Json::parse(q.text(0), nullptr, false);
-        if (j.is_discarded()) {
+        std::optional<Task> t;
+        std::string why = "the record is not valid JSON";
+        if (!j.is_discarded()) {
+            try {
+                t = Task::from_json(j);
+            } catch (const std::exception& e) {
+                why = std::string("the record is not a task record: ") + e.what();
+            }
+        }
+        if (!t) {
+            if (filter.include_corrupt) {
+                Task c;
+                c.id = q.text(1);
+                c.corrupt = why;
+                fn(c);
+            }
             continue;
         }
-        Task t = Task::from_json(j);
-        if (matches(t, filter)) {
-            fn(t);
+        if (matches(*t, filter)) {
+            fn(*t);
         }
     }
 }
@@ -410,6 +436,11 @@ void SqliteStore::append_log(const std::string& id, std::string_view text)
 std::string SqliteStore::read_log(const std::string& id, std::uint64_t offset)
 {
     return m_files->read_log(id, offset);
+}
+
+std::string SqliteStore::read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes)
+{
+    return m_files->read_log_part(id, offset, max_bytes);
 }
 
 void SqliteStore::append_scalars(const std::string& id, const std::vector<Scalar>& batch)
@@ -557,6 +588,52 @@ std::string SqliteStore::integrity_check()
     std::lock_guard<std::recursive_mutex> lock(m_mutex);
     SqliteDb* d = db(false);
     return d ? d->integrity_check() : "ok";
+}
+
+std::string SqliteStore::quarantine_task(const std::string& id)
+{
+    check_id(id);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb& d = *db(true);
+    const fs::path dir = m_root / "quarantine" / "tasks" / (id + "." + std::to_string(now_ms()));
+    fs::create_directories(dir);
+    d.transaction([&] {
+        SqliteQuery q = d.query("SELECT record FROM tasks WHERE id = ?");
+        if (q.bind(1, id).step()) {
+            write_file_atomic(dir / "task.json", q.text(0)); // the bytes as found
+        }
+        d.query("DELETE FROM tags WHERE task_id = ?").bind(1, id).run();
+        d.query("DELETE FROM tasks WHERE id = ?").bind(1, id).run();
+    });
+    std::error_code ec;
+    if (fs::exists(task_dir(id), ec)) {
+        fs::rename(task_dir(id), dir / "files");
+    }
+    return dir.string();
+}
+
+std::string SqliteStore::quarantine_record(const std::string& kind, const std::string& id)
+{
+    check_name(kind, "record kind");
+    check_name(id, "record id");
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb& d = *db(true);
+    const fs::path file = m_root / "quarantine" / "records" / kind / (id + "." + std::to_string(now_ms()) + ".json");
+    fs::create_directories(file.parent_path());
+    d.transaction([&] {
+        SqliteQuery q = d.query("SELECT json FROM records WHERE kind = ? AND id = ?");
+        if (q.bind(1, kind).bind(2, id).step()) {
+            write_file_atomic(file, q.text(0));
+        }
+        d.query("DELETE FROM records WHERE kind = ? AND id = ?").bind(1, kind).bind(2, id).run();
+    });
+    return file.string();
+}
+
+std::vector<std::string> SqliteStore::integrity_problems()
+{
+    std::string result = integrity_check();
+    return result == "ok" ? std::vector<std::string>{} : std::vector<std::string>{"store.db: " + result};
 }
 
 } // namespace mlrun

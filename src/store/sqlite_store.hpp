@@ -53,6 +53,7 @@ public:
     std::string resolve(const std::string& id_or_prefix) override;
     void append_log(const std::string& id, std::string_view text) override;
     std::string read_log(const std::string& id, std::uint64_t offset) override;
+    std::string read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes) override;
     // One transaction per batch: a killed writer loses its whole last batch, never part.
     void append_scalars(const std::string& id, const std::vector<Scalar>& batch) override;
     std::vector<Scalar> read_scalars(const std::string& id) override;
@@ -66,6 +67,11 @@ public:
     std::vector<std::string> list_records(const std::string& kind) override;
     Json update_record(const std::string& kind, const std::string& id,
                        const std::function<void(Json&)>& change) override;
+    // The row's bytes (and the task's folder) go under quarantine/; the row is deleted.
+    std::string quarantine_task(const std::string& id) override;
+    std::string quarantine_record(const std::string& kind, const std::string& id) override;
+    // integrity_check() when it is not "ok".
+    std::vector<std::string> integrity_problems() override;
 
     const std::filesystem::path& root() const override { return m_root; }
     // The row (INSERT or UPDATE) and the task's scalars replaced, in one transaction.

@@ -868,7 +868,14 @@ struct MlflowSink::Impl {
                 busy = true;
                 lk.unlock();
                 for (Event& e : batch) {
-                    handle(e);
+                    // The sender thread: an exception escaping it would end the process.
+                    try {
+                        handle(e);
+                    } catch (const std::exception& ex) {
+                        fail(e.task_id, std::string("mirror sender: ") + ex.what());
+                    } catch (...) {
+                        fail(e.task_id, "mirror sender: an exception of an unknown type");
+                    }
                 }
                 lk.lock();
                 continue;
@@ -883,7 +890,12 @@ struct MlflowSink::Impl {
                     }
                 }
                 lk.unlock();
-                send_pending(false);
+                try {
+                    send_pending(false);
+                } catch (const std::exception& ex) {
+                    fail(pending.task_id, std::string("mirror sender: ") + ex.what());
+                    pending.points.clear(); // kept in the local store; `mlrun sync` sends them later
+                }
                 lk.lock();
             }
         }

@@ -4,6 +4,9 @@
 #include "ports/reporter.hpp"
 
 #include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace mlrun::kinds {
@@ -21,6 +24,11 @@ void run_noop(TaskContext& ctx)
         if (ctx.progress && stages > 1) {
             ctx.progress("stage", i, stages);
         }
+    }
+    // Test hook of the crash handler (core/crash.hpp): MLRUN_TEST_CRASH=thread throws in a
+    // thread of its own, which nothing catches.
+    if (const char* crash = std::getenv("MLRUN_TEST_CRASH"); crash && std::string(crash) == "thread") {
+        std::thread([] { throw std::runtime_error("injected crash (MLRUN_TEST_CRASH=thread)"); }).join();
     }
     if (p.value("fail", false)) {
         throw TaskFailed("noop asked to fail");
