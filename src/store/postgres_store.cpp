@@ -464,28 +464,47 @@ void PostgresStore::append_scalars(const std::string& id, const std::vector<Scal
     }
     std::lock_guard<std::recursive_mutex> lock(m_mutex);
     PostgresDb& d = db();
-    d.transaction([&] {
-        for (std::size_t start = 0; start < batch.size(); start += k_scalar_rows) {
-            const std::size_t end = std::min(batch.size(), start + k_scalar_rows);
-            std::string sql = "INSERT INTO scalars(task_id, title, series, iteration, value, timestamp_ms) VALUES ";
-            PostgresParams p;
-            for (std::size_t i = start; i < end; ++i) {
-                const Scalar& s = batch[i];
-                const std::size_t n = p.size();
-                sql += (i == start ? "(" : ",(");
-                for (std::size_t k = 1; k <= 6; ++k) {
-                    sql += "$" + std::to_string(n + k) + (k < 6 ? "," : ")");
-                }
-                p.text(id)
-                    .text(column(s.title))
-                    .text(column(s.series))
-                    .integer(s.iteration)
-                    .real(s.value)
-                    .integer(s.timestamp_ms);
+    d.transaction([&] { defer_scalars(d, id, batch); });
+}
+
+void PostgresStore::defer_scalars(PostgresDb& d, const std::string& id, const std::vector<Scalar>& batch)
+{
+    for (std::size_t start = 0; start < batch.size(); start += k_scalar_rows) {
+        const std::size_t end = std::min(batch.size(), start + k_scalar_rows);
+        std::string sql = "INSERT INTO scalars(task_id, title, series, iteration, value, timestamp_ms) VALUES ";
+        PostgresParams p;
+        for (std::size_t i = start; i < end; ++i) {
+            const Scalar& s = batch[i];
+            const std::size_t n = p.size();
+            sql += (i == start ? "(" : ",(");
+            for (std::size_t k = 1; k <= 6; ++k) {
+                sql += "$" + std::to_string(n + k) + (k < 6 ? "," : ")");
             }
-            d.defer(sql, p); // sent with the COMMIT: a batch is one round trip
+            p.text(id)
+                .text(column(s.title))
+                .text(column(s.series))
+                .integer(s.iteration)
+                .real(s.value)
+                .integer(s.timestamp_ms);
         }
+        d.defer(sql, p); // sent with the COMMIT: a batch is one round trip
+    }
+}
+
+void PostgresStore::import_task(const Task& task, const std::vector<Scalar>& scalars)
+{
+    check_id(task.id);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    PostgresDb& d = db();
+    d.transaction([&] {
+        const bool exists =
+            d.exec("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE", PostgresParams().text(task.id)).rows() > 0;
+        write_row(d, task, !exists);
+        write_tags(d, task, exists);
+        d.defer("DELETE FROM scalars WHERE task_id = $1", PostgresParams().text(task.id));
+        defer_scalars(d, task.id, scalars);
     });
+    fs::create_directories(task_dir(task.id));
 }
 
 std::vector<Scalar> PostgresStore::read_scalars(const std::string& id)

@@ -49,6 +49,7 @@ public:
     std::unique_ptr<RunLock> try_lock_run(const std::string& run_id) override;
     // Inserts the row and its tags in one transaction and makes the task's folder.
     void create(Task& task) override;
+    void import_task(const Task& task, const std::vector<Scalar>& scalars) override;
     std::optional<Task> find(const std::string& id) override;
     Task update(const std::string& id, const std::function<void(Task&)>& change) override;
     // One indexed query, ordered and cut in the query; `light` reads the summaries only.
@@ -84,6 +85,8 @@ private:
     PostgresDb& db();
     void migrate(PostgresDb& db);
     void write_row(PostgresDb& db, const Task& task, bool insert);
+    // Queues the INSERTs of `batch` (in rows of k_scalar_rows) to go with the transaction's COMMIT.
+    void defer_scalars(PostgresDb& db, const std::string& id, const std::vector<Scalar>& batch);
     void write_tags(PostgresDb& db, const Task& task, bool replace);
 };
 
