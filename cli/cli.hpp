@@ -36,6 +36,7 @@ void add_queue_commands(CLI::App& app, Cli& cli);
 void add_agent_commands(CLI::App& app, Cli& cli);
 void add_pipeline_commands(CLI::App& app, Cli& cli);
 void add_sync_commands(CLI::App& app, Cli& cli);
+void add_server_commands(CLI::App& app, Cli& cli);
 
 // Set by SIGINT/SIGTERM once install_signal_handlers() ran.
 const std::atomic<bool>& interrupted();

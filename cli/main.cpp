@@ -85,6 +85,7 @@ int main(int argc, char** argv)
     cli::add_agent_commands(app, state);
     cli::add_pipeline_commands(app, state);
     cli::add_sync_commands(app, state);
+    cli::add_server_commands(app, state);
 
     try {
         app.parse(argc, argv);
