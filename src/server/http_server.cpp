@@ -189,13 +189,37 @@ private:
                 strm.headers_done();
                 t_start = Clock::now();
             });
-            if (!ret || connection_closed || close_connection || t_close) {
+            if (t_close) {
+                linger(sock);
+                break;
+            }
+            if (!ret || connection_closed || close_connection) {
                 break;
             }
         }
         ::shutdown(sock, SHUT_RDWR);
         ::close(sock);
         return ret;
+    }
+    // A refused body (413) is still arriving: stop sending, then read and drop what the
+    // client still sends for a while (bounded in time and bytes), so that it gets to read
+    // the answer instead of a reset.
+    void linger(int sock)
+    {
+        ::shutdown(sock, SHUT_WR);
+        const auto until = Clock::now() + std::chrono::milliseconds(2000);
+        std::size_t dropped = 0;
+        char buf[16384];
+        while (Clock::now() < until && dropped < m_options.max_upload + m_options.max_body) {
+            if (!wait_socket(sock, POLLIN, 100)) {
+                continue;
+            }
+            const ssize_t n = ::recv(sock, buf, sizeof buf, 0);
+            if (n <= 0) {
+                break;
+            }
+            dropped += static_cast<std::size_t>(n);
+        }
     }
     // Waits for the next request of a kept-alive connection, in slices so a stop is seen.
     bool wait_idle(int sock)

@@ -93,6 +93,9 @@ void check_upload_name(const std::string& name)
         throw UsageError("invalid file name \"" + name + "\": \"\\\" is not allowed");
     }
     check_name(name, "file name");
+    if (name.front() == '.') {
+        throw UsageError("invalid file name \"" + name + "\": a leading \".\" is not allowed");
+    }
     if (!is_table_name(name) && !is_archive_name(name)) {
         throw UsageError("file name \"" + name
                          + "\": expected a .csv, .tsv or .arff table or a .tar/.tar.gz image archive");
