@@ -54,7 +54,7 @@ measure fastapi "$fport"
 python3 -c "import sys;a,b=float(open('$work/mlrun.rps').read()),float(open('$work/fastapi.rps').read());print(f'ratio mlrun/fastapi: {a/b:.1f}x')"
 
 echo "== 50 parallel 10 MB uploads"
-head -c $((8 << 20)) /dev/urandom | base64 -w 100 | head -c $((10 << 20)) >base.csv
+head -c $((8 << 20)) /dev/urandom >raw.bin; base64 -w 100 raw.bin >base.csv
 for i in $(seq 50); do { echo "$i"; head -c $(((10 << 20) - 3)) base.csv; } >"up$i.csv"; done
 peak=0
 ( while kill -0 "$spid" 2>/dev/null; do awk '/VmRSS/ {print $2}' "/proc/$spid/status" >>rss.txt; sleep 0.05; done ) &
