@@ -12,7 +12,8 @@ packages=(
   libcli11-dev libcurl4-openssl-dev libssl-dev libsimdjson-dev libtbb-dev libspdlog-dev
   libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libcsv-dev doctest-dev libsqlite3-dev
   redis-server           # the Redis queue tests start their own server (tests/core/redis_server.hpp)
-  libcpp-httplib-dev     # the fake MLflow server of the tests
+  libcpp-httplib-dev     # mlrun server (src/server/) and the fake MLflow server of the tests
+  python3-fastapi python3-uvicorn wrk   # bench/server_bench.sh: the FastAPI peer and the load generator
   libtorch-dev libopencv-dev libcairo2-dev
   libxgboost-dev         # the xgboost model kind (src/ml/models/xgb_model.cpp)
   libopenblas0-pthread   # libtorch calls the system BLAS: OpenBLAS is ~7x faster than the reference one
