@@ -30,6 +30,8 @@ section{margin-bottom:1.5em}
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
+// "#token=..." (a fragment: never sent to the server) fills the token, for bookmarks and tests.
+if (location.hash.startsWith("#token=")) { sessionStorage.setItem("mlrun_token", decodeURIComponent(location.hash.slice(7))); }
 let token = sessionStorage.getItem("mlrun_token") || "";
 $("token").value = token;
 function show(msg) { $("msg").textContent = msg; }
