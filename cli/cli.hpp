@@ -39,6 +39,7 @@ void add_sync_commands(CLI::App& app, Cli& cli);
 void add_store_commands(CLI::App& app, Cli& cli);
 // `store check` (in the `store` group it shares with the other store commands).
 void add_store_check_commands(CLI::App& app, Cli& cli);
+void add_server_commands(CLI::App& app, Cli& cli);
 
 // Set by SIGINT/SIGTERM once install_signal_handlers() ran.
 const std::atomic<bool>& interrupted();

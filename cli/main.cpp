@@ -131,6 +131,7 @@ int main(int argc, char** argv)
     cli::add_sync_commands(app, state);
     cli::add_store_commands(app, state);
     cli::add_store_check_commands(app, state);
+    cli::add_server_commands(app, state);
 
     try {
         app.parse(argc, argv);

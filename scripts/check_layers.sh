@@ -35,7 +35,7 @@ ALLOWED = {
     "agent":    ["core", "ports", "platform", "engine"],
     "app":      ["core", "ports", "platform", "ml", "tasks", "store", "queue", "tracking", "engine", "agent"],
     "server":   ["core", "ports", "platform", "ml", "engine", "app"],
-    "cli":      ["core", "ports", "platform", "ml", "engine", "app"],
+    "cli":      ["core", "ports", "platform", "ml", "engine", "app", "server"],
 }
 # Single includes allowed across the table above, each with its reason.
 EXCEPTIONS = {

@@ -19,6 +19,8 @@ packages=(
   libxgboost-dev         # the xgboost model kind (src/ml/models/xgb_model.cpp)
   libopenblas0-pthread   # libtorch calls the system BLAS: OpenBLAS is ~7x faster than the reference one
 )
+# Benchmark peers are not needed by the tests: MLRUN_EXTRA_PACKAGES="python3-rq python3-dask
+# python3-fastapi python3-uvicorn wrk" scripts/setup.sh installs them too (bench/README.md).
 packages+=(${MLRUN_EXTRA_PACKAGES:-})
 
 missing=()
