@@ -119,8 +119,8 @@ check "identical test metrics at parallelism 1 and 2" test "$(leaderboard_metric
 pid=$!
 for _ in $(seq 300); do grep -q 'train::cnn: epoch' "$work/kill.log" && break; sleep 0.1; done
 kill -9 $pid; wait $pid 2>/dev/null
-killed_run=$("$mlrun" pipeline list | awk '$2 == "digits" && $3 == "running" {print $1}' | tail -1)
-check "the killed run is left resumable" test -n "$killed_run"
+killed_run=$("$mlrun" pipeline list | awk '$2 == "digits" && $3 == "dead" {print $1}' | tail -1)
+check "the killed run is shown dead and left resumable" test -n "$killed_run"
 prep_before=$("$mlrun" task list --all --run "$killed_run" --kind preprocess --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
 check "--resume completes the killed run" run 0 "$work/resume.log" pipeline run --resume "$killed_run" --set train.model.epochs=2
 check "resume kept the finished preprocess step" sh -c "'$mlrun' pipeline show $killed_run --json | grep -q '$prep_before'"
