@@ -14,8 +14,10 @@
 #include "ports/task_store.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 
 namespace mlrun {
 
@@ -381,11 +383,13 @@ JobCreated create_job(Backends& b, const Challenge& c, const JobRequest& r)
     check_utf8(r.idempotency_key, "Idempotency-Key");
     const std::string request_hash = sha256_hex(c.name + "\n" + r.submission_id + "\n" + r.params.dump());
 
-    auto make = [&]() {
+    // `id`: the job's (= its task's) id, chosen before the task exists when a key reserves it.
+    auto make = [&](const std::string& id) {
         const std::string dataset_id = sub->value("dataset_id", "");
         const std::string file_name = sub->value("file_name", "");
         const std::string target = sub->value("target", "");
         Task t;
+        t.id = id;
         t.name = sub->value("name", "submission");
         t.project = "server/" + c.name;
         t.tags = {"server"};
@@ -454,26 +458,45 @@ JobCreated create_job(Backends& b, const Challenge& c, const JobRequest& r)
     };
 
     if (r.idempotency_key.empty()) {
-        return JobCreated{make(), true};
+        return JobCreated{make(""), true};
     }
-    JobCreated out;
+    // The key is reserved with the job id first, then the job made outside that record's
+    // transaction (making it writes the store too, and SQLite does not nest transactions).
     const std::string key_id = sha256_hex(r.owner + "\n" + r.idempotency_key);
+    std::string reserved;
+    std::string existing;
     b.store->update_record(k_idempotency, key_id, [&](Json& rec) {
         if (rec.is_object() && rec.contains("job_id")) {
             if (rec.value("request", "") != request_hash) {
                 throw Conflict("Idempotency-Key was used for a different request");
             }
-            std::optional<Json> job = find_job(b, rec.value("job_id", ""));
-            if (!job) {
-                throw NotFound("the job of this Idempotency-Key is gone");
-            }
-            out = JobCreated{*job, false};
+            existing = rec.value("job_id", "");
             return;
         }
-        out = JobCreated{make(), true};
-        rec = Json{{"job_id", out.job["id"]}, {"request", request_hash}, {"created_ms", now_ms()}};
+        reserved = new_id();
+        rec = Json{{"job_id", reserved}, {"request", request_hash}, {"created_ms", now_ms()}};
     });
-    return out;
+    if (!reserved.empty()) {
+        try {
+            return JobCreated{make(reserved), true};
+        } catch (...) {
+            // Free the key, so that a retry with it makes the job instead of finding none.
+            b.store->update_record(k_idempotency, key_id, [&](Json& rec) {
+                if (rec.value("job_id", "") == reserved) {
+                    rec = Json::object();
+                }
+            });
+            throw;
+        }
+    }
+    // Another request holds the key: its job exists once that request has made it.
+    for (int i = 0; i < 250; ++i) {
+        if (std::optional<Json> job = find_job(b, existing)) {
+            return JobCreated{*job, false};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw NotFound("the job of this Idempotency-Key is gone");
 }
 
 std::optional<Json> find_idempotent_job(Backends& b, const std::string& owner, const std::string& key)
@@ -665,7 +688,11 @@ Json challenge_leaderboard(Backends& b, const Challenge& c)
                                 {"job_id", job.value("id", "")},
                                 {"model", row.value("kind", "")},
                                 {"task_id", row.value("task_id", "")},
+                                // Ranked as the summary ranks: on validation (or the cv mean),
+                                // the test figure beside it, never used to choose.
                                 {"score", row.value("score", Json())},
+                                {"selection", row.value("selection", Json())},
+                                {"test_score", row.value("test_score", Json())},
                                 {"test", row.value("test", Json())},
                                 {"latency_ms_per_row", row.value("latency_ms_per_row", Json())},
                                 {"model_size_bytes", row.value("model_size_bytes", Json())}});

@@ -107,12 +107,17 @@ void check_clean_exit(const RunResult& r)
 // The folder store and the SQLite store at <temp>/<name>.
 std::vector<std::string> homes(const TempDir& dir, const std::string& name = "store")
 {
-    return {(dir / name).string(), "sqlite:" + (dir / (name + "-sqlite")).string()};
+    return {"folder:" + (dir / name).string(), "sqlite:" + (dir / (name + "-sqlite")).string()};
 }
 
 fs::path root_of(const std::string& home)
 {
-    return home.rfind("sqlite:", 0) == 0 ? fs::path(home.substr(7)) : fs::path(home);
+    for (const char* scheme : {"sqlite:", "folder:"}) {
+        if (home.rfind(scheme, 0) == 0) {
+            return fs::path(home.substr(std::string(scheme).size()));
+        }
+    }
+    return fs::path(home);
 }
 
 } // namespace
@@ -125,7 +130,8 @@ TEST_CASE("hardening: a full disk fails the step, the run, a dataset create and 
         MESSAGE("skipped: cannot mount a tmpfs here (needs root): " << std::strerror(errno));
         return;
     }
-    for (const std::string& home : {(disk.path() / "folder").string(), "sqlite:" + (disk.path() / "sq").string()}) {
+    for (const std::string& home :
+         {"folder:" + (disk.path() / "folder").string(), "sqlite:" + (disk.path() / "sq").string()}) {
         CAPTURE(home);
         const fs::path root = root_of(home);
         // 1.2 MB fits the 2 MB disk once, not twice: the artifact copy of big.bin hits ENOSPC.

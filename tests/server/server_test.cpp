@@ -70,6 +70,8 @@ TEST_CASE("server: an exec job on an agent: idempotency key, queued -> running -
     auto j2 = c.Post("/jobs", h, body, "application/json");
     REQUIRE(j1);
     REQUIRE(j2);
+    CAPTURE(j1->body);
+    CAPTURE(server.child().output());
     CHECK(j1->status == 201);
     CHECK(j2->status == 200);
     const std::string id = Json::parse(j1->body)["id"];
