@@ -186,8 +186,9 @@ StoreLocation resolve_store(const std::string& home)
     if (uri.scheme == "file") {
         path = uri.path;
     } else if (!uri.scheme.empty()) {
-        throw UsageError("unsupported store URI \"" + redact_uri(uri)
-                         + "\" (the task store is a local folder, file://PATH, sqlite:PATH, folder:PATH or postgresql://...)");
+        throw UsageError(
+            "unsupported store URI \"" + redact_uri(uri)
+            + "\" (the task store is a local folder, file://PATH, sqlite:PATH, folder:PATH or postgresql://...)");
     }
     if (path.empty()) {
         throw UsageError("empty store path");
