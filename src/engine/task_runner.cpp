@@ -10,60 +10,130 @@
 #include "ports/task_context.hpp"
 #include "ports/task_store.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 namespace mlrun {
 
 namespace {
 
-// One cancel flag for the task: set by the caller's flag (Ctrl-C, the engine) or by
-// `mlrun task abort` from another process, seen as the record turning `aborted`.
-class AbortWatcher {
+// Watches every task running in this process from one thread (not a thread per task: a
+// pipeline of no-op steps paid a thread start and join for each): each watched task's flag
+// is set from its caller's flag (Ctrl-C, the engine), looked at every 50 ms, or by `mlrun
+// task abort` from another process, seen as its record turning `aborted` (every 0.5 s). The
+// thread starts with the first task and ends after a second without any.
+class AbortWatchers {
 public:
-    AbortWatcher(TaskStore& store, const std::string& id, const std::atomic<bool>* outer)
-        : m_thread([this, &store, id, outer] {
-              std::unique_lock<std::mutex> lock(m_mutex);
-              for (int tick = 1; !m_done; ++tick) {
-                  m_wake.wait_for(lock, std::chrono::milliseconds(50));
-                  if (outer && outer->load()) {
-                      m_flag = true;
-                  }
-                  if (tick % 10 == 0 && !m_done) { // the store every 0.5 s
-                      try {
-                          std::optional<Task> t = store.find(id);
-                          if (t && t->status == Status::aborted) {
-                              m_flag = true;
-                          }
-                      } catch (const std::exception&) {
-                          // a record being replaced: look again next time
-                      }
-                  }
-              }
-          })
-    {}
-    ~AbortWatcher()
+    struct Entry {
+        TaskStore* store;
+        std::string id;
+        const std::atomic<bool>* outer;
+        std::atomic<bool> flag{false};
+    };
+
+    static AbortWatchers& instance()
+    {
+        static AbortWatchers watchers;
+        return watchers;
+    }
+    std::shared_ptr<Entry> add(TaskStore& store, const std::string& id, const std::atomic<bool>* outer)
+    {
+        auto entry = std::make_shared<Entry>();
+        entry->store = &store;
+        entry->id = id;
+        entry->outer = outer;
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_entries.push_back(entry);
+        if (!m_running) {
+            if (m_thread.joinable()) {
+                m_thread.join(); // the last one ended on its own
+            }
+            m_running = true;
+            m_thread = std::thread([this] { loop(); });
+        }
+        return entry;
+    }
+    // After it returns, the watcher no longer touches the entry's store.
+    void remove(const std::shared_ptr<Entry>& entry)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex); // held by the thread while it reads a store
+        m_entries.erase(std::remove(m_entries.begin(), m_entries.end(), entry), m_entries.end());
+    }
+    ~AbortWatchers()
     {
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            m_done = true;
+            m_stop = true;
         }
         m_wake.notify_all();
-        m_thread.join();
+        if (m_thread.joinable()) {
+            m_thread.join();
+        }
     }
-    const std::atomic<bool>* flag() const { return &m_flag; }
 
 private:
-    std::atomic<bool> m_flag{false};
-    bool m_done = false;
+    void loop()
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        int idle = 0;
+        for (int tick = 1; !m_stop; ++tick) {
+            m_wake.wait_for(lock, std::chrono::milliseconds(50));
+            if (m_entries.empty()) {
+                if (++idle >= 20) {
+                    break;
+                }
+                continue;
+            }
+            idle = 0;
+            for (const std::shared_ptr<Entry>& e : m_entries) {
+                if (e->outer && e->outer->load()) {
+                    e->flag = true;
+                }
+                if (tick % 10 == 0 && !e->flag) {
+                    try {
+                        std::optional<Task> t = e->store->find(e->id);
+                        if (t && t->status == Status::aborted) {
+                            e->flag = true;
+                        }
+                    } catch (const std::exception&) {
+                        // a record being replaced: look again next time
+                    }
+                }
+            }
+        }
+        m_running = false;
+    }
+
     std::mutex m_mutex;
     std::condition_variable m_wake;
-    std::thread m_thread; // last: started once the members above exist
+    std::vector<std::shared_ptr<Entry>> m_entries;
+    bool m_running = false;
+    bool m_stop = false;
+    std::thread m_thread;
+};
+
+// One task's cancel flag, watched by the process's AbortWatchers while it lives.
+class AbortWatcher {
+public:
+    AbortWatcher(TaskStore& store, const std::string& id, const std::atomic<bool>* outer)
+        : m_entry(AbortWatchers::instance().add(store, id, outer))
+    {}
+    ~AbortWatcher() { AbortWatchers::instance().remove(m_entry); }
+    AbortWatcher(const AbortWatcher&) = delete;
+    AbortWatcher& operator=(const AbortWatcher&) = delete;
+    const std::atomic<bool>* flag() const { return &m_entry->flag; }
+
+private:
+    std::shared_ptr<AbortWatchers::Entry> m_entry;
 };
 
 // The end record when the recorder could not write it (the disk is full, the store is gone):
