@@ -187,11 +187,7 @@ private:
     // The run record with "git_commit" of its pipeline file's repository, when it has one.
     static Json with_git_commit(const Json& run)
     {
-        const std::string file = run.is_object() ? run.value("file", "") : "";
-        if (file.empty()) {
-            return run;
-        }
-        const Json git = git_state(file);
+        const Json git = run_git_state(run);
         if (!git.is_object() || !git.contains("commit")) {
             return run;
         }

@@ -75,6 +75,18 @@ Json git_state(const std::filesystem::path& file)
     return out;
 }
 
+Json run_git_state(const Json& run)
+{
+    if (!run.is_object()) {
+        return Json();
+    }
+    if (run.contains("git")) {
+        return run["git"];
+    }
+    const std::string file = run.value("file", "");
+    return file.empty() ? Json() : git_state(file);
+}
+
 Json task_environment(TaskStore& store, const Task& task, int cores)
 {
     Json env = Json::object();
@@ -95,12 +107,8 @@ Json task_environment(TaskStore& store, const Task& task, int cores)
     if (!task.run_id.empty()) {
         try {
             std::optional<Json> run = store.get_record("runs", task.run_id);
-            const std::string file = run && run->is_object() ? run->value("file", "") : "";
-            if (!file.empty()) {
-                Json g = git_state(file);
-                if (!g.is_null()) {
-                    env["git"] = std::move(g);
-                }
+            if (Json g = run ? run_git_state(*run) : Json(); !g.is_null()) {
+                env["git"] = std::move(g); // recorded once per run: no git process per task
             }
         } catch (const std::exception&) {
             // an unreadable run record: no git state

@@ -31,5 +31,8 @@ Json stored_environment(TaskStore& store, const std::string& task_id);
 // {"commit": "<sha>", "dirty": bool, "repo": top folder} of the git work tree holding `file`;
 // null when it is not in one (or git is missing). Cached per folder for the process.
 Json git_state(const std::filesystem::path& file);
+// The git state of a run record's pipeline file: the "git" the runner recorded once when the
+// run started, else (records of older runs) git_state of its "file". Null when none.
+Json run_git_state(const Json& run);
 
 } // namespace mlrun

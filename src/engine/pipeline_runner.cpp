@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "core/template.hpp"
 #include "core/util.hpp"
+#include "engine/environment.hpp"
 #include "engine/executor.hpp"
 #include "engine/kinds.hpp"
 #include "engine/pipeline_step.hpp"
@@ -369,7 +370,8 @@ PipelineResult run_pipeline(const Ports& b, const std::string& file, PipelineOpt
     if (loaded.previous) {
         load_earlier_attempt(ctx);
     }
-    RunRecordHeader header{run_id, loaded.previous, now_ms(), options.smoke, options.sets};
+    RunRecordHeader header{run_id,        loaded.previous, now_ms(),
+                           options.smoke, options.sets,    git_state(std::filesystem::absolute(spec.file))};
     Json started = write_run_record(ctx, header, plan, "running", "");
     if (!options.dry_run) {
         report_run(b, &ResultSink::run_started, started);

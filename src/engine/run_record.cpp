@@ -72,21 +72,25 @@ Json run_record_json(const RunRecordHeader& h, const Plan& plan, const std::vect
         nodes.push_back(node_json(plan, i, records[i]));
     }
     const PipelineSpec& spec = plan.spec();
-    return Json{{"id", h.run_id},
-                {"pipeline", spec.name},
-                {"project", spec.project},
-                {"file", fs::absolute(spec.file).string()},
-                {"status", status},
-                {"why", why},
-                {"started_ms", h.previous ? h.previous->value("started_ms", h.started_ms) : h.started_ms},
-                {"resumed_ms", h.previous ? Json(h.started_ms) : Json(nullptr)},
-                {"finished_ms", status == "running" ? Json(nullptr) : Json(now_ms())},
-                {"parallelism", spec.parallelism},
-                {"policy", spec.policy == Policy::strict ? "strict" : "partial"},
-                {"primary_metric", spec.primary_metric},
-                {"smoke", h.smoke},
-                {"sets", h.sets},
-                {"nodes", nodes}};
+    Json out{{"id", h.run_id},
+             {"pipeline", spec.name},
+             {"project", spec.project},
+             {"file", fs::absolute(spec.file).string()},
+             {"status", status},
+             {"why", why},
+             {"started_ms", h.previous ? h.previous->value("started_ms", h.started_ms) : h.started_ms},
+             {"resumed_ms", h.previous ? Json(h.started_ms) : Json(nullptr)},
+             {"finished_ms", status == "running" ? Json(nullptr) : Json(now_ms())},
+             {"parallelism", spec.parallelism},
+             {"policy", spec.policy == Policy::strict ? "strict" : "partial"},
+             {"primary_metric", spec.primary_metric},
+             {"smoke", h.smoke},
+             {"sets", h.sets},
+             {"nodes", nodes}};
+    if (!h.git.is_null()) {
+        out["git"] = h.git;
+    }
+    return out;
 }
 
 std::string resolve_run(const Ports& b, const std::string& id_or_prefix)

@@ -36,6 +36,7 @@ struct RunRecordHeader {
     std::int64_t started_ms = 0;  // of this invocation
     bool smoke = false;
     std::vector<std::string> sets;
+    Json git; // git state of the pipeline file's repository, found once when the run starts
 };
 
 // A task's primary metric: values.test.<metric>, else values.best_score.

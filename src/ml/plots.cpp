@@ -433,23 +433,17 @@ void plot_leaderboard_bars(const json& leaderboard, const fs::path& png)
     canvas.save(png);
 }
 
-void plot_roc_curves(const std::vector<RocSeries>& series, const std::string& note, const fs::path& png)
-{
-    const int width = 680;
-    const int height = 680;
-    Canvas canvas(width, height);
-    cairo_t* cr = canvas.cr();
-    draw_title(cr, width, "ROC curves (test set)", note);
+// The dash of the diagonal, drawn in the plot and in its legend.
+const double k_diagonal_dash[] = {6, 4};
 
-    const double x0 = 90;
-    const double y0 = 70;
-    const double side = 540;
+// The frame of a plot over [0, 1] x [0, 1] in a square of `side` at (x0, y0): grid, ticks
+// every 0.2, axis labels and the dashed diagonal (ROC curves and the reliability diagram).
+void draw_unit_axes(cairo_t* cr, double x0, double y0, double side, const char* x_label, const char* y_label)
+{
     const double x1 = x0 + side;
     const double y1 = y0 + side;
     auto px = [&](double v) { return x0 + side * v; };
     auto py = [&](double v) { return y1 - side * v; };
-
-    // Grid, ticks and axes.
     set_font(cr, 11);
     for (int i = 0; i <= 5; ++i) {
         const double t = i * 0.2;
@@ -468,16 +462,34 @@ void plot_roc_curves(const std::vector<RocSeries>& series, const std::string& no
     cairo_rectangle(cr, x0, y0, side, side);
     cairo_stroke(cr);
     set_font(cr, 13);
-    draw_text(cr, (x0 + x1) / 2, y1 + 38, "false positive rate", 0.5, 0.5);
-    draw_text_vertical(cr, x0 - 50, (y0 + y1) / 2, "true positive rate");
+    draw_text(cr, (x0 + x1) / 2, y1 + 38, x_label, 0.5, 0.5);
+    draw_text_vertical(cr, x0 - 50, (y0 + y1) / 2, y_label);
 
-    // Chance diagonal.
-    const double dash[] = {6, 4};
-    cairo_set_dash(cr, dash, 2, 0);
+    // The diagonal: chance (ROC), perfect calibration (reliability).
+    cairo_set_dash(cr, k_diagonal_dash, 2, 0);
     cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
     cairo_set_line_width(cr, 1.2);
     line(cr, px(0), py(0), px(1), py(1));
     cairo_set_dash(cr, nullptr, 0, 0);
+}
+
+void plot_roc_curves(const std::vector<RocSeries>& series, const std::string& note, const fs::path& png)
+{
+    const int width = 680;
+    const int height = 680;
+    Canvas canvas(width, height);
+    cairo_t* cr = canvas.cr();
+    draw_title(cr, width, "ROC curves (test set)", note);
+
+    const double x0 = 90;
+    const double y0 = 70;
+    const double side = 540;
+    const double x1 = x0 + side;
+    const double y1 = y0 + side;
+    auto px = [&](double v) { return x0 + side * v; };
+    auto py = [&](double v) { return y1 - side * v; };
+
+    draw_unit_axes(cr, x0, y0, side, "false positive rate", "true positive rate");
 
     // Curves, clipped to the plot area.
     cairo_save(cr);
@@ -528,7 +540,7 @@ void plot_roc_curves(const std::vector<RocSeries>& series, const std::string& no
         const double ly = by + 5 + row_h * (i + 0.5);
         const bool chance = i == entries.size();
         if (chance) {
-            cairo_set_dash(cr, dash, 2, 0);
+            cairo_set_dash(cr, k_diagonal_dash, 2, 0);
             cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
             cairo_set_line_width(cr, 1.2);
         } else {
@@ -560,33 +572,7 @@ void plot_reliability(const std::vector<ReliabilitySeries>& series, const fs::pa
     auto px = [&](double v) { return x0 + side * v; };
     auto py = [&](double v) { return y1 - side * v; };
 
-    set_font(cr, 11);
-    for (int i = 0; i <= 5; ++i) {
-        const double t = i * 0.2;
-        cairo_set_line_width(cr, 1);
-        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-        line(cr, px(t), y0, px(t), y1);
-        line(cr, x0, py(t), x1, py(t));
-        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        line(cr, px(t), y1, px(t), y1 + 5);
-        line(cr, x0 - 5, py(t), x0, py(t));
-        draw_text(cr, px(t), y1 + 15, fixed(t, 1), 0.5, 0.5);
-        draw_text(cr, x0 - 9, py(t), fixed(t, 1), 1, 0.5);
-    }
-    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-    cairo_set_line_width(cr, 1.2);
-    cairo_rectangle(cr, x0, y0, side, side);
-    cairo_stroke(cr);
-    set_font(cr, 13);
-    draw_text(cr, (x0 + x1) / 2, y1 + 38, "mean confidence", 0.5, 0.5);
-    draw_text_vertical(cr, x0 - 50, (y0 + y1) / 2, "fraction predicted right");
-
-    const double dash[] = {6, 4};
-    cairo_set_dash(cr, dash, 2, 0);
-    cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
-    cairo_set_line_width(cr, 1.2);
-    line(cr, px(0), py(0), px(1), py(1));
-    cairo_set_dash(cr, nullptr, 0, 0);
+    draw_unit_axes(cr, x0, y0, side, "mean confidence", "fraction predicted right");
 
     cairo_save(cr);
     cairo_rectangle(cr, x0 - 8, y0 - 8, side + 16, side + 16);
@@ -651,7 +637,7 @@ void plot_reliability(const std::vector<ReliabilitySeries>& series, const fs::pa
         const double ly = by + 5 + row_h * (i + 0.5);
         const bool diagonal = i == entries.size();
         if (diagonal) {
-            cairo_set_dash(cr, dash, 2, 0);
+            cairo_set_dash(cr, k_diagonal_dash, 2, 0);
             cairo_set_source_rgb(cr, 0.55, 0.55, 0.55);
             cairo_set_line_width(cr, 1.2);
         } else {
