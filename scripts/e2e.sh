@@ -29,6 +29,21 @@ run() { # run EXPECTED_EXIT LOGFILE ARGS...: mlrun with the exit code we expect
   fi
 }
 titanic=examples/titanic/pipeline.yaml
+run_of() { grep -o 'run [0-9a-z]* completed' "$1" | tail -1 | cut -d' ' -f2; } # LOG -> its completed run
+summary_board() { # RUN -> the path of its summary's leaderboard.json
+  "$mlrun" task list --all --run "$1" --kind summary --json | python3 -c '
+import json, sys, urllib.parse
+task = json.load(sys.stdin)[-1]
+print(urllib.parse.urlparse([a["uri"] for a in task["artifacts"] if a["name"] == "leaderboard.json"][0]).path)'
+}
+leaderboard_metrics() { # RUN -> the test metrics of every ranked model, as JSON
+  "$mlrun" task list --all --run "$1" --kind summary --json | python3 -c '
+import json, sys, urllib.parse
+task = json.load(sys.stdin)[-1]
+uri = [a["uri"] for a in task["artifacts"] if a["name"] == "leaderboard.json"][0]
+board = json.load(open(urllib.parse.urlparse(uri).path))
+print(json.dumps({m["model"]: m["test"] for m in board["models"]}, sort_keys=True))'
+}
 
 # 1. Smoke run with a gate and reports, in under a minute.
 start=$(date +%s)
@@ -48,9 +63,49 @@ assert root.get("failures") == "0", root.get("failures")
 assert {c.get("name") for c in steps} >= {"preprocess", "train::mlp", "summary"}
 PY
 check "Markdown summary names the recommended model" grep -q '^\*\*Recommended:\*\*' "$work/summary.md"
-smoke_run=$(grep -o 'run [0-9a-z]* completed' "$work/smoke.log" | tail -1 | cut -d' ' -f2)
+smoke_run=$(run_of "$work/smoke.log")
 check "the search step recorded its 2 smoke trials as child tasks" sh -c "'$mlrun' task list --all --run $smoke_run --tag trial | grep -c 'search/trial-' | grep -qx 2"
 check "the run records its smoke profile" sh -c "'$mlrun' pipeline show $smoke_run --json | grep -q '\"smoke\": true'"
+
+# 1b. Data checked before a run: a wrong target exits 2 with a did-you-mean and records no run;
+#     the same smoke run on a gzip-compressed copy of the data gives the same leaderboard.
+runs_before=$("$mlrun" pipeline list | wc -l)
+check "a wrong target exits 2 before any step" run 2 "$work/target.log" pipeline run $titanic --smoke \
+  --set preprocess.data.target=Survived
+check "the wrong target's line suggests the column" grep -q 'target "Survived" is not a column of titanic3.arff; did you mean "survived"?' "$work/target.log"
+check "the refused run recorded nothing" test "$("$mlrun" pipeline list | wc -l)" -eq "$runs_before"
+mkdir -p "$work/gz" && gzip -c -n examples/titanic/titanic3.arff >"$work/gz/titanic3.arff.gz"
+check "titanic smoke run on titanic3.arff.gz completes" run 0 "$work/gz.log" pipeline run $titanic --smoke \
+  --set preprocess.data.path="$work/gz/titanic3.arff.gz"
+gz_run=$(run_of "$work/gz.log")
+check "the .arff.gz run has the plain file's leaderboard" \
+  test -n "$gz_run" -a "$(leaderboard_metrics "$smoke_run")" = "$(leaderboard_metrics "$gz_run")"
+
+# 1c. Wine (3 classes, 5-fold cross-validation, calibrated vote-based models), smoke profile.
+check "wine smoke run completes" run 0 "$work/wine.log" pipeline run examples/wine/pipeline.yaml --smoke
+wine_run=$(run_of "$work/wine.log")
+check "wine: every model ranked, metrics in [0, 1], ECE beside log loss, multi-class on cv" \
+  python3 - "$(summary_board "$wine_run")" <<'PY'
+import json, math, sys
+board = json.load(open(sys.argv[1]))
+models = {m["kind"]: m for m in board["models"]}
+assert set(models) == {"logreg", "random_forest", "boost", "knn", "xgboost"}, sorted(models)
+assert not board["error_models"], board["error_models"]
+assert board["positive_class"] is None, board["positive_class"]  # multi-class: no positive class
+assert board["selection"] == "cv", board["selection"]
+for kind, m in models.items():
+    assert m["cv"]["k"] == 5 and m["score_std"] is not None, (kind, m["cv"])
+    test = m["test"]
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "ece"):
+        v = test[key]
+        assert v is not None and 0 <= v <= 1 and math.isfinite(v), (kind, key, v)
+    assert test["log_loss"] >= 0, (kind, test["log_loss"])
+    assert m["test_ci"]["low"] <= m["test_score"] <= m["test_ci"]["high"], (kind, m["test_ci"])
+PY
+for kind in random_forest boost knn; do
+  check "wine: $kind calibrated on validation" grep -qE "train::$kind: .*calibration: sigmoid fitted on [0-9]+ validation rows" "$work/wine.log"
+done
+check "wine: logreg left uncalibrated" sh -c "! grep -q 'train::logreg: .*calibration: sigmoid' '$work/wine.log'"
 
 # 2. A gate above what the model reaches: exit 1 and say which metric, value and bound.
 check "an unreachable gate exits 1" run 1 "$work/gate.log" pipeline run $titanic --smoke --gate 'roc_auc>=0.99'
@@ -99,14 +154,6 @@ check "the other models were kept" sh -c "! grep -q 'train::mlp: started' '$work
 
 # 5. Determinism under parallelism: the same seed gives the same test metrics, to the
 #    last digit, with 1 and 2 steps at a time (models share one process).
-leaderboard_metrics() { # RUN -> the test metrics of every ranked model, as JSON
-  "$mlrun" task list --all --run "$1" --kind summary --json | python3 -c '
-import json, sys, urllib.parse
-task = json.load(sys.stdin)[-1]
-uri = [a["uri"] for a in task["artifacts"] if a["name"] == "leaderboard.json"][0]
-board = json.load(open(urllib.parse.urlparse(uri).path))
-print(json.dumps({m["model"]: m["test"] for m in board["models"]}, sort_keys=True))'
-}
 check "parallelism 1 run" run 0 "$work/p1.log" pipeline run $titanic --smoke --no-cache --parallelism 1
 check "parallelism 2 run" run 0 "$work/p2.log" pipeline run $titanic --smoke --no-cache --parallelism 2
 p1=$(grep -o 'run [0-9a-z]* completed' "$work/p1.log" | tail -1 | cut -d' ' -f2)

@@ -11,6 +11,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libcli11-dev libcurl4-openssl-dev libssl-dev libsimdjson-dev libtbb-dev libspdlog-dev
   libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libcsv-dev doctest-dev libsqlite3-dev
+  zlib1g-dev             # gzip-compressed tables (src/ml/io/text_file.cpp)
   redis-server           # the Redis queue tests start their own server (tests/core/redis_server.hpp)
   libcpp-httplib-dev     # the submission server and the fake MLflow server of the tests
   postgresql libpq-dev   # the PostgreSQL store; its tests make a throwaway cluster (initdb + pg_ctl)

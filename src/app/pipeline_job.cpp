@@ -1,6 +1,7 @@
 #include "app/pipeline_job.hpp"
 
 #include "app/ci_reports.hpp"
+#include "app/data_preflight.hpp"
 #include "app/dataset_ops.hpp"
 #include "app/sync.hpp"
 #include "app/task_ops.hpp"
@@ -251,8 +252,16 @@ PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
         refuse_local_resume_of_remote_run(b, resolve_run(ports, request.options.resume_run));
     }
     PipelineJobResult result;
+    // The data each step names, header only, before anything is written (app/data_preflight.hpp):
+    // here after the engine's param checks; before the datasets an agent run makes.
+    const DatasetFolder datasets = [&](const std::string& id) { return b.inputs->fetch_dataset(id); };
+    request.options.preflight = [&](const PipelineSpec& spec) {
+        check_pipeline_data(spec, request.options.templates_dir, datasets);
+    };
     std::optional<QueueStepRunner> remote;
     if (!request.queue.empty()) {
+        std::vector<std::string> sets;
+        request.options.preflight(spec_as_run(b, request, sets));
         preflight_remote_run(b, request);
         if (!request.options.dry_run) {
             remote.emplace(*ports.queue, *ports.store, QueueRunnerOptions{request.queue, request.priority});

@@ -143,6 +143,9 @@ LoadedRun load_run_input(const Ports& b, const std::string& file, PipelineOption
             throw UsageError("--no-cache-step \"" + s + "\": no such step in " + spec.file.string());
         }
     }
+    if (options.preflight) {
+        options.preflight(spec);
+    }
     loaded.spec = std::move(spec);
     loaded.templates = std::move(templates);
     return loaded;

@@ -8,6 +8,7 @@
 #include "engine/run_record.hpp"
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct PipelineOptions {
     // still queued or in_progress are adopted (StepRequest::adopt) instead of being taken
     // for abandoned and run again.
     bool adopt_in_flight = false;
+    // Called with the spec as it will run once its params are checked, before anything is
+    // written (dry runs included); throws UsageError to refuse the run (app/data_preflight).
+    std::function<void(const PipelineSpec&)> preflight;
 };
 
 struct PipelineResult {

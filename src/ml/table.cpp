@@ -3,6 +3,8 @@
 #include "core/error.hpp"
 #include "core/util.hpp"
 #include "ml/io/csv.hpp"
+#include "ml/io/table_header.hpp"
+#include "ml/io/text_file.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -108,30 +110,7 @@ Record parse_arff_line(std::string_view line_text, const std::string& source, st
 // An ARFF name or nominal level: quoted with ' or ", or up to whitespace / ',' / '}'.
 std::string take_token(std::string_view& s)
 {
-    s = trim(s);
-    if (s.empty()) {
-        return {};
-    }
-    std::string out;
-    if (s.front() == '\'' || s.front() == '"') {
-        const char q = s.front();
-        std::size_t i = 1;
-        while (i < s.size() && s[i] != q) {
-            if (s[i] == '\\' && i + 1 < s.size()) {
-                ++i;
-            }
-            out += s[i++];
-        }
-        s.remove_prefix(std::min(i + 1, s.size()));
-        return out;
-    }
-    std::size_t i = 0;
-    while (i < s.size() && s[i] != ' ' && s[i] != '\t' && s[i] != ',' && s[i] != '}' && s[i] != '{') {
-        ++i;
-    }
-    out = std::string(s.substr(0, i));
-    s.remove_prefix(i);
-    return out;
+    return take_arff_token(s);
 }
 
 void add_record(Table& table, const Record& rec)
@@ -174,29 +153,6 @@ void check_unique_names(const Table& table, std::size_t line)
 const char* to_string(ColumnType type)
 {
     return type == ColumnType::numeric ? "numeric" : "categorical";
-}
-
-bool parse_number(std::string_view text, double& out)
-{
-    text = trim(text);
-    if (text.empty() || text.size() > 64) {
-        return false;
-    }
-    for (char c : text) {
-        // strtod also takes hex, "inf" and "nan": those are not numbers in a table.
-        if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+' || c == 'e'
-              || c == 'E')) {
-            return false;
-        }
-    }
-    const std::string copy(text);
-    char* end = nullptr;
-    const double v = std::strtod(copy.c_str(), &end);
-    if (end != copy.c_str() + copy.size() || !std::isfinite(v)) {
-        return false;
-    }
-    out = v;
-    return true;
 }
 
 double Column::number(std::size_t row) const
@@ -429,16 +385,14 @@ Table read_table(const std::filesystem::path& path, const ReadOptions& options)
     if (std::filesystem::is_directory(path)) {
         throw UsageError(path.string() + ": is a folder, not a table file");
     }
-    const std::string text = read_file(path);
-    const std::string ext = lower(path.extension().string());
-    if (ext == ".gz") {
-        throw UsageError(path.string() + ": compressed tables are not supported; decompress it first");
-    }
-    if (ext == ".arff") {
+    // gzip (by its magic bytes, whatever the name) is inflated here, below the parsers.
+    const std::string format = table_format(path);
+    const std::string text = read_text_file(path);
+    if (format == "arff") {
         return parse_arff(text, path.string(), options);
     }
     ReadOptions opts = options;
-    if (ext == ".tsv") {
+    if (format == "tsv") {
         opts.delimiter = '\t';
     }
     return parse_csv(text, path.string(), opts);
@@ -501,7 +455,7 @@ std::filesystem::path resolve_data_path(const std::string& path, const std::stri
 
 bool is_table_file(const std::filesystem::path& path)
 {
-    const std::string ext = lower(path.extension().string());
+    const std::string ext = table_extension(path); // "t.csv.gz" -> ".csv"
     return ext == ".csv" || ext == ".arff" || ext == ".tsv";
 }
 
@@ -522,7 +476,7 @@ std::filesystem::path find_table_file(const std::filesystem::path& folder, const
     }
     std::sort(found.begin(), found.end());
     if (found.empty()) {
-        throw UsageError(folder.string() + ": no .csv, .tsv or .arff table in it");
+        throw UsageError(folder.string() + ": no .csv, .tsv or .arff table (or .gz of one) in it");
     }
     if (found.size() > 1) {
         std::string list;

@@ -2,6 +2,8 @@
 // Tables read from CSV or ARFF files: cells kept as text with a missing flag, column types
 // inferred (numeric when every present cell is a number) and overridable. Every malformed
 // input throws UsageError naming the file (and the 1-based line where there is one).
+#include "ml/io/table_header.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -52,8 +54,7 @@ struct ReadOptions {
     char delimiter = ',';  // CSV
 };
 
-// Parses a number the way the table does: the whole text, finite. False otherwise.
-bool parse_number(std::string_view text, double& out);
+// parse_number (the one number rule of tables and their headers) is in ml/io/table_header.hpp.
 
 // CSV (RFC 4180 quoting, "" inside quotes, newlines inside quotes). A header is detected
 // when no field of the first record is a number. Columns are typed by infer_types.
@@ -61,7 +62,9 @@ Table parse_csv(std::string_view text, const std::string& source, const ReadOpti
 // ARFF: @relation/@attribute/@data, % comments, ' or " quoted names and values,
 // nominal {a,b} and string attributes are categorical, numeric/real/integer numeric.
 Table parse_arff(std::string_view text, const std::string& source, const ReadOptions& options = {});
-// By extension: .arff -> ARFF, anything else -> CSV. UsageError when unreadable or empty.
+// By table_format (ml/io/table_header.hpp): .arff -> ARFF, .tsv -> TSV, else CSV, a ".gz"
+// aside; gzip content (magic bytes 1f 8b, any name) is inflated first. UsageError when
+// unreadable, of a known non-table format, corrupt gzip, or empty.
 Table read_table(const std::filesystem::path& path, const ReadOptions& options = {});
 
 // Numeric when every present cell parses as a number (and the type was not declared).
@@ -73,7 +76,7 @@ void set_type(Table& table, std::string_view name, ColumnType type);
 // Resolves a user path: as given (relative to the current directory) when it exists,
 // else relative to base_dir when that is set. UsageError naming both when neither exists.
 std::filesystem::path resolve_data_path(const std::string& path, const std::string& base_dir);
-// In a dataset folder: the one table file (.csv/.arff/.tsv) at its top, or `file` when
+// In a dataset folder: the one table file (.csv/.arff/.tsv, or one of them + .gz) at its top, or `file` when
 // given. UsageError when there are none or several.
 std::filesystem::path find_table_file(const std::filesystem::path& folder, const std::string& file = "");
 bool is_table_file(const std::filesystem::path& path);

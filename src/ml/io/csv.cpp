@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/util.hpp"
+#include "ml/io/text_file.hpp"
 
 #include <csv.h>
 
@@ -197,7 +198,7 @@ std::vector<CsvRow> read_csv(std::string_view text, const std::string& source, c
 
 std::vector<CsvRow> read_csv_file(const std::filesystem::path& path, const CsvOptions& options)
 {
-    return read_csv(read_file(path), path.string(), options);
+    return read_csv(read_text_file(path), path.string(), options); // gzip inflated (ml/io/text_file.hpp)
 }
 
 std::string csv_escape_field(std::string_view text)
