@@ -102,10 +102,25 @@ for kind, m in models.items():
     assert test["log_loss"] >= 0, (kind, test["log_loss"])
     assert m["test_ci"]["low"] <= m["test_score"] <= m["test_ci"]["high"], (kind, m["test_ci"])
 PY
-for kind in random_forest boost knn; do
-  check "wine: $kind calibrated on validation" grep -qE "train::$kind: .*calibration: sigmoid fitted on [0-9]+ validation rows" "$work/wine.log"
-done
-check "wine: logreg left uncalibrated" sh -c "! grep -q 'train::logreg: .*calibration: sigmoid' '$work/wine.log'"
+"$mlrun" task list --all --run "$wine_run" --kind train_model --json >"$work/wine-train.json"
+check "wine: 3x3 confusion matrices; random_forest, boost, knn calibrated (sigmoid on valid), the others not" \
+  python3 - "$work/wine-train.json" <<'PY'
+import json, sys, urllib.parse
+seen = set()
+for task in json.load(open(sys.argv[1])):
+    uri = [a["uri"] for a in task["artifacts"] if a["name"] == "metrics.json"][0]
+    m = json.load(open(urllib.parse.urlparse(uri).path))
+    kind, cal = m["model_kind"], m["calibration"]
+    seen.add(kind)
+    cm = m["test"]["confusion_matrix"]
+    assert len(cm) == 3 and all(len(r) == 3 for r in cm), (kind, cm)
+    assert m["positive_class"] is None, (kind, m["positive_class"])
+    if kind in ("random_forest", "boost", "knn"):
+        assert cal["method"] == "sigmoid" and cal["fitted_on"] == "valid", (kind, cal)
+    else:
+        assert cal["method"] == "none", (kind, cal)
+assert seen == {"logreg", "random_forest", "boost", "knn", "xgboost"}, sorted(seen)
+PY
 
 # 2. A gate above what the model reaches: exit 1 and say which metric, value and bound.
 check "an unreachable gate exits 1" run 1 "$work/gate.log" pipeline run $titanic --smoke --gate 'roc_auc>=0.99'
