@@ -24,6 +24,17 @@ struct GzCloser {
 };
 using GzHandle = std::unique_ptr<gzFile_s, GzCloser>;
 
+// "<path>: corrupt gzip data (<zlib's reason>)"; zlib names the path itself: dropped.
+std::string corrupt(const std::filesystem::path& path, const char* what, const char* otherwise)
+{
+    std::string reason = what && *what ? what : otherwise;
+    const std::string prefix = path.string() + ": ";
+    if (reason.rfind(prefix, 0) == 0) {
+        reason.erase(0, prefix.size());
+    }
+    return path.string() + ": corrupt gzip data (" + reason + ")";
+}
+
 std::string cannot_read(const std::filesystem::path& path)
 {
     return "cannot read " + path.string() + ": " + std::strerror(errno);
@@ -45,14 +56,14 @@ void inflate_chunks(const std::filesystem::path& path, const std::function<bool(
         if (n < 0) {
             int code = 0;
             const char* what = gzerror(f.get(), &code);
-            throw UsageError(path.string() + ": corrupt gzip data (" + (what ? what : "read error") + ")");
+            throw UsageError(corrupt(path, what, "read error"));
         }
         if (n == 0) {
             // gzread reports a truncated stream as end of file; gzerror tells it apart.
             int code = 0;
             const char* what = gzerror(f.get(), &code);
             if (code != Z_OK) {
-                throw UsageError(path.string() + ": corrupt gzip data (" + (what ? what : "truncated") + ")");
+                throw UsageError(corrupt(path, what, "truncated"));
             }
             return;
         }
