@@ -197,7 +197,9 @@ HttpResponse Api::post_submission(HttpRequest& req)
             r.close = true;
             return r;
         }
-        const fs::path staging_root = fs::path(resolve_home(m_options.backend.home)) / "server" / "uploads";
+        // Staged beside the store's files (the shared artifact root with PostgreSQL, where
+        // --home is a URI and not a folder): storing the upload is a rename on one file system.
+        const fs::path staging_root = b.store->task_dir("_").parent_path().parent_path() / "server" / "uploads";
         Upload up = receive_upload(*req.body, staging_root, m_options.http.max_upload);
         if (up.error) {
             up.error->close = true;
