@@ -217,7 +217,12 @@ def main():
         procs.append(subprocess.Popen([mlrun, "agent", "daemon", "--queue", "server", "-q"], env=env, cwd=work,
                                       stdout=open(os.path.join(work, "agent.out"), "w"), stderr=subprocess.STDOUT))
 
-        browser = Browser(os.path.join(work, "profile"))
+        try:
+            browser = Browser(os.path.join(work, "profile"))
+        except (RuntimeError, OSError) as e:
+            log(f"chromium did not answer the DevTools protocol: {e}; its log: "
+                + open(os.path.join(work, "profile.log"), errors="replace").read()[-2000:])
+            return 1
         browser.call("Page.navigate", {"url": url + "/"})
         deadline = time.monotonic() + 20
         while browser.eval("document.readyState") != "complete" or not browser.eval("!!document.getElementById('use')"):
@@ -305,4 +310,8 @@ def dump_logs(work, url, token, job):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except RuntimeError as e:  # a DevTools call that failed or timed out
+        log(f"FAILED: {e}")
+        sys.exit(1)
