@@ -45,6 +45,22 @@ bool is_server_key(const std::string& key)
     return false;
 }
 
+// What an exec-kind template runs and the environment it runs with (PATH, LD_PRELOAD...) are
+// the admin's, from the template file: a client setting them could run any command on the
+// agents. Never editable through the server, whatever the template's `editable` says.
+bool is_fixed_key(const Template& tmpl, const std::string& key)
+{
+    if (tmpl.kind != "exec") {
+        return false;
+    }
+    for (const std::string k : {"command", "env"}) {
+        if (key == k || key.rfind(k + ".", 0) == 0 || k.rfind(key + ".", 0) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 std::string trim(std::string s)
 {
     const auto b = s.find_first_not_of(" \t");
@@ -65,14 +81,14 @@ void add_editable(Challenge& c, const Template& tmpl, const std::string& prefix)
 {
     const Json rows = schema_to_json(tmpl.schema, tmpl.params);
     for (const std::string& key : tmpl.editable) {
-        if (is_server_key(key)) {
+        if (is_server_key(key) || is_fixed_key(tmpl, key)) {
             continue;
         }
         c.editable.push_back(prefix + key);
     }
     for (const Json& row : rows) {
         const std::string key = row.value("key", "");
-        if (is_server_key(key) || !is_editable(key, tmpl.editable)) {
+        if (is_server_key(key) || is_fixed_key(tmpl, key) || !is_editable(key, tmpl.editable)) {
             continue;
         }
         Json r = row;
@@ -87,6 +103,7 @@ Challenge pipeline_challenge(const std::string& item, const std::string& templat
     c.kind = "pipeline";
     c.pipeline = fs::absolute(item).lexically_normal();
     const PipelineSpec spec = load_pipeline(c.pipeline);
+    c.pipeline_text = read_file(c.pipeline);
     c.name = spec.name;
     c.primary_metric = spec.primary_metric;
     c.templates_dir = templates_dir;
@@ -291,6 +308,15 @@ void check_job_params(const Challenge& c, const Json& params)
         if (is_server_key(key) || (c.kind == "pipeline" && is_server_key(key.substr(key.find('.') + 1)))) {
             throw UsageError("param \"" + key + "\" is set by the server from the submission");
         }
+        Template holder;
+        const std::size_t dot = key.find('.');
+        const Template* owner = c.kind == "task" ? &c.tmpl : step_template(c, key.substr(0, dot), holder);
+        if (owner
+            && is_fixed_key(*owner, c.kind == "task" ? key : key.substr(dot == std::string::npos ? 0 : dot + 1))) {
+            throw UsageError("param \"" + key
+                             + "\" is fixed by the server's template: what an exec step runs is never "
+                               "set by a job");
+        }
         if (!is_editable(key, c.editable)) {
             std::string near = nearest(key, c.editable);
             throw UsageError("param \"" + key + "\" is not editable in " + c.name
@@ -300,8 +326,6 @@ void check_job_params(const Challenge& c, const Json& params)
         if (c.kind == "task") {
             check_param(c.tmpl.schema, key, value, "");
         } else {
-            const std::size_t dot = key.find('.');
-            Template holder;
             const Template* t = step_template(c, key.substr(0, dot), holder);
             if (t && dot != std::string::npos) {
                 check_param(t->schema, key.substr(dot + 1), value, "");
@@ -419,16 +443,23 @@ JobCreated create_job(Backends& b, const Challenge& c, const JobRequest& r)
             t.template_name = exec.name;
             t.params = exec.params;
             t.editable = exec.editable;
-            Json command = Json::array({r.exe.string()});
-            if (!c.templates_dir.empty()) {
-                command.push_back("--templates");
-                command.push_back(fs::absolute(c.templates_dir).string());
-            }
-            for (const char* a : {"pipeline", "run"}) {
-                command.push_back(a);
-            }
-            command.push_back(c.pipeline.string());
-            command.push_back("--json");
+            // Whichever agent claims it runs it, on another machine too: that agent's own mlrun
+            // ($MLRUN_BIN, set by its task runner) on its store (MLRUN_HOME: its store URI), from
+            // the pipeline's text carried in the task and written to the task's scratch folder
+            // (the server's path of the file means nothing there); the data is the submission's
+            // dataset version in the store, never a file of the server's.
+            Json command = Json::array(
+                {"sh", "-c",
+                 "f=\"$MLRUN_OUTPUT_DIR/pipeline.yaml\"; printf '%s' \"$MLRUN_JOB_PIPELINE\" >\"$f\" || exit 1; "
+                 "if [ -n \"$MLRUN_JOB_TEMPLATES\" ]; then "
+                 "exec \"${MLRUN_BIN:-mlrun}\" --templates \"$MLRUN_JOB_TEMPLATES\" pipeline run \"$f\" \"$@\"; fi; "
+                 "exec \"${MLRUN_BIN:-mlrun}\" pipeline run \"$f\" \"$@\"",
+                 "mlrun", "--json"});
+            set_path(t.params, "env.MLRUN_JOB_PIPELINE", c.pipeline_text);
+            // A custom templates folder must be at the same path on the agents (the built-in
+            // templates are the agent's own).
+            set_path(t.params, "env.MLRUN_JOB_TEMPLATES",
+                     c.templates_dir.empty() ? std::string() : fs::absolute(c.templates_dir).string());
             auto set = [&](const std::string& key, const std::string& value) {
                 command.push_back("--set");
                 command.push_back(key + "=" + value);

@@ -8,7 +8,8 @@
 // "server_idempotency"/<sha256(owner, key)>. A job record:
 //   {id, owner, challenge, kind, submission_id, task_id, run_id, params, queue, created_ms}
 // kind "task": one task of a template, job id = task id. kind "pipeline": the pipeline runs
-// inside one exec task on an agent (`mlrun pipeline run FILE --json`), job id = that task's
+// inside one exec task on an agent (its `mlrun pipeline run FILE --json`, FILE the pipeline's
+// text carried in the task, the data the submission's dataset version), job id = that task's
 // id and run_id is read from its first event once it started. A pipeline driven on agents
 // (`pipeline run --queue`) fits the same record as kind "pipeline_run", job id = run id.
 #include "core/error.hpp"
@@ -44,6 +45,7 @@ struct Challenge {
     std::string kind;                  // "task" or "pipeline"
     Template tmpl;                     // kind task: the template
     std::filesystem::path pipeline;    // kind pipeline: the pipeline file (absolute)
+    std::string pipeline_text;         // kind pipeline: its text when loaded (what jobs run)
     std::string data_step;             // kind pipeline: the step the submission feeds
     std::string primary_metric;        // what the leaderboard ranks by
     std::vector<std::string> editable; // keys a job may set ("step.key" for pipelines)
@@ -53,7 +55,8 @@ struct Challenge {
 
 // Parses the allow-list: comma-separated template names (found like --templates) or paths
 // of pipeline files (containing "/" or ending in .yaml/.yml). UsageError for an unknown
-// template, a bad pipeline file or a name given twice.
+// template, a bad pipeline file or a name given twice. What an exec-kind template (or step)
+// runs and its environment (`command`, `env`) are never editable through the server.
 std::vector<Challenge> load_challenges(const std::string& allow_list, const std::string& templates_dir);
 // The challenge named `name`, or nullptr.
 const Challenge* find_challenge(const std::vector<Challenge>& challenges, const std::string& name);
@@ -89,7 +92,6 @@ struct JobRequest {
     Json params = Json::object();
     std::string idempotency_key; // "" = none
     std::string queue;           // where the task is pushed
-    std::filesystem::path exe;   // the mlrun binary agents run pipeline jobs with
 };
 
 struct JobCreated {

@@ -8,7 +8,6 @@
 #include "app/uri.hpp"
 #include "core/error.hpp"
 #include "core/util.hpp"
-#include "platform/self_path.hpp"
 #include "ports/queue.hpp"
 #include "ports/task_store.hpp"
 #include "server/quotas.hpp"
@@ -63,8 +62,7 @@ private:
 class Api {
 public:
     Api(const ServerOptions& o, std::vector<Challenge> challenges, std::string tracking)
-        : m_options(o), m_challenges(std::move(challenges)), m_tracking(std::move(tracking)), m_backends(o.backend),
-          m_exe(self_exe())
+        : m_options(o), m_challenges(std::move(challenges)), m_tracking(std::move(tracking)), m_backends(o.backend)
     {}
 
     void add_routes(HttpServer& http);
@@ -179,7 +177,6 @@ private:
     std::string m_tracking; // redacted, for links
     BackendsPerThread m_backends;
     RateLimiter m_rate;
-    std::filesystem::path m_exe;
 };
 
 HttpResponse Api::post_submission(HttpRequest& req)
@@ -200,7 +197,9 @@ HttpResponse Api::post_submission(HttpRequest& req)
             r.close = true;
             return r;
         }
-        const fs::path staging_root = fs::path(resolve_home(m_options.backend.home)) / "server" / "uploads";
+        // Staged beside the store's files (the shared artifact root with PostgreSQL, where
+        // --home is a URI and not a folder): storing the upload is a rename on one file system.
+        const fs::path staging_root = b.store->task_dir("_").parent_path().parent_path() / "server" / "uploads";
         Upload up = receive_upload(*req.body, staging_root, m_options.http.max_upload);
         if (up.error) {
             up.error->close = true;
@@ -263,7 +262,6 @@ HttpResponse Api::post_job(HttpRequest& req)
         r.params = body.value("params", Json::object());
         r.idempotency_key = key;
         r.queue = m_options.queue;
-        r.exe = m_exe;
         const JobCreated made = create_job(b, *ch, r);
         Json out = job_status(b, made.job);
         out["created"] = made.created;

@@ -49,7 +49,22 @@ TEST_CASE("server: an exec job on an agent: idempotency key, queued -> running -
     CHECK(grep.code == 0);
     CHECK(grep.out.find(alice) == std::string::npos);
 
-    ServerProcess server(dir, {}, {"--templates", "exec"});
+    // The command is the admin's (a template of the server's folder): a job cannot set it.
+    write_text(dir / "tpl" / "steps.yaml", R"(name: steps
+kind: exec
+type: custom
+params:
+  command: "sleep 1; echo step-one $MLRUN_DATASET_FILE; echo step-two"
+  timeout_s: 0
+editable: [command, timeout_s, env, seed, inputs]
+schema:
+  command: {type: [string, list], items: string}
+  timeout_s: {type: int, min: 0}
+  env: {type: map}
+  seed: {type: int, min: 0}
+  inputs: {type: map}
+)");
+    ServerProcess server(dir, {"--templates", (dir / "tpl").string()}, {"--templates", "steps"});
     httplib::Client c = server.client();
     CHECK(json_of(c.Get("/health"))["status"] == "ok");
     const Json api = json_of(c.Get("/openapi.json"));
@@ -64,8 +79,7 @@ TEST_CASE("server: an exec job on an agent: idempotency key, queued -> running -
 
     httplib::Headers h = bearer(alice);
     h.emplace("Idempotency-Key", "first-try");
-    const std::string body = post_job_body(sub["id"], "exec",
-                                           {{"command", "sleep 1; echo step-one $MLRUN_DATASET_FILE; echo step-two"}});
+    const std::string body = post_job_body(sub["id"], "steps", {{"timeout_s", 60}});
     auto j1 = c.Post("/jobs", h, body, "application/json");
     auto j2 = c.Post("/jobs", h, body, "application/json");
     REQUIRE(j1);
@@ -79,7 +93,7 @@ TEST_CASE("server: an exec job on an agent: idempotency key, queued -> running -
     CHECK(json_of(c.Get("/jobs", bearer(alice)))["jobs"].size() == 1);
     CHECK(json_of(c.Get("/jobs/" + id + "/status", bearer(alice)))["status"] == "queued");
     // The same key with another body is a conflict, not a second job.
-    auto clash = c.Post("/jobs", h, post_job_body(sub["id"], "exec", {{"command", "true"}}), "application/json");
+    auto clash = c.Post("/jobs", h, post_job_body(sub["id"], "steps", {{"timeout_s", 30}}), "application/json");
     REQUIRE(clash);
     CHECK(clash->status == 409);
 
@@ -87,7 +101,7 @@ TEST_CASE("server: an exec job on an agent: idempotency key, queued -> running -
     CHECK(c.Get("/jobs/" + id + "/status", bearer(bob))->status == 404);
     CHECK(c.Get("/jobs/" + id + "/logs", bearer(bob))->status == 404);
     CHECK(c.Delete("/jobs/" + id, bearer(bob))->status == 404);
-    CHECK(c.Post("/jobs", bearer(bob), post_job_body(sub["id"], "exec"), "application/json")->status == 404);
+    CHECK(c.Post("/jobs", bearer(bob), post_job_body(sub["id"], "steps"), "application/json")->status == 404);
     CHECK(c.Get("/jobs/" + id + "/status", bearer(admin))->status == 200);
 
     Child agent({"agent", "daemon", "--queue", "server", "--once", "-q"}, child_env(dir), dir.path());
@@ -152,12 +166,14 @@ TEST_CASE("server: bad input gets the right 4xx, stores nothing and leaves the s
     const std::string alice = create_token(dir, {}, "alice");
     const std::string bob = create_token(dir, {}, "bob");
     const std::string gone = create_token(dir, {}, "gone");
+    const std::string root = create_token(dir, {}, "root", {"--role", "admin"});
     REQUIRE(run(dir, {"server", "token", "revoke", "gone"}).code == 0);
     ServerProcess server(dir, {}, {"--templates", "exec", "--max-upload-mb", "1"});
     httplib::Client c = server.client();
     // One good submission the job requests below can name.
     const Json sub = json_of(upload(c, alice, "t.csv", k_csv));
     const std::string sid = sub["id"];
+    const std::string root_sid = json_of(upload(c, root, "t.csv", k_csv))["id"];
     const std::size_t before = stored_count(dir);
 
     struct Case {
@@ -221,6 +237,32 @@ TEST_CASE("server: bad input gets the right 4xx, stores nothing and leaves the s
                            "application/json");
          },
          422},
+        {"an exec command set by a job",
+         [&] {
+             return c.Post("/jobs", bearer(alice), post_job_body(sid, "exec", {{"command", "touch /tmp/pwned"}}),
+                           "application/json");
+         },
+         422},
+        {"an exec command set by an admin's job",
+         [&] {
+             return c.Post("/jobs", bearer(root),
+                           post_job_body(root_sid, "exec", {{"command", Json::array({"sh", "-c", "id"})}}),
+                           "application/json");
+         },
+         422},
+        {"an exec environment set by a job",
+         [&] {
+             return c.Post("/jobs", bearer(alice),
+                           post_job_body(sid, "exec", {{"env", Json::object({{"LD_PRELOAD", "/tmp/x.so"}})}}),
+                           "application/json");
+         },
+         422},
+        {"an exec environment variable set by a job",
+         [&] {
+             return c.Post("/jobs", bearer(alice), post_job_body(sid, "exec", {{"env.PATH", "/tmp"}}),
+                           "application/json");
+         },
+         422},
         {"param of the wrong type",
          [&] {
              return c.Post("/jobs", bearer(alice), post_job_body(sid, "exec", {{"timeout_s", -1}}), "application/json");
@@ -257,6 +299,14 @@ TEST_CASE("server: bad input gets the right 4xx, stores nothing and leaves the s
         }
         CHECK(stored_count(dir) == before);
         CHECK(server.client().Get("/health")->status == 200);
+    }
+    // The challenge list offers what a job may set: never the exec command or environment.
+    const Json challenges = json_of(c.Get("/challenges", bearer(alice)))["challenges"];
+    REQUIRE(challenges.size() == 1);
+    CHECK(challenges[0]["editable"] == Json::array({"timeout_s", "seed"}));
+    for (const Json& row : challenges[0]["schema"]) {
+        CHECK(row["key"] != "command");
+        CHECK(row["key"] != "env");
     }
     // A job of alice's: bob gets 404 for each of its endpoints.
     auto j = c.Post("/jobs", bearer(alice), post_job_body(sid, "exec"), "application/json");
@@ -345,4 +395,91 @@ TEST_CASE("server: the 61st request in a minute of a 60/min token gets 429 with 
     CHECK(Json::parse(r->body)["error"]["code"] == "quota");
     // Another token has its own budget.
     CHECK(c.Get("/whoami", bearer(bob))->status == 200);
+}
+
+TEST_CASE("server: a pipeline job runs on an agent from the pipeline's text and the dataset version in the store")
+{
+    IgnoreSigpipe no_sigpipe;
+    TempDir dir;
+    const std::string alice = create_token(dir, {}, "alice");
+    // A one-step pipeline whose data step is an exec-kind "preprocess" of the server's
+    // folder: it prints the params the agent ran it with.
+    write_text(dir / "tpl" / "preprocess.yaml", R"(name: preprocess
+kind: exec
+type: custom
+params:
+  command: "grep -o 'dataset_id[^,]*' \"$MLRUN_PARAMS\"; echo prep-done"
+  data: {dataset_id: "", path: "", target: ""}
+  seed: 0
+  base_dir: ""
+editable: [command, data, seed, inputs, base_dir]
+schema:
+  command: {type: [string, list], items: string}
+  data.dataset_id: {type: string}
+  data.path: {type: string}
+  data.target: {type: string}
+  seed: {type: int, min: 0}
+  inputs: {type: map}
+  base_dir: {type: string}
+)");
+    const fs::path pipeline = dir / "challenge" / "tiny.yaml";
+    write_text(pipeline, R"(name: tiny
+project: server/tiny
+primary_metric: roc_auc
+steps:
+  - name: prep
+    template: preprocess
+    params: {data.path: not-here.csv, seed: 1}
+)");
+    ServerProcess server(dir, {"--templates", (dir / "tpl").string()}, {"--templates", pipeline.string()});
+    httplib::Client c = server.client();
+    const Json sub = json_of(upload(c, alice, "t.csv", k_csv));
+    // The exec step's command is not the job's to set, in a pipeline either.
+    auto refused = c.Post("/jobs", bearer(alice), post_job_body(sub["id"], "tiny", {{"prep.command", "id"}}),
+                          "application/json");
+    REQUIRE(refused);
+    CHECK(refused->status == 422);
+    auto j = c.Post("/jobs", bearer(alice), post_job_body(sub["id"], "tiny", {{"prep.seed", 7}}), "application/json");
+    REQUIRE(j);
+    REQUIRE(j->status == 201);
+    const std::string id = Json::parse(j->body)["id"];
+
+    // The task carries the pipeline's text, not the server's path of it: the file may go.
+    const RunResult shown = run(dir, {"task", "show", id, "--json"});
+    REQUIRE(shown.code == 0);
+    const Json task = Json::parse(shown.out);
+    CHECK(task["params"]["command"].dump().find(pipeline.string()) == std::string::npos);
+    CHECK(task["params"]["env"]["MLRUN_JOB_PIPELINE"].get<std::string>().find("name: tiny") != std::string::npos);
+    fs::remove(pipeline);
+
+    Child agent({"--templates", (dir / "tpl").string(), "agent", "daemon", "--queue", "server", "--once", "-q"},
+                child_env(dir), dir.path());
+    std::string status;
+    CHECK(eventually(
+        [&] {
+            status = json_of(c.Get("/jobs/" + id + "/status", bearer(alice)))["status"];
+            return status == "completed" || status == "failed";
+        },
+        60'000));
+    const std::string log = c.Get("/jobs/" + id + "/logs", bearer(alice))->body;
+    INFO("log: " << log);
+    INFO("agent: " << agent.output());
+    CHECK(status == "completed");
+    // The step ran on the submission's dataset version (from the store), with the job's param.
+    const std::string marker = "\"step_started\"";
+    REQUIRE(log.find(marker) != std::string::npos);
+    const Json started = Json::parse(
+        log.substr(log.rfind('\n', log.find(marker)) + 1,
+                   log.find('\n', log.find(marker)) - log.rfind('\n', log.find(marker)) - 1));
+    const std::string step_id = started["task_id"];
+    const Json step = Json::parse(run(dir, {"task", "show", step_id, "--json"}).out);
+    CHECK(step["params"]["data"]["dataset_id"] == sub["dataset_id"]);
+    CHECK(step["params"]["data"]["path"] == "t.csv");
+    CHECK(step["params"]["seed"] == 7);
+    const std::string step_log = run(dir, {"task", "logs", step_id}).out;
+    CHECK(step_log.find(sub["dataset_id"].get<std::string>()) != std::string::npos);
+    CHECK(step_log.find("prep-done") != std::string::npos);
+    const Json st = json_of(c.Get("/jobs/" + id + "/status", bearer(alice)));
+    CHECK(!st["run_id"].get<std::string>().empty());
+    CHECK(agent.wait(20'000).has_value());
 }
