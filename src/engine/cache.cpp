@@ -95,7 +95,7 @@ std::optional<Task> cache_lookup(TaskStore& store, const std::string& key)
 
 void cache_record(TaskStore& store, const std::string& key, const Task& task, const Json& material)
 {
-    store.put_record("cache", key, Json{{"task_id", task.id}, {"step", task.step}, {"material", material}});
+    store.put_record_soon("cache", key, Json{{"task_id", task.id}, {"step", task.step}, {"material", material}});
 }
 
 std::vector<std::string> material_diff(const Json& before, const Json& after)

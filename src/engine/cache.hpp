@@ -28,6 +28,8 @@ CacheKey cache_key(TaskStore& store, const std::string& kind, const std::string&
                    const std::filesystem::path& base_dir, const KnownTask& known = {});
 // A completed (or published) task recorded under this key, still present and unchanged.
 std::optional<Task> cache_lookup(TaskStore& store, const std::string& key);
+// Records `task` under `key`, stored with the store's next write (put_record_soon): a crash
+// before it only costs a cache miss later.
 void cache_record(TaskStore& store, const std::string& key, const Task& task, const Json& material);
 // Dotted paths where two materials differ: "params.model.lr: 0.01 -> 0.1".
 std::vector<std::string> material_diff(const Json& before, const Json& after);

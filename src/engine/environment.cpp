@@ -38,13 +38,41 @@ std::optional<std::string> git(const std::filesystem::path& dir, std::vector<std
     }
 }
 
+// Asked once per process (every task's environment record carries it).
 std::string host_name()
 {
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) != 0) {
-        return "";
+    static const std::string name = [] {
+        char host[256] = {};
+        return ::gethostname(host, sizeof host - 1) != 0 ? std::string() : std::string(host);
+    }();
+    return name;
+}
+
+// The run's git state, read from its record once per process: the record of a wide run is
+// large, and reading it for each of its tasks made dispatch quadratic.
+Json cached_run_git_state(TaskStore& store, const std::string& run_id)
+{
+    static std::mutex mu;
+    static std::map<std::string, Json> cache;
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        if (auto it = cache.find(run_id); it != cache.end()) {
+            return it->second;
+        }
     }
-    return host;
+    Json g;
+    try {
+        std::optional<Json> run = store.get_record("runs", run_id);
+        if (!run) {
+            return Json(); // not written yet: look again next time
+        }
+        g = run_git_state(*run);
+    } catch (const std::exception&) {
+        return Json(); // an unreadable run record: no git state
+    }
+    std::lock_guard<std::mutex> lk(mu);
+    cache[run_id] = g;
+    return g;
 }
 
 } // namespace
@@ -105,13 +133,8 @@ Json task_environment(TaskStore& store, const Task& task, int cores)
         }
     }
     if (!task.run_id.empty()) {
-        try {
-            std::optional<Json> run = store.get_record("runs", task.run_id);
-            if (Json g = run ? run_git_state(*run) : Json(); !g.is_null()) {
-                env["git"] = std::move(g); // recorded once per run: no git process per task
-            }
-        } catch (const std::exception&) {
-            // an unreadable run record: no git state
+        if (Json g = cached_run_git_state(store, task.run_id); !g.is_null()) {
+            env["git"] = std::move(g); // recorded once per run: no git process per task
         }
     }
     return env;
@@ -124,7 +147,7 @@ namespace mlrun {
 void record_environment(TaskStore& store, const Task& task, int cores)
 {
     try {
-        store.put_record(k_environment_kind, task.id, task_environment(store, task, cores));
+        store.put_record_soon(k_environment_kind, task.id, task_environment(store, task, cores));
     } catch (const std::exception&) {
         // the task runs without its environment record
     }

@@ -1,7 +1,7 @@
 #pragma once
 // The environment record of a task (DESIGN §7, like ClearML's): where and with what it ran.
-// Kept in the store beside the task (record "environment"/<task id>, written when an
-// attempt starts, so a rerun replaces it), shown by `task show`, mirrored to MLflow as
+// Kept in the store beside the task (record "environment"/<task id>, made when an attempt
+// starts and stored with the attempt's next write, so a rerun replaces it), shown by `task show`, mirrored to MLflow as
 // mlrun.env.* tags and mlflow.source.git.commit (app/sync.cpp).
 #include "core/task.hpp"
 

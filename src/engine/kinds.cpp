@@ -118,4 +118,9 @@ void KindRegistry::set_threads(int threads)
     }
 }
 
+bool kind_writes_files(const std::string& kind)
+{
+    return kind != "noop";
+}
+
 } // namespace mlrun

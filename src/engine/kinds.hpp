@@ -33,6 +33,10 @@ private:
     Impl* m_impl;
 };
 
+// False for the kinds that never write a file (noop): their tasks get no scratch folder, so
+// an in-process no-op step creates no inode.
+bool kind_writes_files(const std::string& kind);
+
 } // namespace mlrun
 
 // The plugin's entry points (tasks/plugin.cpp).

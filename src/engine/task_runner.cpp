@@ -175,11 +175,39 @@ Task run_task(const Ports& ports, const Task& started, const RunOptions& options
 {
     TaskStore& store = *ports.store;
     const Task& task = started;
+    // A kind that writes no file (noop) gets a log file only when there is something to read
+    // in it: the engine's own lines wait here until the kind logs a line or the task does not
+    // complete, so a quick no-op step creates no folder and no file.
+    std::mutex held_mutex;
+    std::string held;
+    bool holding = !kind_writes_files(task.kind);
+    auto flush_held = [&] {
+        std::lock_guard<std::mutex> lock(held_mutex);
+        holding = false;
+        if (!held.empty()) {
+            store.append_log(task.id, held);
+            held.clear();
+        }
+    };
     auto log = [&](const std::string& line) {
+        flush_held();
         store.append_log(task.id, line + "\n");
         if (options.on_log) {
             options.on_log(line);
         }
+    };
+    auto engine_log = [&](const std::string& line) {
+        {
+            std::lock_guard<std::mutex> lock(held_mutex);
+            if (holding) {
+                held += line + "\n";
+                if (options.on_log) {
+                    options.on_log(line);
+                }
+                return;
+            }
+        }
+        log(line);
     };
     // Before task_started: a mirror reads it from the store then (MLflow: tags).
     record_environment(store, started, std::max(1, options.threads));
@@ -224,7 +252,11 @@ Task run_task(const Ports& ports, const Task& started, const RunOptions& options
     auto end = [&](Status status, const std::string& line, const std::string& error, const std::string& cls,
                    int code) -> Task {
         try {
-            log(line);
+            if (status == Status::completed) {
+                engine_log(line); // still held: dropped with the rest
+            } else {
+                log(line);
+            }
         } catch (const std::exception&) {
             // the log is on the same full disk: the record says it
         }
@@ -241,11 +273,13 @@ Task run_task(const Ports& ports, const Task& started, const RunOptions& options
 
     try {
         recorder.started();
-        std::error_code ec;
-        fs::remove_all(ctx.work_dir, ec);
-        fs::create_directories(ctx.work_dir);
-        log("mlrun: task " + task.id + " (" + task.kind + (task.name.empty() ? "" : ", " + task.name)
-            + ") started, attempt " + std::to_string(task.attempts));
+        if (kind_writes_files(task.kind)) {
+            std::error_code ec;
+            fs::remove_all(ctx.work_dir, ec);
+            fs::create_directories(ctx.work_dir);
+        }
+        engine_log("mlrun: task " + task.id + " (" + task.kind + (task.name.empty() ? "" : ", " + task.name)
+                   + ") started, attempt " + std::to_string(task.attempts));
         const KindFn& fn = KindRegistry::instance().get(task.kind);
         fn(ctx);
         ctx.check_cancel();

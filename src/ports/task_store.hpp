@@ -96,6 +96,14 @@ public:
 
     // Small JSON records of other kinds: "runs", "datasets", "models". Atomic writes.
     virtual void put_record(const std::string& kind, const std::string& id, const Json& record) = 0;
+    // A record that may wait for this handle's next write (or its destruction) and be stored
+    // in the same transaction: one commit less per step for records nobody waits on (a
+    // task's environment, a cache entry). Reads through this handle see it at once; a crash
+    // before that next write loses it (as if it had never been written), never tears it.
+    virtual void put_record_soon(const std::string& kind, const std::string& id, const Json& record)
+    {
+        put_record(kind, id, record);
+    }
     virtual std::optional<Json> get_record(const std::string& kind, const std::string& id) = 0;
     virtual std::vector<std::string> list_records(const std::string& kind) = 0;
     // Read-modify-write of a record under a lock (creates it from null when absent).

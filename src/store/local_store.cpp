@@ -367,6 +367,12 @@ void LocalStore::append_log(const std::string& id, std::string_view text)
     check_id(id);
     fs::path path = task_dir(id) / "log.txt";
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        // The database stores make a task's folder with its first file.
+        std::error_code ec;
+        fs::create_directories(path.parent_path(), ec);
+        fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
     if (fd < 0) {
         throw_append_error(path, errno);
     }

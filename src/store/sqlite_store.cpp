@@ -107,7 +107,37 @@ Task parse_task(const std::string& text, const std::string& id)
 SqliteStore::SqliteStore(fs::path root) : m_root(std::move(root)), m_files(std::make_unique<LocalStore>(m_root))
 {}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore()
+{
+    try {
+        std::lock_guard<std::recursive_mutex> lock(m_mutex);
+        if (!m_soon.empty() && m_db) {
+            write_transaction(*m_db, [] {});
+        }
+    } catch (const std::exception&) {
+        // the records waiting for a write are lost, as in a crash; nothing is torn
+    }
+}
+
+void SqliteStore::write_soon(SqliteDb& db)
+{
+    for (const auto& [key, json] : m_soon) {
+        db.query("INSERT OR REPLACE INTO records(kind, id, json) VALUES (?, ?, ?)")
+            .bind(1, key.first)
+            .bind(2, key.second)
+            .bind(3, json)
+            .run();
+    }
+}
+
+void SqliteStore::write_transaction(SqliteDb& db, const std::function<void()>& fn)
+{
+    db.transaction([&] {
+        fn();
+        write_soon(db);
+    });
+    m_soon.clear();
+}
 
 std::string SqliteStore::location() const
 {
@@ -212,6 +242,55 @@ void SqliteStore::write_row(SqliteDb& db, const Task& task, bool insert)
     }
 }
 
+void SqliteStore::update_row(SqliteDb& db, const Task& before, const Task& task)
+{
+    // Only the columns that changed: SQLite rewrites an index only for the columns in the SET
+    // list, so a status change touches the status index and no other (a step's end wrote
+    // every index of the row before, ~10 pages of WAL).
+    std::string sql = "UPDATE tasks SET updated_ms=?, summary=?, record=?";
+    std::vector<const std::string*> text;
+    auto column = [&](const char* name, const std::string& old_value, const std::string& new_value) {
+        if (old_value != new_value) {
+            sql += std::string(", ") + name + "=?";
+            text.push_back(&new_value);
+        }
+    };
+    const std::string old_status(to_string(before.status));
+    const std::string new_status(to_string(task.status));
+    column("name", before.name, task.name);
+    column("project", before.project, task.project);
+    column("type", before.type, task.type);
+    column("kind", before.kind, task.kind);
+    column("status", old_status, new_status);
+    column("run_id", before.run_id, task.run_id);
+    column("step", before.step, task.step);
+    column("parent", before.parent, task.parent);
+    column("queue", before.queue, task.queue);
+    column("cache_key", before.cache_key, task.cache_key);
+    const bool created_changed = before.created_ms != task.created_ms;
+    if (created_changed) {
+        sql += ", created_ms=?";
+    }
+    sql += " WHERE id=?";
+    SqliteQuery q = db.query(sql);
+    int i = 1;
+    q.bind(i++, std::int64_t{task.updated_ms}).bind(i++, summary_of(task)).bind(i++, dump_json(task.to_json()));
+    for (const std::string* v : text) {
+        q.bind(i++, *v);
+    }
+    if (created_changed) {
+        q.bind(i++, std::int64_t{task.created_ms});
+    }
+    q.bind(i, task.id);
+    q.run();
+    if (before.tags != task.tags) {
+        db.query("DELETE FROM tags WHERE task_id = ?").bind(1, task.id).run();
+        for (const std::string& tag : task.tags) {
+            db.query("INSERT OR IGNORE INTO tags(task_id, tag) VALUES (?, ?)").bind(1, task.id).bind(2, tag).run();
+        }
+    }
+}
+
 void SqliteStore::create(Task& task)
 {
     std::lock_guard<std::recursive_mutex> lock(m_mutex);
@@ -222,14 +301,15 @@ void SqliteStore::create(Task& task)
     check_id(task.id);
     task.created_ms = task.created_ms ? task.created_ms : now_ms();
     task.updated_ms = task.created_ms;
-    d.transaction([&] {
+    write_transaction(d, [&] {
         SqliteQuery q = d.query("SELECT 1 FROM tasks WHERE id = ?");
         if (q.bind(1, task.id).step()) {
             throw std::runtime_error("cannot create task " + task.id + ": it exists already");
         }
         write_row(d, task, true);
     });
-    fs::create_directories(task_dir(task.id));
+    // No folder yet: the first log line or artifact makes it (an in-process step that writes
+    // no file costs no inode).
 }
 
 std::optional<Task> SqliteStore::find(const std::string& id)
@@ -256,7 +336,7 @@ Task SqliteStore::update(const std::string& id, const std::function<void(Task&)>
         throw UsageError("unknown task " + id);
     }
     Task task;
-    d->transaction([&] {
+    write_transaction(*d, [&] {
         {
             SqliteQuery q = d->query("SELECT record FROM tasks WHERE id = ?");
             if (!q.bind(1, id).step()) {
@@ -264,10 +344,11 @@ Task SqliteStore::update(const std::string& id, const std::function<void(Task&)>
             }
             task = parse_task(q.text(0), id);
         }
+        const Task before = task;
         change(task);
         task.id = id; // the row's key; a change never moves a record
         task.updated_ms = now_ms();
-        write_row(*d, task, false);
+        update_row(*d, before, task);
     });
     return task;
 }
@@ -451,7 +532,7 @@ void SqliteStore::append_scalars(const std::string& id, const std::vector<Scalar
     }
     std::lock_guard<std::recursive_mutex> lock(m_mutex);
     SqliteDb& d = *db(true);
-    d.transaction([&] { insert_scalars(d, id, batch); });
+    write_transaction(d, [&] { insert_scalars(d, id, batch); });
 }
 
 void SqliteStore::insert_scalars(SqliteDb& db, const std::string& id, const std::vector<Scalar>& batch)
@@ -518,11 +599,28 @@ void SqliteStore::put_record(const std::string& kind, const std::string& id, con
     check_name(id, "record id");
     std::lock_guard<std::recursive_mutex> lock(m_mutex);
     SqliteDb& d = *db(true);
-    d.query("INSERT OR REPLACE INTO records(kind, id, json) VALUES (?, ?, ?)")
-        .bind(1, kind)
-        .bind(2, id)
-        .bind(3, dump_json(record))
-        .run();
+    m_soon.erase({kind, id}); // this write supersedes one still waiting
+    auto put = [&] {
+        d.query("INSERT OR REPLACE INTO records(kind, id, json) VALUES (?, ?, ?)")
+            .bind(1, kind)
+            .bind(2, id)
+            .bind(3, dump_json(record))
+            .run();
+    };
+    if (m_soon.empty()) {
+        put(); // one statement: its own transaction
+    } else {
+        write_transaction(d, put);
+    }
+}
+
+void SqliteStore::put_record_soon(const std::string& kind, const std::string& id, const Json& record)
+{
+    check_name(kind, "record kind");
+    check_name(id, "record id");
+    std::string text = dump_json(record);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    m_soon[{kind, id}] = std::move(text);
 }
 
 std::optional<Json> SqliteStore::get_record(const std::string& kind, const std::string& id)
@@ -530,6 +628,9 @@ std::optional<Json> SqliteStore::get_record(const std::string& kind, const std::
     check_name(kind, "record kind");
     check_name(id, "record id");
     std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    if (auto soon = m_soon.find({kind, id}); soon != m_soon.end()) {
+        return parse_record(soon->second, kind + " record " + id);
+    }
     SqliteDb* d = db(false);
     if (!d) {
         return std::nullopt;
@@ -555,6 +656,16 @@ std::vector<std::string> SqliteStore::list_records(const std::string& kind)
     while (q.step()) {
         ids.push_back(q.text(0));
     }
+    bool added = false;
+    for (const auto& [key, json] : m_soon) {
+        if (key.first == kind && !std::binary_search(ids.begin(), ids.end(), key.second)) {
+            ids.push_back(key.second);
+            added = true;
+        }
+    }
+    if (added) {
+        std::sort(ids.begin(), ids.end());
+    }
     return ids;
 }
 
@@ -566,7 +677,10 @@ Json SqliteStore::update_record(const std::string& kind, const std::string& id,
     std::lock_guard<std::recursive_mutex> lock(m_mutex);
     SqliteDb& d = *db(true);
     Json record;
-    d.transaction([&] {
+    if (auto soon = m_soon.find({kind, id}); soon != m_soon.end()) {
+        put_record(kind, id, parse_record(soon->second, kind + " record " + id)); // then read it back below
+    }
+    write_transaction(d, [&] {
         {
             SqliteQuery q = d.query("SELECT json FROM records WHERE kind = ? AND id = ?");
             if (q.bind(1, kind).bind(2, id).step()) {

@@ -14,6 +14,7 @@
 #include "store/folder_store.hpp"
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -63,6 +64,8 @@ public:
     // Removes the files (as the folder store) and the task's scalars.
     void clear_outputs(const std::string& id) override;
     void put_record(const std::string& kind, const std::string& id, const Json& record) override;
+    // Kept in memory and written with this handle's next write transaction (or when it closes).
+    void put_record_soon(const std::string& kind, const std::string& id, const Json& record) override;
     std::optional<Json> get_record(const std::string& kind, const std::string& id) override;
     std::vector<std::string> list_records(const std::string& kind) override;
     Json update_record(const std::string& kind, const std::string& id,
@@ -86,11 +89,19 @@ private:
     std::unique_ptr<LocalStore> m_files; // the file half, never its records
     std::unique_ptr<SqliteDb> m_db;
     std::recursive_mutex m_mutex; // one call at a time on the connection (update's change may read)
+    // put_record_soon's records not yet written: (kind, id) -> JSON text.
+    std::map<std::pair<std::string, std::string>, std::string> m_soon;
 
     // The open database; nullptr when `create` is false and there is no store.db yet.
     SqliteDb* db(bool create);
     void migrate(SqliteDb& db);
     void write_row(SqliteDb& db, const Task& task, bool insert);
+    // UPDATE of the row from `before` to `task`, setting only the columns that changed.
+    void update_row(SqliteDb& db, const Task& before, const Task& task);
+    // Writes m_soon inside the caller's transaction; the caller clears it once that commits.
+    void write_soon(SqliteDb& db);
+    // Runs `fn` in one write transaction that also stores m_soon, and clears m_soon after the commit.
+    void write_transaction(SqliteDb& db, const std::function<void()>& fn);
     // Inside a transaction of the caller.
     void insert_scalars(SqliteDb& db, const std::string& id, const std::vector<Scalar>& batch);
 };
