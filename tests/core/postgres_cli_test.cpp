@@ -328,11 +328,10 @@ namespace {
 // (the foreach item's seed, read from its params file) and sleeps, so two agents share it.
 fs::path write_shared_pipeline(const TempDir& dir)
 {
-    const std::string value = R"(s=$(grep -o '"seed": *[0-9]*' "$MLRUN_PARAMS" | tr -dc 0-9); )"
-                              R"(echo "{\"name\":\"v\",\"value\":\"$0-$s\"}" > "$MLRUN_OUTPUT_DIR/metrics.jsonl")";
     auto step = [&](const std::string& name, const std::string& extra, const std::string& sleep_s) {
-        return "  - name: " + name + "\n    template: exec\n" + extra + "    params:\n      command: |\n        sh -c '"
-               + value + "; sleep " + sleep_s + "' " + name + "\n";
+        return "  - name: " + name + "\n    template: exec\n" + extra + "    params:\n      command: |\n        "
+               + R"(s=$(grep -o '"seed": *[0-9]*' "$MLRUN_PARAMS" | tr -dc 0-9); echo "{\"name\":\"v\",\"value\":\")"
+               + name + R"(-$s\"}" > "$MLRUN_OUTPUT_DIR/metrics.jsonl"; sleep )" + sleep_s + "\n";
     };
     std::string yaml = "name: shared\nproject: pgshared\nparallelism: 4\nsteps:\n";
     yaml += step("prep", "", "0.1");
@@ -349,7 +348,8 @@ std::map<std::string, std::string> outcome_on(const TempDir& dir, const std::str
     RunResult show = mlrun_on(dir, home, {"pipeline", "show", run, "--json"});
     REQUIRE_MESSAGE(show.code == 0, show.err);
     std::map<std::string, std::string> out;
-    for (const Json& n : Json::parse(show.out)["nodes"]) {
+    const Json record = Json::parse(show.out); // kept: a loop over a temporary's member dangles
+    for (const Json& n : record["nodes"]) {
         std::string values;
         if (!n.value("task_id", "").empty()) {
             Json t = Json::parse(mlrun_on(dir, home, {"task", "show", n["task_id"], "--json"}).out);
