@@ -2,7 +2,9 @@
 # History must not cost (issue 9, DESIGN §9): the same 52-step run (noop 1 -> 50 -> 1,
 # --no-cache) on an SQLite store holding N tasks against an empty one (budget: within
 # 1.2x), and `task list --limit 50`, `task list --run R` (budget: < 10 ms) and `task show`
-# (flat) on both. Medians of RUNS interleaved rounds; ratios full/empty printed.
+# (flat) on both, and every other filter of task list (--status, --tag, --project, --kind);
+# `mlrun --version` too, so the query's share (a command less the start-up) is printed.
+# Medians of RUNS interleaved rounds; ratios full/empty and the load average printed.
 #
 #   bench/store_history_bench.sh [BUILD_DIR] [N_TASKS] [RUNS]     (defaults: build 100000 9)
 #
@@ -81,16 +83,36 @@ python3 "$here/bench_timing.py" "$runs" \
     "listrun_full=MLRUN_HOME=$full $mlrun task list --run $run_r" \
     "show_empty=MLRUN_HOME=$empty $mlrun task show $model_empty" \
     "show_full=MLRUN_HOME=$full $mlrun task show $model_full" \
+    "status_empty=MLRUN_HOME=$empty $mlrun task list --status failed" \
+    "status_full=MLRUN_HOME=$full $mlrun task list --status failed" \
+    "tag_empty=MLRUN_HOME=$empty $mlrun task list --tag bench" \
+    "tag_full=MLRUN_HOME=$full $mlrun task list --tag bench" \
+    "project_empty=MLRUN_HOME=$empty $mlrun task list --project bench" \
+    "project_full=MLRUN_HOME=$full $mlrun task list --project bench" \
+    "kind_empty=MLRUN_HOME=$empty $mlrun task list --kind exec" \
+    "kind_full=MLRUN_HOME=$full $mlrun task list --kind exec" \
+    "version_empty=MLRUN_HOME=$empty $mlrun --version" \
+    "version_full=MLRUN_HOME=$full $mlrun --version" \
     "true=/bin/true" > "$work/times.txt"
 python3 - "$work/times.txt" "$runs" <<'PY'
 import sys
 t = dict((l.split()[0], float(l.split()[1])) for l in open(sys.argv[1]))
-print("median of %s interleaved rounds, wall ms (/bin/true: %.2f ms)" % (sys.argv[2], t["true"]))
+print("median of %s interleaved rounds, wall ms (/bin/true: %.2f ms); load average %s" %
+      (sys.argv[2], t["true"], open("/proc/loadavg").read().split()[0]))
 print("%-26s %10s %10s %8s  %s" % ("work", "empty ms", "full ms", "ratio", "budget"))
 for key, what, budget in [("run52", "52-step noop run", "full <= 1.2x empty"),
                           ("list50", "task list --limit 50", "< 10 ms"),
                           ("listrun", "task list --run R (50)", "< 10 ms"),
-                          ("show", "task show", "flat")]:
+                          ("show", "task show", "flat"),
+                          ("status", "task list --status failed", "< 10 ms"),
+                          ("tag", "task list --tag bench", "< 10 ms"),
+                          ("project", "task list --project bench", "< 10 ms"),
+                          ("kind", "task list --kind exec", "< 10 ms"),
+                          ("version", "mlrun --version (start-up)", "")]:
     e, f = t[key + "_empty"], t[key + "_full"]
     print("%-26s %10.2f %10.2f %7.2fx  %s" % (what, e, f, f / e, budget))
+# The query's share: a listing less the start-up every command pays.
+v = t["version_full"]
+print("query share on the full store (the command less mlrun --version): " +
+      ", ".join("%s %.2f ms" % (k, t[k + "_full"] - v) for k in ("list50", "listrun", "show", "status", "tag", "project", "kind")))
 PY

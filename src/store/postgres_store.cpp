@@ -67,6 +67,24 @@ const std::vector<const char*>& migrations()
             PRIMARY KEY (kind, id)
         );
         )sql",
+        // 2: the number of tasks kept by a trigger, so an unfiltered count (`task list`'s "N more")
+        // reads one row instead of an index of the whole history.
+        R"sql(
+        CREATE TABLE task_count (n BIGINT NOT NULL);
+        INSERT INTO task_count(n) SELECT count(*) FROM tasks;
+        CREATE FUNCTION mlrun_task_count() RETURNS trigger LANGUAGE plpgsql AS $fn$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                UPDATE task_count SET n = n + 1;
+            ELSE
+                UPDATE task_count SET n = n - 1;
+            END IF;
+            RETURN NULL;
+        END
+        $fn$;
+        CREATE TRIGGER task_count_change AFTER INSERT OR DELETE ON tasks
+            FOR EACH ROW EXECUTE FUNCTION mlrun_task_count();
+        )sql",
     };
     return k;
 }
@@ -108,10 +126,46 @@ Json parse_record(const std::string& text, const std::string& what)
 {
     Json j = Json::parse(text, nullptr, false);
     if (j.is_discarded()) {
-        throw UsageError(what + ": not valid JSON in the database");
+        throw CorruptRecord(what + ": not valid JSON in the database");
     }
     return j;
 }
+
+// A task row's record: CorruptRecord when it is not JSON or not a task.
+Task parse_task(const std::string& text, const std::string& id)
+{
+    Json j = parse_record(text, "task " + id);
+    try {
+        return Task::from_json(j);
+    } catch (const std::exception& e) {
+        throw CorruptRecord("task " + id + ": not a task record in the database: " + e.what());
+    }
+}
+
+// The task of a listed row, or (include_corrupt) a Task with only id and corrupt set;
+// nullopt for a corrupt row that is not to be listed.
+std::optional<Task> listed_task(const std::string& text, const std::string& id, bool include_corrupt)
+{
+    Json j = Json::parse(text, nullptr, false);
+    std::string why = "the record is not valid JSON";
+    if (!j.is_discarded()) {
+        try {
+            return Task::from_json(j);
+        } catch (const std::exception& e) {
+            why = std::string("the record is not a task record: ") + e.what();
+        }
+    }
+    if (!include_corrupt) {
+        return std::nullopt;
+    }
+    Task c;
+    c.id = id;
+    c.corrupt = why;
+    return c;
+}
+
+// Rows a listing fetches per round trip from its cursor: a long listing streams in pieces.
+constexpr std::size_t k_fetch_rows = 500;
 
 // For a query value: unreserved characters and '/' as they are, the rest %XX.
 std::string percent_encode(const std::string& text)
@@ -331,7 +385,7 @@ std::optional<Task> PostgresStore::find(const std::string& id)
     if (r.rows() == 0) {
         return std::nullopt;
     }
-    return Task::from_json(parse_record(r.text(0, 0), "task " + id));
+    return parse_task(r.text(0, 0), id);
 }
 
 Task PostgresStore::update(const std::string& id, const std::function<void(Task&)>& change)
@@ -346,7 +400,7 @@ Task PostgresStore::update(const std::string& id, const std::function<void(Task&
         if (r.rows() == 0) {
             throw UsageError("unknown task " + id);
         }
-        task = Task::from_json(parse_record(r.text(0, 0), "task " + id));
+        task = parse_task(r.text(0, 0), id);
         const std::vector<std::string> old_tags = task.tags;
         change(task);
         task.id = id; // the row's key; a change never moves a record
@@ -359,21 +413,22 @@ Task PostgresStore::update(const std::string& id, const std::function<void(Task&
     return task;
 }
 
-std::vector<Task> PostgresStore::list(const TaskFilter& filter)
+namespace {
+
+// The WHERE clause of `filter` (each filter an indexed condition) with its arguments appended
+// to `args`; the text depends only on which filters are set.
+std::string filter_where(const TaskFilter& filter, PostgresParams& args)
 {
-    std::lock_guard<std::recursive_mutex> lock(m_mutex);
-    // Each filter is an indexed condition; the text depends only on which filters are set.
-    std::string sql = std::string("SELECT ") + (filter.light ? "summary" : "record") + " FROM tasks WHERE true";
-    PostgresParams args;
+    std::string sql = " WHERE true";
     auto next = [&] { return "$" + std::to_string(args.size() + 1); };
     if (!filter.project.empty()) {
         // "a" and every "a/…": '0' is the character after '/' (the column collates as bytes).
         sql += " AND (project = " + next();
-        args.text(filter.project);
+        args.text(column(filter.project));
         sql += " OR (project >= " + next();
-        args.text(filter.project + "/");
+        args.text(column(filter.project + "/"));
         sql += " AND project < " + next() + "))";
-        args.text(filter.project + "0");
+        args.text(column(filter.project + "0"));
     }
     if (filter.status) {
         sql += " AND status = " + next();
@@ -391,24 +446,71 @@ std::vector<Task> PostgresStore::list(const TaskFilter& filter)
         sql += " AND kind = " + next();
         args.text(column(filter.kind));
     }
+    return sql;
+}
+
+} // namespace
+
+std::vector<Task> PostgresStore::list(const TaskFilter& filter)
+{
+    std::vector<Task> out;
+    each(filter, [&](const Task& t) { out.push_back(t); });
+    return out;
+}
+
+void PostgresStore::each(const TaskFilter& filter, const std::function<void(const Task&)>& fn)
+{
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    PostgresParams args;
+    std::string sql = std::string("SELECT ") + (filter.light ? "summary" : "record") + ", id FROM tasks"
+                      + filter_where(filter, args);
     sql += filter.newest_first ? " ORDER BY id DESC" : " ORDER BY id";
     if (filter.limit != 0) {
         sql += " LIMIT " + std::to_string(filter.limit);
     }
-    PostgresResult r = db().exec(sql, args);
-    std::vector<Task> out;
-    out.reserve(static_cast<std::size_t>(r.rows()));
-    for (int i = 0; i < r.rows(); ++i) {
-        Json j = Json::parse(r.text(i, 0), nullptr, false);
-        if (j.is_discarded()) {
-            continue;
+    auto hand_over = [&](const PostgresResult& r) {
+        for (int i = 0; i < r.rows(); ++i) {
+            std::optional<Task> t = listed_task(r.text(i, 0), r.text(i, 1), filter.include_corrupt);
+            if (t && (!t->corrupt.empty() || matches(*t, filter))) {
+                fn(*t);
+            }
         }
-        Task t = Task::from_json(j);
-        if (matches(t, filter)) {
-            out.push_back(std::move(t));
-        }
+    };
+    PostgresDb& d = db();
+    if (filter.limit != 0 && filter.limit <= k_fetch_rows) {
+        hand_over(d.exec(sql, args)); // one round trip
+        return;
     }
-    return out;
+    // A cursor (read only, in its own transaction): the rows come k_fetch_rows at a time, so a
+    // listing of the whole history is never held whole, here or in libpq.
+    d.transaction([&] {
+        d.exec("DECLARE mlrun_list NO SCROLL CURSOR FOR " + sql, args);
+        for (;;) {
+            PostgresResult r = d.exec("FETCH " + std::to_string(k_fetch_rows) + " FROM mlrun_list");
+            hand_over(r);
+            if (static_cast<std::size_t>(r.rows()) < k_fetch_rows) {
+                break;
+            }
+        }
+        d.exec("CLOSE mlrun_list");
+    });
+}
+
+std::size_t PostgresStore::count(const TaskFilter& filter)
+{
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    PostgresParams args;
+    const bool others = !filter.project.empty() || filter.status || !filter.run_id.empty() || !filter.kind.empty();
+    std::string sql;
+    if (!others && filter.tag.empty()) {
+        sql = "SELECT n FROM task_count"; // kept by the trigger
+    } else if (!others) {
+        sql = "SELECT count(*) FROM tags WHERE tag = $1"; // the tag's index alone (a tag row has its task)
+        args.text(column(filter.tag));
+    } else {
+        sql = "SELECT count(*) FROM tasks" + filter_where(filter, args);
+    }
+    return static_cast<std::size_t>(db().exec(sql, args).integer(0, 0));
 }
 
 std::string PostgresStore::resolve(const std::string& id_or_prefix)
@@ -601,6 +703,47 @@ Json PostgresStore::update_record(const std::string& kind, const std::string& id
                 PostgresParams().text(kind).text(id).text(dump_json(record)));
     });
     return record;
+}
+
+std::string PostgresStore::quarantine_task(const std::string& id)
+{
+    check_id(id);
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    PostgresDb& d = db();
+    const fs::path dir = m_root / "quarantine" / "tasks" / (id + "." + std::to_string(now_ms()));
+    fs::create_directories(dir);
+    d.transaction([&] {
+        PostgresResult r = d.exec("SELECT record FROM tasks WHERE id = $1 FOR UPDATE", PostgresParams().text(id));
+        if (r.rows() > 0) {
+            write_file_atomic(dir / "task.json", r.text(0, 0)); // the bytes as found
+        }
+        d.defer("DELETE FROM tags WHERE task_id = $1", PostgresParams().text(id));
+        d.defer("DELETE FROM tasks WHERE id = $1", PostgresParams().text(id));
+    });
+    std::error_code ec;
+    if (fs::exists(task_dir(id), ec)) {
+        fs::rename(task_dir(id), dir / "files");
+    }
+    return dir.string();
+}
+
+std::string PostgresStore::quarantine_record(const std::string& kind, const std::string& id)
+{
+    check_name(kind, "record kind");
+    check_name(id, "record id");
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    PostgresDb& d = db();
+    const fs::path file = m_root / "quarantine" / "records" / kind / (id + "." + std::to_string(now_ms()) + ".json");
+    fs::create_directories(file.parent_path());
+    const PostgresParams key = PostgresParams().text(kind).text(id);
+    d.transaction([&] {
+        PostgresResult r = d.exec("SELECT json FROM records WHERE kind = $1 AND id = $2 FOR UPDATE", key);
+        if (r.rows() > 0) {
+            write_file_atomic(file, r.text(0, 0));
+        }
+        d.defer("DELETE FROM records WHERE kind = $1 AND id = $2", key);
+    });
+    return file.string();
 }
 
 } // namespace mlrun

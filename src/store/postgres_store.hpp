@@ -6,6 +6,7 @@
 //   tags       (task_id, tag), indexed by tag
 //   scalars    (seq, task_id, title, series, iteration, value, timestamp_ms)
 //   records    (kind, id, json): runs, datasets, models, cache
+//   task_count the number of tasks, kept by a trigger (version 2)
 //   schema_version, raised by the migrations in postgres_store.cpp (a newer one is refused)
 // The files (logs, artifacts, work/, dataset blobs, the local queue) live under an artifact
 // root that every machine mounts at the same path: ?artifacts=PATH in the URI, else
@@ -26,7 +27,7 @@ class LocalStore;
 class PostgresDb;
 struct PostgresTarget;
 
-constexpr int k_postgres_schema_version = 1;
+constexpr int k_postgres_schema_version = 2;
 
 class PostgresStore final : public FolderStore {
 public:
@@ -54,6 +55,12 @@ public:
     Task update(const std::string& id, const std::function<void(Task&)>& change) override;
     // One indexed query, ordered and cut in the query; `light` reads the summaries only.
     std::vector<Task> list(const TaskFilter& filter) override;
+    // The query of list(), its rows handed over as they arrive: a cursor fetched in pieces
+    // (one round trip when the limit is small). The store's mutex is held and a transaction
+    // open: `fn` must not call this store.
+    void each(const TaskFilter& filter, const std::function<void(const Task&)>& fn) override;
+    // SELECT count(*) with list()'s indexed conditions; unfiltered, the trigger's task_count.
+    std::size_t count(const TaskFilter& filter) override;
     std::string resolve(const std::string& id_or_prefix) override;
     void append_log(const std::string& id, std::string_view text) override;
     std::string read_log(const std::string& id, std::uint64_t offset) override;
@@ -70,6 +77,10 @@ public:
     std::vector<std::string> list_records(const std::string& kind) override;
     Json update_record(const std::string& kind, const std::string& id,
                        const std::function<void(Json&)>& change) override;
+    // The row's text (and the task's folder) go under <artifact root>/quarantine/, as the
+    // SQLite store does; the row is deleted in the same transaction.
+    std::string quarantine_task(const std::string& id) override;
+    std::string quarantine_record(const std::string& kind, const std::string& id) override;
 
     // The artifact root.
     const std::filesystem::path& root() const override { return m_root; }

@@ -63,6 +63,14 @@ const std::vector<const char*>& migrations()
             PRIMARY KEY (kind, id)
         );
         )sql",
+        // 2: the number of tasks kept by triggers, so an unfiltered count (`task list`'s "N more")
+        // reads one row instead of an index of the whole history.
+        R"sql(
+        CREATE TABLE task_count (n INTEGER NOT NULL);
+        INSERT INTO task_count(n) SELECT count(*) FROM tasks;
+        CREATE TRIGGER task_count_insert AFTER INSERT ON tasks BEGIN UPDATE task_count SET n = n + 1; END;
+        CREATE TRIGGER task_count_delete AFTER DELETE ON tasks BEGIN UPDATE task_count SET n = n - 1; END;
+        )sql",
     };
     return k;
 }
@@ -355,35 +363,82 @@ Task SqliteStore::update(const std::string& id, const std::function<void(Task&)>
 
 namespace {
 
-// The WHERE clause of `filter` (each filter an indexed condition) and its arguments; the SQL
-// text (one kept statement per shape) depends only on which filters are set.
-std::string filter_where(const TaskFilter& filter, std::vector<std::string>& args)
+// Arms of a listing of a project and its subprojects at most: more distinct subprojects than
+// this are listed by one sorted query instead.
+constexpr std::size_t k_max_project_arms = 32;
+
+// The FROM and WHERE clauses of `filter`, its arguments appended to `args`, and the column the
+// answer is ordered by (`id_column`). The SQL text (one kept statement per shape) depends only
+// on which filters are set. Every filter is an indexed condition, chosen so that SQLite walks
+// one index in id order and stops at the limit:
+//   a run is the narrowest filter: with one, the others are checked on its rows ("+col" keeps
+//   SQLite off their indexes);
+//   a tag walks tags(tag, task_id) in id order, joined to its tasks (CROSS JOIN: that order);
+//   `exact_project`: the project is matched exactly (an arm of project_family's union).
+std::string filter_from_where(const TaskFilter& filter, std::vector<std::string>& args, std::string& id_column,
+                              bool exact_project = false)
 {
+    const bool by_run = !filter.run_id.empty();
+    const std::string plus = by_run ? "+" : "";
+    std::string from = " FROM tasks";
     std::string sql = " WHERE 1";
-    if (!filter.project.empty()) {
+    id_column = "tasks.id";
+    if (!filter.project.empty() && exact_project) {
+        sql += " AND " + plus + "tasks.project = ?";
+        args.push_back(filter.project);
+    } else if (!filter.project.empty()) {
         // "a" and every "a/…": '0' is the character after '/'.
-        sql += " AND (project = ? OR (project >= ? AND project < ?))";
+        sql += " AND (" + plus + "tasks.project = ? OR (" + plus + "tasks.project >= ? AND " + plus
+               + "tasks.project < ?))";
         args.push_back(filter.project);
         args.push_back(filter.project + "/");
         args.push_back(filter.project + "0");
     }
     if (filter.status) {
-        sql += " AND status = ?";
+        sql += " AND " + plus + "tasks.status = ?";
         args.emplace_back(to_string(*filter.status));
     }
-    if (!filter.tag.empty()) {
-        sql += " AND id IN (SELECT task_id FROM tags WHERE tag = ?)";
+    if (!filter.tag.empty() && by_run) {
+        sql += " AND +tasks.id IN (SELECT task_id FROM tags WHERE tag = ?)";
         args.push_back(filter.tag);
+    } else if (!filter.tag.empty()) {
+        from = " FROM tags CROSS JOIN tasks ON tasks.id = tags.task_id";
+        sql += " AND tags.tag = ?";
+        args.push_back(filter.tag);
+        id_column = "tags.task_id";
     }
-    if (!filter.run_id.empty()) {
-        sql += " AND run_id = ?";
+    if (by_run) {
+        sql += " AND tasks.run_id = ?";
         args.push_back(filter.run_id);
     }
     if (!filter.kind.empty()) {
-        sql += " AND kind = ?";
-        args.push_back(filter.kind);
+        sql += " AND " + plus + "tasks.kind = ?";
+        args.emplace_back(filter.kind);
     }
-    return sql;
+    return from + sql;
+}
+
+// `project` and each of its subprojects that has tasks, found by walking the project index
+// (one probe per distinct project); empty when there are more than k_max_project_arms.
+std::vector<std::string> project_family(SqliteDb& db, const std::string& project)
+{
+    std::vector<std::string> out{project};
+    const std::string end = project + "0"; // '0' is the character after '/'
+    std::string at = project + "/";
+    for (bool first = true;; first = false) {
+        // The next project of the range: one probe of the index.
+        SqliteQuery q = db.query(first ? "SELECT min(project) FROM tasks WHERE project >= ? AND project < ?"
+                                       : "SELECT min(project) FROM tasks WHERE project > ? AND project < ?");
+        q.bind(1, at).bind(2, end);
+        if (!q.step() || q.is_null(0)) {
+            return out;
+        }
+        at = q.text(0);
+        out.push_back(at);
+        if (out.size() > k_max_project_arms) {
+            return {};
+        }
+    }
 }
 
 } // namespace
@@ -395,6 +450,66 @@ std::vector<Task> SqliteStore::list(const TaskFilter& filter)
     return out;
 }
 
+namespace {
+
+// The query of each(): its text, arguments appended to `args`.
+std::string listing_sql(SqliteDb& d, const TaskFilter& filter, std::vector<std::string>& args)
+{
+    const std::string columns = std::string("SELECT ") + (filter.light ? "tasks.summary" : "tasks.record")
+                                + ", tasks.id";
+    const std::string order = filter.newest_first ? " DESC" : "";
+    const std::string limit = filter.limit != 0 ? " LIMIT " + std::to_string(filter.limit) : "";
+    std::vector<std::string> family;
+    if (!filter.project.empty() && filter.run_id.empty() && filter.limit != 0) {
+        family = project_family(d, filter.project);
+    }
+    std::string id_column;
+    if (family.empty()) {
+        return columns + filter_from_where(filter, args, id_column) + " ORDER BY " + id_column + order + limit;
+    }
+    // One arm per project of the family, each an index walk in id order cut at the limit; the
+    // union of those few rows is sorted, never the project's whole history.
+    std::string sql;
+    for (const std::string& project : family) {
+        TaskFilter arm = filter;
+        arm.project = project;
+        const std::string arm_sql = filter_from_where(arm, args, id_column, true);
+        sql += std::string(sql.empty() ? "" : " UNION ALL ") + "SELECT * FROM (" + columns + arm_sql + " ORDER BY "
+               + id_column + order + limit + ")";
+    }
+    return sql + " ORDER BY 2" + order + limit;
+}
+
+// The query of count(): its text, arguments appended to `args`.
+std::string count_sql(const TaskFilter& filter, std::vector<std::string>& args)
+{
+    const bool others = filter.status || !filter.tag.empty() || !filter.run_id.empty() || !filter.kind.empty();
+    if (filter.project.empty() && !others) {
+        return "SELECT n FROM task_count"; // kept by triggers
+    }
+    if (filter.project.empty() && !filter.status && filter.run_id.empty() && filter.kind.empty()) {
+        args.push_back(filter.tag);
+        return "SELECT count(*) FROM tags WHERE tag = ?"; // the tag's index alone (a tag row has its task)
+    }
+    if (!others) {
+        // Two ranges of the project index, counted on the index alone.
+        args.insert(args.end(), {filter.project, filter.project + "/", filter.project + "0"});
+        return "SELECT (SELECT count(*) FROM tasks WHERE project = ?)"
+               " + (SELECT count(*) FROM tasks WHERE project >= ? AND project < ?)";
+    }
+    std::string id_column;
+    return "SELECT count(*)" + filter_from_where(filter, args, id_column);
+}
+
+void bind_all(SqliteQuery& q, const std::vector<std::string>& args)
+{
+    for (size_t i = 0; i < args.size(); ++i) {
+        q.bind(static_cast<int>(i + 1), args[i]);
+    }
+}
+
+} // namespace
+
 void SqliteStore::each(const TaskFilter& filter, const std::function<void(const Task&)>& fn)
 {
     std::lock_guard<std::recursive_mutex> lock(m_mutex);
@@ -403,16 +518,8 @@ void SqliteStore::each(const TaskFilter& filter, const std::function<void(const 
         return;
     }
     std::vector<std::string> args;
-    std::string sql = std::string("SELECT ") + (filter.light ? "summary" : "record") + ", id FROM tasks"
-                      + filter_where(filter, args);
-    sql += filter.newest_first ? " ORDER BY id DESC" : " ORDER BY id";
-    if (filter.limit != 0) {
-        sql += " LIMIT " + std::to_string(filter.limit);
-    }
-    SqliteQuery q = d->query(sql);
-    for (size_t i = 0; i < args.size(); ++i) {
-        q.bind(static_cast<int>(i + 1), args[i]);
-    }
+    SqliteQuery q = d->query(listing_sql(*d, filter, args));
+    bind_all(q, args);
     while (q.step()) {
         Json j = Json::parse(q.text(0), nullptr, false);
         std::optional<Task> t;
@@ -447,11 +554,24 @@ std::size_t SqliteStore::count(const TaskFilter& filter)
         return 0;
     }
     std::vector<std::string> args;
-    SqliteQuery q = d->query("SELECT count(*) FROM tasks" + filter_where(filter, args));
-    for (size_t i = 0; i < args.size(); ++i) {
-        q.bind(static_cast<int>(i + 1), args[i]);
-    }
+    SqliteQuery q = d->query(count_sql(filter, args));
+    bind_all(q, args);
     return q.step() ? static_cast<std::size_t>(q.integer(0)) : 0;
+}
+
+std::vector<std::string> SqliteStore::query_plan(const TaskFilter& filter, bool count)
+{
+    std::lock_guard<std::recursive_mutex> lock(m_mutex);
+    SqliteDb& d = *db(true);
+    std::vector<std::string> args;
+    const std::string sql = count ? count_sql(filter, args) : listing_sql(d, filter, args);
+    SqliteQuery q = d.query("EXPLAIN QUERY PLAN " + sql);
+    bind_all(q, args);
+    std::vector<std::string> lines;
+    while (q.step()) {
+        lines.push_back(q.text(3)); // id, parent, notused, detail
+    }
+    return lines;
 }
 
 void SqliteStore::import_task(const Task& task, const std::vector<Scalar>& scalars)

@@ -7,6 +7,7 @@
 //   tags       (task_id, tag), indexed by tag
 //   scalars    (seq, task_id, title, series, iteration, value, timestamp_ms)
 //   records    (kind, id, json): runs, datasets, models, cache
+//   task_count the number of tasks, kept by triggers (version 2)
 //   schema_version, raised by the migrations in sqlite_store.cpp
 // Every state change is one transaction; update() and update_record() are BEGIN IMMEDIATE
 // read-modify-writes, so concurrent updates from threads or processes are never lost.
@@ -23,7 +24,7 @@ namespace mlrun {
 class LocalStore;
 class SqliteDb;
 
-constexpr int k_sqlite_schema_version = 1;
+constexpr int k_sqlite_schema_version = 2;
 
 class SqliteStore final : public FolderStore {
 public:
@@ -44,12 +45,13 @@ public:
     void create(Task& task) override;
     std::optional<Task> find(const std::string& id) override;
     Task update(const std::string& id, const std::function<void(Task&)>& change) override;
-    // One indexed query, ordered by id; `light` reads the summaries only.
+    // One indexed query, ordered by id; `light` reads the summaries only. A page (a limit) of a
+    // project with subprojects is a union of one index walk per project (see each()).
     std::vector<Task> list(const TaskFilter& filter) override;
     // The query of list(), each row handed over as it is stepped (the store's mutex held:
     // `fn` must not call this store).
     void each(const TaskFilter& filter, const std::function<void(const Task&)>& fn) override;
-    // SELECT count(*) with list()'s indexed conditions.
+    // SELECT count(*) with list()'s indexed conditions; unfiltered, the triggers' task_count.
     std::size_t count(const TaskFilter& filter) override;
     std::string resolve(const std::string& id_or_prefix) override;
     void append_log(const std::string& id, std::string_view text) override;
@@ -79,6 +81,9 @@ public:
     const std::filesystem::path& root() const override { return m_root; }
     // The row (INSERT or UPDATE) and the task's scalars replaced, in one transaction.
     void import_task(const Task& task, const std::vector<Scalar>& scalars) override;
+    // The EXPLAIN QUERY PLAN details of the query each(filter) (count: count(filter)) runs, one
+    // line per step ("SEARCH tasks USING INDEX ..."): for tests and benchmarks of the plans.
+    std::vector<std::string> query_plan(const TaskFilter& filter, bool count = false);
     // `PRAGMA integrity_check` of store.db: "ok" when sound (also when there is none yet).
     std::string integrity_check();
     // The database file: <root>/store.db.

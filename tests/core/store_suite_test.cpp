@@ -13,6 +13,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 using namespace mlrun;
@@ -26,6 +27,12 @@ StoreFixture local_fixture()
     auto dir = std::make_shared<TempDir>();
     StoreFixture f;
     f.open = [home = dir->home()] { return std::make_unique<LocalStore>(home); };
+    f.corrupt_task = [home = dir->home()](const std::string& id, const std::string& text) {
+        mlrun::test::write_text(home / "tasks" / id / "task.json", text);
+    };
+    f.corrupt_record = [home = dir->home()](const std::string& kind, const std::string& id, const std::string& text) {
+        mlrun::test::write_text(home / "records" / kind / (id + ".json"), text);
+    };
     f.scratch = dir->path();
     f.owner = dir;
     return f;
@@ -37,6 +44,14 @@ StoreFixture sqlite_fixture()
     StoreFixture f;
     f.open = [home = dir->home()] { return std::make_unique<SqliteStore>(home); };
     f.integrity = [home = dir->home()] { return SqliteStore(home).integrity_check(); };
+    f.corrupt_task = [home = dir->home()](const std::string& id, const std::string& text) {
+        SqliteDb db(home / "store.db");
+        db.query("UPDATE tasks SET record = ?, summary = ? WHERE id = ?").bind(1, text).bind(2, text).bind(3, id).run();
+    };
+    f.corrupt_record = [home = dir->home()](const std::string& kind, const std::string& id, const std::string& text) {
+        SqliteDb db(home / "store.db");
+        db.query("UPDATE records SET json = ? WHERE kind = ? AND id = ?").bind(1, text).bind(2, kind).bind(3, id).run();
+    };
     f.scratch = dir->path();
     f.owner = dir;
     return f;
@@ -134,4 +149,159 @@ TEST_CASE("wiring: --home sqlite:PATH opens the SQLite store; datasets and input
     CHECK_FALSE(fs::exists(dir.home() / "records" / "datasets"));
     CHECK(mlrun::test::read_text(b.inputs->fetch_dataset(id) / "data" / "a.txt") == "alpha");
     CHECK_THROWS_AS(open_backends(BackendOptions{"sqlite:", "", ""}), UsageError);
+}
+
+namespace {
+
+// The plan as one string, for messages.
+std::string joined(const std::vector<std::string>& lines)
+{
+    std::string out;
+    for (const std::string& l : lines) {
+        out += l + "; ";
+    }
+    return out;
+}
+
+bool any_line(const std::vector<std::string>& lines, const std::string& text)
+{
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.find(text) != std::string::npos; });
+}
+
+} // namespace
+
+TEST_CASE("sqlite store: every task list filter, count, show and cache lookup is an indexed query (query plans)")
+{
+    TempDir dir;
+    SqliteStore store(dir.home());
+    // A few of each shape: the plans do not depend on the amount (no ANALYZE), the project
+    // family does (a project with two subprojects).
+    for (const char* project : {"proj", "proj/a", "proj/b", "other"}) {
+        for (int i = 0; i < 3; ++i) {
+            Task t;
+            t.kind = i ? "noop" : "exec";
+            t.project = project;
+            t.run_id = std::string("run-") + project[0];
+            t.tags = {"t" + std::to_string(i)};
+            store.create(t);
+        }
+    }
+    auto page = [](TaskFilter f) {
+        f.newest_first = true;
+        f.limit = 50;
+        f.light = true;
+        return f;
+    };
+    TaskFilter none;
+    TaskFilter by_run;
+    by_run.run_id = "run-p";
+    TaskFilter by_status;
+    by_status.status = Status::draft;
+    TaskFilter by_tag;
+    by_tag.tag = "t1";
+    TaskFilter by_kind;
+    by_kind.kind = "exec";
+    TaskFilter by_project;
+    by_project.project = "proj";
+    TaskFilter run_and_status = by_run;
+    run_and_status.status = Status::in_progress; // what a resumed run lists
+    TaskFilter tag_and_status = by_tag;
+    tag_and_status.status = Status::draft;
+    struct Case {
+        std::string what;
+        TaskFilter filter;
+        std::string index; // the index the plan must walk
+    };
+    const std::vector<Case> cases{
+        {"task list --limit 50", page(none), "sqlite_autoindex_tasks_1"},
+        {"task list --run R", page(by_run), "tasks_run"},
+        {"the run's own tasks (engine)", by_run, "tasks_run"},
+        {"a run's tasks in progress", run_and_status, "tasks_run"},
+        {"task list --status", page(by_status), "tasks_status"},
+        {"task list --tag", page(by_tag), "tags_tag"},
+        {"task list --tag --status", page(tag_and_status), "tags_tag"},
+        {"task list --kind", page(by_kind), "tasks_kind"},
+        {"task list --project (with subprojects)", page(by_project), "tasks_project"},
+    };
+    for (const Case& c : cases) {
+        const std::vector<std::string> plan = store.query_plan(c.filter);
+        CAPTURE(c.what);
+        CAPTURE(joined(plan));
+        CHECK((any_line(plan, "USING INDEX " + c.index) || any_line(plan, "USING COVERING INDEX " + c.index)));
+        // In index order: no sort of the matching rows. (A union of project arms sorts only the
+        // arms' few rows: "USE TEMP B-TREE" above the arms, each arm cut at the limit.)
+        if (c.filter.project.empty()) {
+            CHECK_FALSE(any_line(plan, "TEMP B-TREE"));
+        } else {
+            CHECK(any_line(plan, "UNION ALL"));
+        }
+        // Never a walk of the whole table other than the id index cut at the limit.
+        for (const std::string& line : plan) {
+            if (line.rfind("SCAN ", 0) == 0 && line.find("SCAN tasks USING INDEX sqlite_autoindex_tasks_1") == 0) {
+                CHECK(c.filter.limit != 0);
+            } else if (line.rfind("SCAN tasks", 0) == 0 || line.rfind("SCAN tags", 0) == 0) {
+                FAIL_CHECK("a full scan: " << line);
+            }
+        }
+        // The answer is what matching every record gives, in the same order.
+        std::vector<std::string> expected;
+        TaskFilter everything;
+        everything.newest_first = c.filter.newest_first;
+        for (const Task& t : store.list(everything)) {
+            if (matches(t, c.filter)) {
+                expected.push_back(t.id);
+            }
+        }
+        std::vector<std::string> got;
+        for (const Task& t : store.list(c.filter)) {
+            got.push_back(t.id);
+        }
+        CHECK(got == expected);
+        CHECK(store.count(c.filter) == expected.size());
+    }
+    // Counts: the unfiltered one reads the trigger-kept row, the others an index.
+    CHECK(store.query_plan(none, true) == std::vector<std::string>{"SCAN task_count"});
+    for (const TaskFilter& f : {by_run, by_status, by_tag, by_kind, by_project, tag_and_status}) {
+        const std::vector<std::string> plan = store.query_plan(f, true);
+        CAPTURE(joined(plan));
+        CHECK_FALSE(any_line(plan, "SCAN tasks"));
+        CHECK_FALSE(any_line(plan, "SCAN tags"));
+    }
+    CHECK(store.count(none) == 12);
+}
+
+TEST_CASE("sqlite store: a version-1 database is migrated to the task count of version 2 in place")
+{
+    TempDir dir;
+    std::vector<std::string> ids;
+    {
+        SqliteStore store(dir.home());
+        for (int i = 0; i < 5; ++i) {
+            Task t;
+            t.kind = "noop";
+            store.create(t);
+            ids.push_back(t.id);
+        }
+    }
+    {
+        // Back to what version 1 had.
+        SqliteDb db(dir.home() / "store.db");
+        db.exec("DROP TRIGGER task_count_insert; DROP TRIGGER task_count_delete; DROP TABLE task_count; "
+                "DELETE FROM schema_version WHERE version = 2");
+    }
+    SqliteStore store(dir.home());
+    CHECK(store.count(TaskFilter{}) == 5);
+    Task more;
+    more.kind = "noop";
+    store.create(more);
+    CHECK(store.count(TaskFilter{}) == 6);
+    store.quarantine_task(ids[0]);
+    CHECK(store.count(TaskFilter{}) == 5);
+    CHECK(store.list(TaskFilter{}).size() == 5);
+    SqliteDb db(dir.home() / "store.db");
+    SqliteQuery v = db.query("SELECT count(*), max(version) FROM schema_version");
+    REQUIRE(v.step());
+    CHECK(v.integer(0) == k_sqlite_schema_version);
+    CHECK(v.integer(1) == k_sqlite_schema_version);
 }
