@@ -131,6 +131,16 @@ check "the README tour runs as written" sh -c "scripts/readme_tour.sh '${BUILD_D
 
 # 7. Digits (images) smoke run.
 check "digits smoke run completes" run 0 "$work/digits.log" pipeline run examples/digits/pipeline.yaml --smoke
+digits_run=$(grep -o 'run [0-9a-z]* completed' "$work/digits.log" | tail -1 | cut -d' ' -f2)
+scored_test_split() { # RUN: its inference step scored the preprocess step's test split, every row of it
+  "$mlrun" task list --all --run "$1" --json | python3 -c '
+import json, sys
+tasks = {t["kind"]: t for t in json.load(sys.stdin)}
+n = tasks["preprocess"]["values"]["split_rows"]["test"]
+scored = tasks["inference"]["values"]["scored"]
+assert scored == "test split (%d rows)" % n and tasks["inference"]["values"]["rows"] == n, (scored, n)'
+}
+check "digits inference scores the held-out test split (its row count)" scored_test_split "$digits_run"
 
 # 8. Pipelines on agents (local queue): the smoke run's leaderboard on agents is the local
 #    one, metric for metric; pipeline-remote.yaml completes on a cpu and a gpu agent; an
