@@ -160,7 +160,8 @@ std::vector<std::string> InputReport::summary_lines() const
     const ColumnCounts sum = total();
     lines.push_back("input report: " + counted(rows, "row", "rows") + "; imputed " + std::to_string(sum.imputed)
                     + ", unseen " + std::to_string(sum.unseen) + ", out of range " + std::to_string(sum.out_of_range)
-                    + ", bad " + std::to_string(sum.bad) + " (in " + counted(bad_rows.size(), "row", "rows") + ")");
+                    + ", bad " + std::to_string(sum.bad)
+                    + (bad_rows.empty() ? std::string() : " (in " + counted(bad_rows.size(), "row", "rows") + ")"));
     return lines;
 }
 

@@ -441,7 +441,7 @@ void run_inference(TaskContext& ctx)
         metrics["unlabelled_rows"] = static_cast<std::int64_t>(proba.rows) - static_cast<std::int64_t>(y_known.size());
         t.log_value("metrics", metrics);
         ctx.say("inference: accuracy " + fmt(metrics.value("accuracy", 0.0)) + " on " + std::to_string(y_known.size())
-                + " labelled rows (" + scored + ")");
+                + " labelled rows; scored: " + scored);
     }
     Json doc{{"data", data_name}, {"model_task_id", model_task_id}, {"scored", scored}, {"input_report", report_json}};
     if (!metrics.is_null()) {

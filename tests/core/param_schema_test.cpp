@@ -202,8 +202,8 @@ TEST_CASE("param schema: inference declares on_bad_row fail|skip, default fail")
     REQUIRE(spec != nullptr);
     CHECK(spec->choices == std::vector<std::string>{"fail", "skip"});
     CHECK(t.params.at("on_bad_row") == "fail");
-    CHECK_THROWS_WITH_AS(check_params(t.schema, Json{{"on_bad_row", "ignore"}}, ""),
-                         doctest::Contains("on_bad_row"), UsageError);
+    CHECK_THROWS_WITH_AS(check_params(t.schema, Json{{"on_bad_row", "ignore"}}, ""), doctest::Contains("on_bad_row"),
+                         UsageError);
 }
 
 TEST_CASE("param schema: a template default the schema refuses is an error naming the file")
