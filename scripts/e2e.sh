@@ -193,6 +193,19 @@ check "the README tour runs as written" sh -c "scripts/readme_tour.sh '${BUILD_D
 
 # 7. Digits (images) smoke run.
 check "digits smoke run completes" run 0 "$work/digits.log" pipeline run examples/digits/pipeline.yaml --smoke
+digits_run=$(grep -o 'run [0-9a-z]* completed' "$work/digits.log" | tail -1 | cut -d' ' -f2)
+scored_test_split() { # RUN: its inference step scored the preprocess step's test split (cached steps too), every row
+  python3 - "$mlrun" "$1" <<'PY'
+import json, subprocess, sys
+mlrun, run = sys.argv[1:]
+show = lambda *args: json.loads(subprocess.check_output([mlrun, *args]))
+ids = {n["name"]: n["task_id"] for n in show("pipeline", "show", run, "--json")["nodes"]}
+prep, inf = (show("task", "show", ids[step], "--json")["values"] for step in ("preprocess", "inference"))
+n = prep["split_rows"]["test"]
+assert inf["scored"] == "test split (%d rows)" % n and inf["rows"] == n, (inf.get("scored"), n)
+PY
+}
+check "digits inference scores the held-out test split (its row count)" scored_test_split "$digits_run"
 
 # 8. Pipelines on agents (local queue): the smoke run's leaderboard on agents is the local
 #    one, metric for metric; pipeline-remote.yaml completes on a cpu and a gpu agent; an

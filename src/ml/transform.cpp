@@ -273,6 +273,9 @@ TabularTransform TabularTransform::fit(const Table& table, const std::vector<std
         plan.indicator = options.missing_indicator && missing > 0;
         if (type == ColumnType::numeric) {
             plan.fill_number = median(numbers);
+            plan.has_range = true;
+            plan.min = *std::min_element(numbers.begin(), numbers.end());
+            plan.max = *std::max_element(numbers.begin(), numbers.end());
             if (options.scale) {
                 // Statistics after imputation, as in an imputer -> scaler pipeline.
                 std::vector<double> filled = numbers;
@@ -323,6 +326,17 @@ void TabularTransform::build_feature_names()
 
 LabeledSet TabularTransform::apply(const Table& table) const
 {
+    return apply_impl(table, nullptr);
+}
+
+LabeledSet TabularTransform::apply(const Table& table, InputReport& report) const
+{
+    report = InputReport{};
+    return apply_impl(table, &report);
+}
+
+LabeledSet TabularTransform::apply_impl(const Table& table, InputReport* report) const
+{
     std::vector<std::string> absent;
     std::vector<const Column*> cols;
     for (const ColumnPlan& c : m_columns) {
@@ -342,22 +356,42 @@ LabeledSet TabularTransform::apply(const Table& table) const
     set.feature_names = m_feature_names;
     set.class_names = m_class_names;
     set.x = Matrix(static_cast<std::int64_t>(rows), static_cast<std::int64_t>(m_feature_names.size()));
+    const int id = m_options.id_column.empty() ? -1 : table.index_of(m_options.id_column);
+    for (std::size_t r = 0; r < rows; ++r) {
+        set.ids.push_back(id >= 0 ? table.columns[static_cast<std::size_t>(id)].text[r] : std::to_string(r));
+    }
+    std::map<std::size_t, BadCell> bad_rows; // the first bad cell of each row, in column order
+    if (report) {
+        report->rows = rows;
+    }
     std::int64_t f = 0;
     for (std::size_t k = 0; k < m_columns.size(); ++k) {
         const ColumnPlan& plan = m_columns[k];
         const Column& col = *cols[k];
+        ColumnCounts counts;
+        counts.has_range = plan.has_range;
+        counts.min = plan.min;
+        counts.max = plan.max;
         const bool onehot = plan.type == ColumnType::categorical && m_options.encoding == "onehot";
         const std::int64_t width = onehot ? static_cast<std::int64_t>(plan.categories.size()) : 1;
         for (std::size_t r = 0; r < rows; ++r) {
             const auto row = static_cast<std::int64_t>(r);
             const bool miss = col.missing[r] != 0;
+            counts.imputed += miss ? 1 : 0;
             if (plan.type == ColumnType::numeric) {
                 double v = plan.fill_number;
                 if (!miss) {
                     v = col.number(r);
                     if (std::isnan(v)) {
-                        throw UsageError(table.source + ": column '" + col.name + "' data row " + std::to_string(r + 1)
-                                         + ": '" + col.text[r] + "' is not a number");
+                        if (!report) {
+                            throw UsageError(table.source + ": column '" + col.name + "' data row "
+                                             + std::to_string(r + 1) + ": '" + col.text[r] + "' is not a number");
+                        }
+                        ++counts.bad;
+                        bad_rows.emplace(r, BadCell{r, set.ids[r], col.name, col.text[r]});
+                        v = plan.fill_number;
+                    } else if (plan.has_range && (v < plan.min || v > plan.max)) {
+                        ++counts.out_of_range;
                     }
                 }
                 set.x.at(row, f) = static_cast<float>((v - plan.mean) / plan.scale);
@@ -365,6 +399,14 @@ LabeledSet TabularTransform::apply(const Table& table) const
                 const std::string value = miss ? plan.fill_text : canonical_category(col.text[r]);
                 const auto it = std::lower_bound(plan.categories.begin(), plan.categories.end(), value);
                 const bool known = it != plan.categories.end() && *it == value;
+                if (!known) {
+                    ++counts.unseen;
+                    if (counts.unseen_values.size() < ColumnCounts::k_max_listed
+                        && std::find(counts.unseen_values.begin(), counts.unseen_values.end(), value)
+                               == counts.unseen_values.end()) {
+                        counts.unseen_values.push_back(value);
+                    }
+                }
                 const auto code = known ? static_cast<std::int64_t>(it - plan.categories.begin()) : -1;
                 if (onehot) {
                     if (known) {
@@ -379,14 +421,26 @@ LabeledSet TabularTransform::apply(const Table& table) const
             }
         }
         f += width + (plan.indicator ? 1 : 0);
+        if (report) {
+            report->columns.emplace_back(plan.name, std::move(counts));
+        }
     }
     const int target = table.index_of(m_options.target);
     if (target >= 0) {
-        set.y = encode_labels(table.columns[static_cast<std::size_t>(target)], m_class_names);
+        const Column& labels = table.columns[static_cast<std::size_t>(target)];
+        set.y = encode_labels(labels, m_class_names);
+        if (report) {
+            report->label_column = labels.name;
+            for (std::size_t r = 0; r < rows; ++r) {
+                report->label_missing += labels.missing[r] ? 1 : 0;
+                report->label_unseen += !labels.missing[r] && set.y[r] < 0 ? 1 : 0;
+            }
+        }
     }
-    const int id = m_options.id_column.empty() ? -1 : table.index_of(m_options.id_column);
-    for (std::size_t r = 0; r < rows; ++r) {
-        set.ids.push_back(id >= 0 ? table.columns[static_cast<std::size_t>(id)].text[r] : std::to_string(r));
+    if (report) {
+        for (auto& [row, cell] : bad_rows) {
+            report->bad_rows.push_back(std::move(cell));
+        }
     }
     return set;
 }
@@ -398,6 +452,10 @@ Json TabularTransform::to_json() const
         Json j{{"name", c.name}, {"type", to_string(c.type)}, {"indicator", c.indicator}};
         if (c.type == ColumnType::numeric) {
             j["median"] = c.fill_number;
+            if (c.has_range) {
+                j["min"] = c.min;
+                j["max"] = c.max;
+            }
         } else {
             j["most_frequent"] = c.fill_text;
             j["categories"] = c.categories;
@@ -439,6 +497,11 @@ TabularTransform TabularTransform::from_json(const Json& j, const std::string& s
             p.indicator = c.value("indicator", false);
             if (p.type == ColumnType::numeric) {
                 p.fill_number = c.at("median").get<double>();
+                p.has_range = c.contains("min") && c.contains("max");
+                if (p.has_range) {
+                    p.min = c.at("min").get<double>();
+                    p.max = c.at("max").get<double>();
+                }
             } else {
                 p.fill_text = c.at("most_frequent").get<std::string>();
                 p.categories = c.at("categories").get<std::vector<std::string>>();

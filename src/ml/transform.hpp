@@ -4,6 +4,7 @@
 // Both serialise to transform.json. Also: labels, stratified splits, describe.json and
 // train-only image augmentation.
 #include "ml/images.hpp"
+#include "ml/input_report.hpp"
 #include "ml/matrix.hpp"
 #include "ml/table.hpp"
 
@@ -37,6 +38,9 @@ struct ColumnPlan {
     double mean = 0;                     // scaling (numeric, ordinal)
     double scale = 1;
     bool indicator = false;
+    bool has_range = false; // numeric: min/max of the present training cells (absent in old transform.json)
+    double min = 0;
+    double max = 0;
 };
 
 class TabularTransform {
@@ -53,6 +57,10 @@ public:
     // (ordinal -1), missing cells are imputed. UsageError naming the columns the table
     // lacks, or a numeric cell that is not a number (with its data row).
     LabeledSet apply(const Table& table) const;
+    // The same, counting into `report` what it met (see InputReport): a cell of a numeric
+    // column that is not a number is imputed and its row listed in report.bad_rows instead
+    // of thrown. UsageError only for missing columns.
+    LabeledSet apply(const Table& table, InputReport& report) const;
 
     nlohmann::json to_json() const;
     // UsageError naming `source` when the JSON is not a tabular transform.
@@ -72,6 +80,7 @@ private:
     nlohmann::json m_dropped = nlohmann::json::array();
 
     void build_feature_names();
+    LabeledSet apply_impl(const Table& table, InputReport* report) const;
 };
 
 // Images: pixels / 255, then (x - mean) / std with mean and std of the train pixels.

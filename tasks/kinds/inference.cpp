@@ -1,13 +1,16 @@
 // inference: a trained model (the recommended one by default) + the preprocess task's
-// transform.json + new data -> predictions.csv, metrics.json when labels exist, and
-// throughput/latency values.
+// transform.json + new data (by default the preprocess task's held-out test split, never
+// rows it trained on) -> predictions.csv, metrics.json (what was scored, the input report,
+// metrics when labels exist) and throughput/latency values.
 #include "core/error.hpp"
 #include "core/util.hpp"
 #include "kinds/inputs.hpp"
 #include "kinds/kinds.hpp"
+#include "ml/input_report.hpp"
 #include "ml/io/csv.hpp"
 #include "ml/metrics.hpp"
 #include "ml/models/model.hpp"
+#include "ml/split_io.hpp"
 #include "ml/table.hpp"
 #include "ml/transform.hpp"
 #include "ports/inputs.hpp"
@@ -104,6 +107,43 @@ std::string fmt(double v)
     return buf;
 }
 
+// The rows of `set` at `rows`, in that order.
+ml::LabeledSet select_rows(const ml::LabeledSet& set, const std::vector<std::size_t>& rows)
+{
+    ml::LabeledSet out;
+    out.feature_names = set.feature_names;
+    out.class_names = set.class_names;
+    out.shape = set.shape;
+    out.x = ml::Matrix(static_cast<std::int64_t>(rows.size()), set.x.cols);
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+        const auto src = static_cast<std::ptrdiff_t>(rows[k]) * set.x.cols;
+        std::copy(set.x.data.begin() + src, set.x.data.begin() + src + set.x.cols,
+                  out.x.data.begin() + static_cast<std::ptrdiff_t>(k) * set.x.cols);
+        if (!set.y.empty()) {
+            out.y.push_back(set.y[rows[k]]);
+        }
+        out.ids.push_back(set.ids[rows[k]]);
+    }
+    return out;
+}
+
+// params.on_bad_row: what a row with a bad cell (text in a numeric column) does.
+bool skip_bad_rows(const Json& params)
+{
+    const std::string v = text_param(params, "on_bad_row");
+    if (v.empty() || v == "fail") {
+        return false;
+    }
+    if (v == "skip") {
+        return true;
+    }
+    throw UsageError("params.on_bad_row: '" + v + "' is not one of fail, skip");
+}
+
+// The most skipped rows metrics.json lists one by one (the count is always there).
+constexpr std::size_t k_max_skipped_listed = 1000;
+constexpr std::size_t k_max_skipped_logged = 10;
+
 double percentile(std::vector<double> v, double q)
 {
     if (v.empty()) {
@@ -164,64 +204,156 @@ void run_inference(TaskContext& ctx)
     }
     const std::string transform_kind = ml::transform_kind(transform_json, transform_path.string());
 
-    // New data: our own data params, else the preprocess task's (the whole table).
-    Json data = Json::object();
-    std::string base_dir = text_param(params, "base_dir");
+    const bool skip_bad = skip_bad_rows(params);
+    std::int64_t limit = 0;
+    if (const Json* l = get_path(params, "data.limit"); l && l->is_number_integer()) {
+        limit = std::max<std::int64_t>(0, l->get<std::int64_t>());
+    }
+
+    // What to score: new data when data.path / data.dataset_id is given, else the preprocess
+    // task's held-out test split (the rows the summary's test metrics came from): never
+    // rows the model was trained or selected on.
+    const std::string base_dir = text_param(params, "base_dir");
     const Json* own = get_path(params, "data");
     auto set_in = [&](const char* key) {
         const auto it = own->find(key);
         return it != own->end() && it->is_string() && !it->get<std::string>().empty();
     };
     const bool has_own = own && own->is_object() && (set_in("path") || set_in("dataset_id"));
-    if (has_own) {
-        data = *own;
-    } else if (!prep) {
+    if (!has_own && !prep) {
         throw UsageError("model.bundle needs data to score: set data.path or data.dataset_id");
-    } else {
-        if (const Json* p = get_path(prep->params, "data"); p && p->is_object()) {
-            data = *p;
-        }
-        base_dir = text_param(prep->params, "base_dir");
-        if (own && own->is_object() && own->contains("limit")) {
-            data["limit"] = (*own)["limit"];
-        }
     }
-    const ml::DataSource src = ml::resolve_data_source(
-        data, base_dir, [&](const std::string& id) { return ctx.inputs().fetch_dataset(id); });
-    ctx.say("inference: reading " + src.path.string());
-    ctx.check_cancel();
-    ctx.stage("transform", 1, 4);
-
     ml::LabeledSet set;
-    if (transform_kind == "tabular") {
-        const auto transform = ml::TabularTransform::from_json(transform_json, transform_path.string());
-        if (src.format != "table") {
-            throw UsageError(src.path.string() + ": the model was trained on a table, not on images");
+    std::string scored;
+    std::string data_name;
+    Json report_json;
+    std::vector<ml::BadCell> skipped;
+    if (!has_own) {
+        data_name = "test split of preprocess task " + prep->id;
+        ctx.check_cancel();
+        ctx.stage("transform", 1, 4);
+        set = ml::load_split(ctx.inputs().fetch_artifact(prep->id, "test.bin"));
+        const auto classes = transform_json.value("class_names", std::vector<std::string>{});
+        if (set.class_names != classes) {
+            throw TaskFailed("preprocess task " + prep->id + ": test.bin and transform.json name different classes");
         }
-        ml::ReadOptions ropt;
-        if (const Json* l = get_path(data, "limit"); l && l->is_number_integer()) {
-            ropt.limit = static_cast<std::size_t>(std::max<std::int64_t>(0, l->get<std::int64_t>()));
+        if (set.x.rows == 0) {
+            throw UsageError("preprocess task " + prep->id
+                             + " has an empty test split: give new data with data.path or data.dataset_id");
         }
-        set = transform.apply(ml::read_table(src.path, ropt));
+        if (limit > 0 && limit < set.x.rows) {
+            std::vector<std::size_t> first(static_cast<std::size_t>(limit));
+            for (std::size_t i = 0; i < first.size(); ++i) {
+                first[i] = i;
+            }
+            set = select_rows(set, first);
+        }
+        // The test split went through the transform in the preprocess step, which counted
+        // what it met there (describe.json).
+        try {
+            const Json describe = Json::parse(read_file(ctx.inputs().fetch_artifact(prep->id, "describe.json")));
+            if (const Json* r = get_path(describe, "splits.test.input_report"); r && r->is_object() && limit == 0) {
+                report_json = *r;
+            }
+        } catch (const std::exception&) {
+            // An older preprocess task without describe.json or its report: rows only.
+        }
+        if (report_json.is_null()) {
+            report_json = {{"rows", set.x.rows}};
+        } else {
+            for (const std::string& line : ml::InputReport::from_json(report_json).summary_lines()) {
+                ctx.say("inference: test split " + line);
+            }
+        }
+        scored = "test split (" + std::to_string(set.x.rows) + " rows)";
     } else {
-        const auto transform = ml::ImageTransform::from_json(transform_json, transform_path.string());
-        if (src.format == "table") {
-            throw UsageError(src.path.string() + ": the model was trained on images, not on a table");
+        const Json& data = *own;
+        const ml::DataSource src = ml::resolve_data_source(
+            data, base_dir, [&](const std::string& id) { return ctx.inputs().fetch_dataset(id); });
+        data_name = src.path.string();
+        ctx.say("inference: reading new data " + data_name);
+        ctx.check_cancel();
+        ctx.stage("transform", 1, 4);
+        if (transform_kind == "tabular") {
+            const auto transform = ml::TabularTransform::from_json(transform_json, transform_path.string());
+            if (src.format != "table") {
+                throw UsageError(data_name + ": the model was trained on a table, not on images");
+            }
+            ml::ReadOptions ropt;
+            ropt.limit = static_cast<std::size_t>(limit);
+            ml::InputReport report;
+            set = transform.apply(ml::read_table(src.path, ropt), report);
+            for (const std::string& line : report.summary_lines()) {
+                ctx.say("inference: " + line);
+            }
+            report_json = report.to_json();
+            if (!report.bad_rows.empty()) {
+                const ml::BadCell& first = report.bad_rows.front();
+                if (!skip_bad) {
+                    throw UsageError(data_name + ": " + ml::describe_bad_cell(first)
+                                     + (report.bad_rows.size() > 1
+                                            ? " (" + std::to_string(report.bad_rows.size()) + " rows have bad cells)"
+                                            : std::string())
+                                     + "; on_bad_row: skip predicts the other rows");
+                }
+                skipped = report.bad_rows;
+                std::vector<std::size_t> keep;
+                std::size_t next = 0;
+                for (std::size_t r = 0; r < set.ids.size(); ++r) {
+                    if (next < skipped.size() && skipped[next].row == r) {
+                        ++next;
+                    } else {
+                        keep.push_back(r);
+                    }
+                }
+                set = select_rows(set, keep);
+                for (std::size_t i = 0; i < skipped.size() && i < k_max_skipped_logged; ++i) {
+                    ctx.say("inference: skipped " + ml::describe_bad_cell(skipped[i]) + " (not in predictions.csv)");
+                }
+                if (skipped.size() > k_max_skipped_logged) {
+                    ctx.say("inference: ... and " + std::to_string(skipped.size() - k_max_skipped_logged)
+                            + " more skipped rows (metrics.json lists them)");
+                }
+                if (set.x.rows == 0) {
+                    throw UsageError(data_name + ": every row has a bad cell (first: " + ml::describe_bad_cell(first)
+                                     + ")");
+                }
+            }
+        } else {
+            const auto transform = ml::ImageTransform::from_json(transform_json, transform_path.string());
+            if (src.format == "table") {
+                throw UsageError(data_name + ": the model was trained on images, not on a table");
+            }
+            Json image_data = data;
+            image_data["image_size"] = transform.shape().height; // the size the model was trained on
+            const ml::ImageSet images = ml::load_image_source(src, image_data);
+            std::vector<std::size_t> rows(images.labels.size());
+            for (std::size_t i = 0; i < rows.size(); ++i) {
+                rows[i] = i;
+            }
+            set = ml::take_rows(images, ml::encode_labels(images.labels, transform.class_names()), rows,
+                                transform.class_names());
+            transform.apply(set.x);
+            report_json = {{"rows", set.x.rows}};
         }
-        Json image_data = data;
-        image_data["image_size"] = transform.shape().height; // the size the model was trained on
-        const ml::ImageSet images = ml::load_image_source(src, image_data);
-        std::vector<std::size_t> rows(images.labels.size());
-        for (std::size_t i = 0; i < rows.size(); ++i) {
-            rows[i] = i;
+        if (set.x.rows == 0) {
+            throw UsageError(data_name + ": no rows to predict");
         }
-        set = ml::take_rows(images, ml::encode_labels(images.labels, transform.class_names()), rows,
-                            transform.class_names());
-        transform.apply(set.x);
+        scored = "new data " + data_name;
     }
-    if (set.x.rows == 0) {
-        throw UsageError(src.path.string() + ": no rows to predict");
+    if (!skipped.empty()) {
+        Json list = Json::array();
+        for (std::size_t i = 0; i < skipped.size() && i < k_max_skipped_listed; ++i) {
+            list.push_back({{"row", skipped[i].row + 1},
+                            {"id", skipped[i].id},
+                            {"column", skipped[i].column},
+                            {"value", skipped[i].value}});
+        }
+        report_json["skipped"] = skipped.size();
+        report_json["skipped_rows"] = std::move(list);
     }
+    ctx.say("inference: scoring " + scored
+            + (has_own ? std::string() : " of preprocess task " + prep->id + ", held out from training and selection"));
     const int n_classes = set.n_classes();
 
     ctx.check_cancel();
@@ -295,6 +427,9 @@ void run_inference(TaskContext& ctx)
     t.log_value("latency_ms_p50", percentile(latency_ms, 0.50));
     t.log_value("latency_ms_p99", percentile(latency_ms, 0.99));
     t.log_value("model_task_id", model_task_id);
+    t.log_value("scored", scored);
+    t.log_value("input_report", report_json);
+    Json metrics;
     if (!y_known.empty()) {
         ml::Matrix known(static_cast<std::int64_t>(known_rows.size()), proba.cols);
         for (std::size_t k = 0; k < known_rows.size(); ++k) {
@@ -302,15 +437,18 @@ void run_inference(TaskContext& ctx)
                       proba.data.begin() + (known_rows[k] + 1) * proba.cols,
                       known.data.begin() + static_cast<std::int64_t>(k) * proba.cols);
         }
-        Json metrics = ml::all_metrics(y_known, known);
+        metrics = ml::all_metrics(y_known, known);
         metrics["unlabelled_rows"] = static_cast<std::int64_t>(proba.rows) - static_cast<std::int64_t>(y_known.size());
-        const Json doc{{"data", src.path.string()}, {"model_task_id", model_task_id}, {"metrics", metrics}};
-        write_file_atomic(dir / "metrics.json", doc.dump(2) + "\n");
-        t.log_artifact("metrics.json", dir / "metrics.json");
         t.log_value("metrics", metrics);
         ctx.say("inference: accuracy " + fmt(metrics.value("accuracy", 0.0)) + " on " + std::to_string(y_known.size())
-                + " labelled rows");
+                + " labelled rows; scored: " + scored);
     }
+    Json doc{{"data", data_name}, {"model_task_id", model_task_id}, {"scored", scored}, {"input_report", report_json}};
+    if (!metrics.is_null()) {
+        doc["metrics"] = metrics;
+    }
+    write_file_atomic(dir / "metrics.json", doc.dump(2) + "\n");
+    t.log_artifact("metrics.json", dir / "metrics.json");
     ctx.say("inference: " + std::to_string(proba.rows) + " rows, " + fmt(rows_per_s) + " rows/s, latency p50 "
             + fmt(percentile(latency_ms, 0.50)) + " ms, p99 " + fmt(percentile(latency_ms, 0.99)) + " ms");
     ctx.stage("write", 4, 4);

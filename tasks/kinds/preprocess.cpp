@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/util.hpp"
 #include "kinds/kinds.hpp"
+#include "ml/input_report.hpp"
 #include "ml/metrics.hpp"
 #include "ml/split_io.hpp"
 #include "ml/table.hpp"
@@ -160,6 +161,7 @@ struct Outputs {
     Json describe;
     std::vector<std::string> class_names;
     std::size_t rows = 0;
+    Json test_input_report; // what the transform met in the test split (tables); inference reports it
 };
 
 } // namespace
@@ -263,6 +265,9 @@ void run_preprocess(TaskContext& ctx)
         out.describe = ml::describe_table(table, topt.target);
         out.describe["dropped"] = out.transform["dropped"];
         out.rows = table.rows();
+        ml::InputReport test_report;
+        (void)transform.apply(table.select_rows(splits.test), test_report);
+        out.test_input_report = test_report.to_json();
     } else {
         const ml::ImageSet images = ml::load_image_source(src, data);
         ml::Column labels;
@@ -319,6 +324,9 @@ void run_preprocess(TaskContext& ctx)
         {"train", {{"rows", out.train.x.rows}, {"class_balance", balance_of(out.train.y, out.class_names)}}},
         {"valid", {{"rows", out.valid.x.rows}, {"class_balance", balance_of(out.valid.y, out.class_names)}}},
         {"test", {{"rows", out.test.x.rows}, {"class_balance", balance_of(out.test.y, out.class_names)}}}};
+    if (!out.test_input_report.is_null()) {
+        out.describe["splits"]["test"]["input_report"] = out.test_input_report;
+    }
 
     ctx.check_cancel();
     ctx.stage("write", 3, 4);

@@ -48,6 +48,28 @@ std::string number(double v)
     return buf;
 }
 
+// The log line of one epoch report, naming only the figures the model has: a model without
+// epochs or losses (trees, knn, svm) gets "fit: valid roc_auc 0.85", never "loss nan".
+std::string epoch_line(const ml::EpochReport& r, const std::string& metric)
+{
+    std::vector<std::string> parts;
+    if (std::isfinite(r.train_loss)) {
+        parts.push_back("train loss " + number(r.train_loss));
+    }
+    if (std::isfinite(r.valid_loss)) {
+        parts.push_back("valid loss " + number(r.valid_loss));
+    }
+    if (std::isfinite(r.valid_metric)) {
+        parts.push_back("valid " + metric + " " + number(r.valid_metric));
+    }
+    const bool epochs = r.epochs > 1 || std::isfinite(r.train_loss) || std::isfinite(r.valid_loss);
+    std::string line = epochs ? "epoch " + std::to_string(r.epoch) + "/" + std::to_string(r.epochs) + ":" : "fit:";
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        line += (i == 0 ? " " : ", ") + parts[i];
+    }
+    return line;
+}
+
 struct TrainParams {
     Json model; // params.model (kind + model params)
     std::string kind;
@@ -371,9 +393,7 @@ void run_train_model(TaskContext& ctx)
             }
             if (!scalars.empty()) {
                 ctx.report().log_scalars(scalars);
-                log("epoch " + std::to_string(r.epoch) + "/" + std::to_string(r.epochs) + ": train loss "
-                    + number(r.train_loss) + ", valid loss " + number(r.valid_loss) + ", valid " + p.primary_metric
-                    + " " + number(r.valid_metric));
+                log(epoch_line(r, p.primary_metric));
             }
             progress("epoch", r.epoch, r.epochs);
             ctx.check_cancel();

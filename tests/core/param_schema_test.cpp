@@ -195,6 +195,17 @@ TEST_CASE("param schema: every shipped template has a schema its own defaults sa
     CHECK(describe_spec(*train.schema.find("model.epochs")) == "a whole number in 1..1000000");
 }
 
+TEST_CASE("param schema: inference declares on_bad_row fail|skip, default fail")
+{
+    const Template t = load_template(std::string(MLRUN_SOURCE_DIR) + "/templates/inference.yaml");
+    const ParamSpec* spec = t.schema.find("on_bad_row");
+    REQUIRE(spec != nullptr);
+    CHECK(spec->choices == std::vector<std::string>{"fail", "skip"});
+    CHECK(t.params.at("on_bad_row") == "fail");
+    CHECK_THROWS_WITH_AS(check_params(t.schema, Json{{"on_bad_row", "ignore"}}, ""), doctest::Contains("on_bad_row"),
+                         UsageError);
+}
+
 TEST_CASE("param schema: a template default the schema refuses is an error naming the file")
 {
     const Json doc = Json::parse(R"({"epochs": {"type": "int", "min": 1}})");

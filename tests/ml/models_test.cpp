@@ -536,6 +536,7 @@ struct KindFixture {
     fs::path root = temp_dir("kind");
     MemoryTracker tracker;
     std::vector<std::pair<std::string, int>> progress;
+    std::vector<std::string> log; // the kind's log lines
     LabeledSet test = blobs(90, 4, 2, 103);
 
     KindFixture()
@@ -566,7 +567,7 @@ struct KindFixture {
         ctx.work_dir = root / "work";
         fs::create_directories(ctx.work_dir);
         ctx.threads = 2;
-        ctx.log = [](const std::string&) {};
+        ctx.log = [&](const std::string& line) { log.push_back(line); };
         ctx.progress = [&](const std::string& stage, int done, int) { progress.emplace_back(stage, done); };
         kinds::run_train_model(ctx);
     }
@@ -649,6 +650,38 @@ TEST_CASE("train_model with xgboost writes feature_importance.json and names the
     CHECK(train_loss >= 1);
     auto loaded = load_model(f.tracker.fetch_artifact("train1", "model"));
     CHECK(loaded->kind() == "xgboost");
+}
+
+TEST_CASE("train_model: models without epochs log no NaN loss, as lines or scalars")
+{
+    for (const char* kind : {"random_forest", "knn", "boost", "svm"}) {
+        CAPTURE(kind);
+        KindFixture f;
+        f.run({{"model", {{"kind", kind}}}, {"seed", 42}});
+        bool fit_line = false;
+        for (const std::string& line : f.log) {
+            CAPTURE(line);
+            CHECK(line.find("nan") == std::string::npos);
+            CHECK((line.find("loss") == std::string::npos || line.rfind("test ", 0) == 0)); // test log_loss only
+            fit_line = fit_line || line.rfind("fit: valid roc_auc ", 0) == 0;
+        }
+        CHECK(fit_line);
+        for (const Scalar& s : f.tracker.logged) {
+            CHECK(s.title != "loss");
+            CHECK(std::isfinite(s.value));
+        }
+    }
+    // xgboost without a validation split: train loss only, no "valid loss nan".
+    KindFixture f;
+    save_split(f.root / "prep" / "valid.bin", blobs(0, 4, 2, 102));
+    f.run({{"model", {{"kind", "xgboost"}, {"n_estimators", 20}}}, {"seed", 42}, {"calibration", "none"}});
+    bool epoch_line = false;
+    for (const std::string& line : f.log) {
+        CAPTURE(line);
+        CHECK(line.find("nan") == std::string::npos);
+        epoch_line = epoch_line || line.rfind("epoch 20/20: train loss ", 0) == 0;
+    }
+    CHECK(epoch_line);
 }
 
 TEST_CASE("train_model with a search block records every trial and keeps the best")
