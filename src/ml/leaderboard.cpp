@@ -665,7 +665,8 @@ std::string wrap_line(const std::string& text, size_t width)
         std::string word = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
         pos = end == std::string::npos ? text.size() : end + 1;
         while (!word.empty()) {
-            const size_t room = width - line.size() - (empty ? 0 : 1);
+            const size_t used = line.size() + (empty ? 0 : 1);
+            const size_t room = used < width ? width - used : 0;
             if (word.size() <= room) {
                 line += (empty ? "" : " ") + word;
                 empty = false;

@@ -117,6 +117,23 @@ struct ProcInfo {
     std::string cmdline;
 };
 
+// The bytes of a /proc file ("" when the process is gone).
+std::string proc_file(const std::string& path)
+{
+    std::string out;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return out;
+    }
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+        out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
 // Every process /proc shows (zombies included, state 'Z').
 std::vector<ProcInfo> processes()
 {
@@ -130,11 +147,10 @@ std::vector<ProcInfo> processes()
         if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) {
             continue;
         }
-        std::ifstream stat("/proc/" + name + "/stat");
-        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const std::string text = proc_file("/proc/" + name + "/stat");
         const size_t open = text.find('(');
         const size_t close = text.rfind(')');
-        if (open == std::string::npos || close == std::string::npos) {
+        if (open == std::string::npos || close == std::string::npos || close + 2 > text.size()) {
             continue;
         }
         ProcInfo p;
@@ -142,8 +158,7 @@ std::vector<ProcInfo> processes()
         p.comm = text.substr(open + 1, close - open - 1);
         std::istringstream rest(text.substr(close + 2));
         rest >> p.state >> p.ppid >> p.pgrp;
-        std::ifstream cmd("/proc/" + name + "/cmdline");
-        p.cmdline = std::string((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+        p.cmdline = proc_file("/proc/" + name + "/cmdline");
         std::replace(p.cmdline.begin(), p.cmdline.end(), '\0', ' ');
         out.push_back(p);
     }
@@ -156,7 +171,7 @@ std::vector<int> live_sleepers(int pgid)
 {
     std::vector<int> out;
     for (const ProcInfo& p : processes()) {
-        if (p.pgrp == pgid && p.state != 'Z' && p.cmdline.find("sleep 300") != std::string::npos) {
+        if (p.pgrp == pgid && p.state != 'Z' && p.comm == "sleep" && p.cmdline.find("sleep 300") != std::string::npos) {
             out.push_back(p.pid);
         }
     }
