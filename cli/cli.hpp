@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ CLI::Validator whole_number_at_least(long min);
 
 // Fixed-width table on stdout.
 void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows);
+// The width tables on stdout fit: $COLUMNS when it is a whole number > 0, else the
+// terminal's (stdout), else 80 (a pipe or a file).
+std::size_t output_width();
 // "3 s ago", "5 min ago", "2 h ago", or the date.
 std::string age(std::int64_t ms);
 

@@ -3,6 +3,7 @@
 
 #include "app/pipeline_job.hpp"
 #include "app/sync.hpp"
+#include "core/crash.hpp"
 #include "core/util.hpp"
 #include "engine/pipeline_runner.hpp"
 #include "engine/progress.hpp"
@@ -19,7 +20,11 @@ struct RunArgs {
     PipelineJobRequest request;
     bool json = false;
     bool quiet = false;
+    bool wide = false;
 };
+
+constexpr const char* k_wide_help = "Print every leaderboard column (by default the table fits $COLUMNS or the "
+                                    "terminal, else 80 columns, hiding the less important ones)";
 
 // The run's and its tasks' MLflow sync state: one line for the run, one per task behind.
 void print_run_mirror(Backends& b, const Json& run)
@@ -37,6 +42,35 @@ void print_run_mirror(Backends& b, const Json& run)
         }
     }
 }
+
+// Passes every event on, and names the run in the fatal-signal line once it has an id.
+class CrashHintObserver final : public RunObserver {
+public:
+    explicit CrashHintObserver(RunObserver* inner) : m_inner(inner) {}
+    void run_started(const std::string& run_id, const std::string& pipeline, const std::vector<std::string>& steps,
+                     int parallelism) override
+    {
+        set_crash_run_hint(run_id);
+        if (m_inner) {
+            m_inner->run_started(run_id, pipeline, steps, parallelism);
+        }
+    }
+    void step_event(const StepEvent& event) override
+    {
+        if (m_inner) {
+            m_inner->step_event(event);
+        }
+    }
+    void run_finished(const std::string& run_id, const std::string& status, std::int64_t elapsed_ms) override
+    {
+        if (m_inner) {
+            m_inner->run_finished(run_id, status, elapsed_ms);
+        }
+    }
+
+private:
+    RunObserver* m_inner;
+};
 
 } // namespace
 
@@ -67,6 +101,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
                       "Show which steps would run and which are cached or kept, without running or writing anything");
         cmd->add_flag("--json", args->json, "One JSON event per line on stdout instead of progress");
         cmd->add_flag("--quiet,-q", args->quiet, "No progress output");
+        cmd->add_flag("--wide", args->wide, k_wide_help);
         cmd->add_option("--cores", args->request.options.cores, "Cores to share between running steps (default: all)")
             ->check(whole_number_at_least(1));
         cmd->add_option("--gate", args->request.gates,
@@ -101,7 +136,8 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             install_signal_handlers();
             PipelineJobRequest request = args->request;
             request.options.cancel = &interrupted();
-            request.options.observer = progress.get();
+            CrashHintObserver observer(progress.get());
+            request.options.observer = &observer;
             request.options.templates_dir = cli.templates_dir;
             request.tracking = cli.backend_options.tracking;
             PipelineJobResult job = run_pipeline_job(cli.running_backends(), request);
@@ -120,7 +156,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             const std::vector<GateResult>& checked = job.gates;
             if (!args->json) {
                 if (!lb.is_null()) {
-                    std::printf("\n%s", ml::format_leaderboard_table(lb).c_str());
+                    std::printf("\n%s", ml::format_leaderboard_table(lb, args->wide ? 0 : output_width()).c_str());
                 }
                 for (const GateResult& g : checked) {
                     std::printf("gate %s: %s — %s\n", g.passed ? "passed" : "FAILED", g.name.c_str(),
@@ -154,9 +190,11 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         auto* cmd = pipeline->add_subcommand("show", "Show a run's DAG with each step's status, duration and metric");
         auto id = std::make_shared<std::string>();
         auto json = std::make_shared<bool>(false);
+        auto wide = std::make_shared<bool>(false);
         cmd->add_option("run", *id, "Run id, a unique prefix of one, or `last`")->required();
         cmd->add_flag("--json", *json, "The run record as JSON");
-        cmd->callback([&cli, id, json] {
+        cmd->add_flag("--wide", *wide, k_wide_help);
+        cmd->callback([&cli, id, json, wide] {
             Json run = load_run(cli.backends().ports(), *id);
             if (*json) {
                 std::printf("%s\n", run.dump(2).c_str());
@@ -166,7 +204,7 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             print_run_mirror(cli.backends(), run);
             Json lb = run_leaderboard(cli.backends(), run);
             if (!lb.is_null()) {
-                std::printf("\n%s", ml::format_leaderboard_table(lb).c_str());
+                std::printf("\n%s", ml::format_leaderboard_table(lb, *wide ? 0 : output_width()).c_str());
             }
         });
     }

@@ -1,12 +1,28 @@
 #include "cli.hpp"
 
 #include "core/util.hpp"
+#include "platform/terminal.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <unistd.h>
 
 namespace mlrun::cli {
+
+std::size_t output_width()
+{
+    if (const char* env = std::getenv("COLUMNS"); env && *env) {
+        char* end = nullptr;
+        const long v = std::strtol(env, &end, 10);
+        if (end && *end == '\0' && v > 0 && v < 100000) {
+            return static_cast<std::size_t>(v);
+        }
+    }
+    const int tty = terminal_columns(STDOUT_FILENO);
+    return tty > 0 ? static_cast<std::size_t>(tty) : 80;
+}
 
 void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows)
 {

@@ -13,5 +13,11 @@ BUILD_DIR=${BUILD_DIR:-build}
 scripts/check_layers.sh
 scripts/check_layers.sh --self-test >/dev/null
 scripts/check_format.sh
-(cd "$BUILD_DIR" && ctest --output-on-failure -j 2 --timeout 600)
+(cd "$BUILD_DIR" && ctest --output-on-failure -j 2 --timeout 600) 2>&1 | tee "$BUILD_DIR/ctest.log"
+# No crash anywhere in the suite's output: no uncaught exception ("terminate called"), no test
+# process killed by SIGABRT (134) or SIGSEGV (139), which ctest reports as below.
+if grep -En 'terminate called|Child aborted|SEGFAULT|Subprocess aborted|Exception: SegFault' "$BUILD_DIR/ctest.log"; then
+    echo "test.sh: a crash in the test suite's output (above)" >&2
+    exit 1
+fi
 BUILD_DIR="$BUILD_DIR" scripts/e2e.sh

@@ -8,6 +8,7 @@
 #include "engine/task_runner.hpp"
 #include "ports/agent_registry.hpp"
 #include "ports/inputs.hpp"
+#include "ports/log_stream.hpp"
 #include "ports/queue.hpp"
 #include "ports/result_sink.hpp"
 #include "ports/task_store.hpp"
@@ -328,17 +329,26 @@ void stream_log(Backends& b, const std::string& id, bool follow, const std::atom
                 const std::function<void(std::string_view)>& out)
 {
     std::string full = b.store->resolve(id);
-    std::uint64_t offset = 0;
+    std::uint64_t offset = 0; // in the stream: a cut of a capped log never moves it back
     // In pieces of k_log_piece bytes: a 100 MB log is never held whole.
     constexpr std::size_t k_log_piece = 1 << 20;
+    bool line_open = false; // the last byte printed was not a newline
     auto drain = [&] {
         while (true) {
-            std::string chunk = b.store->read_log_part(full, offset, k_log_piece);
-            offset += chunk.size();
-            if (!chunk.empty()) {
-                out(chunk);
+            LogPiece piece = read_log_stream(*b.store, full, offset, k_log_piece);
+            offset = piece.next;
+            if (piece.cut > 0) {
+                // Once per gap: what the cap removed before this reader got to it.
+                out(std::string(line_open ? "\n" : "") + "[mlrun: log over its cap (MLRUN_LOG_MAX_BYTES): "
+                    + "the middle is cut here, " + std::to_string(piece.cut) + " bytes]\n");
+                line_open = false;
             }
-            if (chunk.size() < k_log_piece || (cancel && cancel->load())) {
+            if (!piece.text.empty()) {
+                out(piece.text);
+                line_open = piece.text.back() != '\n';
+            }
+            // Until a read finds nothing new (a short piece may end at the head of a cut log).
+            if (piece.text.empty() || (cancel && cancel->load())) {
                 return;
             }
         }

@@ -90,7 +90,10 @@ std::size_t count_tasks(Backends& b, const TaskFilter& filter);
 Task get_task(Backends& b, const std::string& id);
 std::vector<Scalar> task_scalars(Backends& b, const std::string& id);
 // The task's log to `out` in chunks; with `follow`, polls until the task ends (or is a
-// draft again) or `cancel` is set, then prints what is left.
+// draft again) or `cancel` is set, then prints what is left. Read as a stream: where the
+// log cap cut out bytes this reader had not printed yet, one line "[mlrun: log over its cap
+// (MLRUN_LOG_MAX_BYTES): the middle is cut here, N bytes]" stands for them, and the text
+// goes on from the kept tail; nothing printed is printed again.
 void stream_log(Backends& b, const std::string& id, bool follow, const std::atomic<bool>* cancel,
                 const std::function<void(std::string_view)>& out);
 

@@ -1,5 +1,6 @@
 #include "engine/child_process_runner.hpp"
 
+#include "core/crash.hpp"
 #include "core/util.hpp"
 #include "platform/subprocess.hpp"
 #include "ports/task_store.hpp"
@@ -88,7 +89,8 @@ struct ChildProcessStepRunner::Impl {
     }
 
     // Reports the end: the record as the child left it, or failed/aborted when it did not end it.
-    void end(Step& step, const std::string& what, Status fallback)
+    // `error_class` (when failed): "child process" unless said otherwise.
+    void end(Step& step, const std::string& what, Status fallback, const std::string& error_class = "child process")
     {
         Task ended = step.request.task;
         try {
@@ -101,7 +103,7 @@ struct ChildProcessStepRunner::Impl {
                 }
                 t.transition(fallback, now_ms());
                 t.error = what;
-                t.error_class = fallback == Status::aborted ? "Aborted" : "child process";
+                t.error_class = fallback == Status::aborted ? "Aborted" : error_class;
             });
         } catch (const std::exception& e) {
             // The store could not take the end: report it anyway, as failed.
@@ -242,8 +244,13 @@ struct ChildProcessStepRunner::Impl {
                 }
                 std::string line = last_line(r.tail);
                 Status fallback = abort ? Status::aborted : Status::failed;
-                end(r.step, "mlrun task run ended with " + status->describe() + (line.empty() ? "" : ": " + line),
-                    fallback);
+                // A child killed by a signal nobody here sent crashed (SIGSEGV, the OOM killer):
+                // its record, left in_progress, ends failed with the signal named.
+                const bool crashed = status->signaled && !abort;
+                end(r.step,
+                    std::string("mlrun task run ") + (crashed ? "" : "ended with ") + status->describe()
+                        + (line.empty() ? "" : ": " + line),
+                    fallback, crashed ? k_error_class_crash : "child process");
                 running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
             }
         }

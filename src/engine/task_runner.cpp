@@ -287,7 +287,9 @@ Task run_task(const Ports& ports, const Task& started, const RunOptions& options
     } catch (const Aborted& e) {
         return end(Status::aborted, "mlrun: aborted", "aborted by the user", "Aborted", 0);
     } catch (const TaskFailed& e) {
-        return end(Status::failed, std::string("mlrun: failed: ") + e.what(), e.what(), "TaskFailed", e.exit_code());
+        const bool crashed = dynamic_cast<const Crashed*>(&e) != nullptr;
+        return end(Status::failed, std::string("mlrun: failed: ") + e.what(), e.what(),
+                   crashed ? k_error_class_crash : "TaskFailed", e.exit_code());
     } catch (const UsageError& e) {
         return end(Status::failed, std::string("mlrun: failed: ") + e.what(), e.what(), "UsageError", 0);
     } catch (const std::exception& e) {

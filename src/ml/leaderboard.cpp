@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <set>
@@ -630,8 +631,70 @@ void write_leaderboard_files(const Leaderboard& board, const std::filesystem::pa
     write_file_atomic(dir / "error_models.json", board.error_models.dump(2) + "\n");
 }
 
-std::string format_leaderboard_table(const json& leaderboard)
+namespace {
+
+// One column of the terminal table: its title, width and alignment, a cell per row, and
+// its priority when the table must fit a width (0: always shown; lower: kept first).
+struct TableColumn {
+    std::string title;
+    size_t width = 0;
+    bool right = false;
+    int priority = 0;
+    std::vector<std::string> cells;
+};
+
+// `text` broken at spaces into lines of at most `width` characters, its leading spaces
+// kept and continuation lines indented two more (a word longer than a line is cut);
+// unchanged when width is 0 or it fits.
+std::string wrap_line(const std::string& text, size_t width)
 {
+    width = width == 0 ? 0 : std::max<size_t>(width, 20);
+    if (width == 0 || text.size() <= width) {
+        return text + "\n";
+    }
+    const size_t lead = std::min(text.find_first_not_of(' ') == std::string::npos ? 0 : text.find_first_not_of(' '),
+                                 width / 2);
+    const std::string indent(lead, ' ');
+    const std::string more(lead + 2, ' ');
+    std::string out;
+    std::string line = indent;
+    bool empty = true; // no word on `line` yet
+    size_t pos = lead;
+    while (pos < text.size()) {
+        size_t end = text.find(' ', pos);
+        std::string word = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+        pos = end == std::string::npos ? text.size() : end + 1;
+        while (!word.empty()) {
+            const size_t used = line.size() + (empty ? 0 : 1);
+            const size_t room = used < width ? width - used : 0;
+            if (word.size() <= room) {
+                line += (empty ? "" : " ") + word;
+                empty = false;
+                break;
+            }
+            if (!empty) {
+                out += line + "\n";
+                line = more;
+                empty = true;
+                continue;
+            }
+            line += word.substr(0, room); // longer than a whole line
+            word.erase(0, room);
+            out += line + "\n";
+            line = more;
+        }
+    }
+    if (!empty) {
+        out += line + "\n";
+    }
+    return out;
+}
+
+} // namespace
+
+std::string format_leaderboard_table(const json& leaderboard, size_t width)
+{
+    width = width == 0 ? 0 : std::max<size_t>(width, 20); // narrower: as narrow as it gets
     json rows = json::array();
     std::string primary;
     json recommended;
@@ -646,6 +709,12 @@ std::string format_leaderboard_table(const json& leaderboard)
     }
     if (primary.empty() && !rows.empty() && rows.at(0).is_object()) {
         primary = rows.at(0).value("primary_metric", std::string());
+    }
+    json objects = json::array();
+    for (const json& row : rows) {
+        if (row.is_object()) {
+            objects.push_back(row);
+        }
     }
 
     std::string out;
@@ -672,17 +741,11 @@ std::string format_leaderboard_table(const json& leaderboard)
         };
         bool any_cv = false;
         bool any_ci = false;
-        for (const json& row : rows) {
-            any_cv = any_cv || (row.is_object() && row.value("selection", std::string()) == "cv");
-            any_ci = any_ci || (row.is_object() && row.value("test_ci", json()).is_object());
+        for (const json& row : objects) {
+            any_cv = any_cv || row.value("selection", std::string()) == "cv";
+            any_ci = any_ci || row.value("test_ci", json()).is_object();
         }
         const std::string selection_title = (any_cv ? "cv_" : "valid_") + primary + "*";
-        size_t selection_width = selection_title.size();
-        for (const json& row : rows) {
-            if (row.is_object()) {
-                selection_width = std::max(selection_width, selection_text(row).size());
-            }
-        }
         const auto ci_text = [](const json& row) -> std::string {
             const json ci = row.value("test_ci", json());
             if (!ci.is_object()) {
@@ -704,71 +767,152 @@ std::string format_leaderboard_table(const json& leaderboard)
             }
             return vs.value("difference_low", 0.0) > 0 ? "worse" : "better";
         };
-        const size_t ci_width = 16;
 
-        std::string header = pad("#", 3, true) + "  " + pad("model", name_width, false) + "  "
-                             + pad("kind", kind_width, false);
+        // The columns in display order; a cell per object row.
+        std::vector<TableColumn> columns;
+        const auto add = [&](std::string title, size_t w, bool right, int priority,
+                             const std::function<std::string(const json&)>& cell) {
+            TableColumn c{std::move(title), w, right, priority, {}};
+            for (const json& row : objects) {
+                c.cells.push_back(cell(row));
+            }
+            columns.push_back(std::move(c));
+        };
+        add("#", 3, true, 0, [](const json& row) { return std::to_string(row.value("rank", 0)); });
+        add("model", name_width, false, 0, [](const json& row) { return row.value("model", std::string()); });
+        // Always shown: scripts read the test primary metric as the 4th field.
+        add("kind", kind_width, false, 0, [](const json& row) { return row.value("kind", std::string()); });
         // The test primary metric first (scripts read it as the 4th field), then what ranked.
         for (size_t i = 0; i < metrics.size(); ++i) {
-            header += "  " + pad(metrics[i], metric_width(metrics[i]), true);
+            const std::string m = metrics[i];
+            const int priority = i == 0 ? 0 : m == "log_loss" ? 1 : 10 + static_cast<int>(i);
+            add(m, metric_width(m), true, priority, [m](const json& row) {
+                const json test = row.value("test", json::object());
+                return number_text(test.is_object() && test.contains(m) ? test.at(m) : json(), 4);
+            });
             if (i == 0) {
-                header += "  " + pad(selection_title, selection_width, true);
+                size_t selection_width = selection_title.size();
+                for (const json& row : objects) {
+                    selection_width = std::max(selection_width, selection_text(row).size());
+                }
+                add(selection_title, selection_width, true, 0, selection_text);
             }
         }
         if (any_ci) {
-            header += "  " + pad("test 95% CI", ci_width, true) + "  " + pad("vs best", 7, false);
+            add("test 95% CI", 16, true, 2, ci_text);
+            add("vs best", 7, false, 3, vs_text);
         }
-        header += "  " + pad("train s", 8, true) + "  " + pad("ms/row", 8, true) + "  " + pad("size", 9, true) + "  "
-                  + "task";
-        out += header + "\n";
-        out += std::string(header.size(), '-') + "\n";
-        for (const json& row : rows) {
-            if (!row.is_object()) {
-                continue;
+        add("train s", 8, true, 30, [](const json& row) { return number_text(row.value("train_time_s", json()), 2); });
+        add("ms/row", 8, true, 31,
+            [](const json& row) { return number_text(row.value("latency_ms_per_row", json()), 4); });
+        add("size", 9, true, 32, [](const json& row) { return human_size(row.value("model_size_bytes", json())); });
+        {
+            // The task id, unpadded (the last column): as wide as the longest id.
+            size_t task_width = 4;
+            for (const json& row : objects) {
+                task_width = std::max(task_width, row.value("task_id", std::string()).size());
             }
-            std::string line = pad(std::to_string(row.value("rank", 0)), 3, true) + "  "
-                               + pad(row.value("model", std::string()), name_width, false) + "  "
-                               + pad(row.value("kind", std::string()), kind_width, false);
-            const json test = row.value("test", json::object());
-            for (size_t i = 0; i < metrics.size(); ++i) {
-                json v = test.is_object() && test.contains(metrics[i]) ? test.at(metrics[i]) : json();
-                line += "  " + pad(number_text(v, 4), metric_width(metrics[i]), true);
-                if (i == 0) {
-                    line += "  " + pad(selection_text(row), selection_width, true);
+            add("task", task_width, false, 6, [](const json& row) { return row.value("task_id", std::string()); });
+        }
+
+        // Fitting a width: the required columns, the model column narrowed down to 8 (then
+        // the kind down to 6) when they alone are too wide, then the others by priority while
+        // they fit.
+        std::vector<bool> shown(columns.size(), true);
+        std::vector<std::string> hidden;
+        if (width > 0) {
+            size_t used = 0;
+            size_t count = 0;
+            for (const TableColumn& c : columns) {
+                if (c.priority == 0) {
+                    used += (count++ == 0 ? 0 : 2) + c.width;
                 }
             }
-            if (any_ci) {
-                line += "  " + pad(ci_text(row), ci_width, true) + "  " + pad(vs_text(row), 7, false);
+            for (const auto& [index, least] : {std::pair<size_t, size_t>{1, 8}, {2, 6}}) {
+                TableColumn& c = columns[index];
+                if (used > width && c.width > least) {
+                    const size_t cut = std::min(used - width, c.width - least);
+                    c.width -= cut;
+                    used -= cut;
+                }
             }
-            line += "  " + pad(number_text(row.value("train_time_s", json()), 2), 8, true) + "  "
-                    + pad(number_text(row.value("latency_ms_per_row", json()), 4), 8, true) + "  "
-                    + pad(human_size(row.value("model_size_bytes", json())), 9, true) + "  "
-                    + row.value("task_id", std::string());
-            out += line + "\n";
+            std::vector<size_t> order;
+            for (size_t i = 0; i < columns.size(); ++i) {
+                shown[i] = columns[i].priority == 0;
+                if (!shown[i]) {
+                    order.push_back(i);
+                }
+            }
+            std::stable_sort(order.begin(), order.end(),
+                             [&](size_t a, size_t b) { return columns[a].priority < columns[b].priority; });
+            for (size_t i : order) {
+                if (used + 2 + columns[i].width <= width) {
+                    shown[i] = true;
+                    used += 2 + columns[i].width;
+                }
+            }
+            for (size_t i = 0; i < columns.size(); ++i) {
+                if (!shown[i]) {
+                    hidden.push_back(columns[i].title);
+                }
+            }
+        }
+        const auto render = [&](const std::function<std::string(const TableColumn&)>& text) {
+            std::string line;
+            bool first = true;
+            for (size_t i = 0; i < columns.size(); ++i) {
+                if (!shown[i]) {
+                    continue;
+                }
+                line += (first ? "" : "  ") + pad(text(columns[i]), columns[i].width, columns[i].right);
+                first = false;
+            }
+            while (!line.empty() && line.back() == ' ') {
+                line.pop_back();
+            }
+            return line;
+        };
+        const std::string header = render([](const TableColumn& c) { return c.title; });
+        out += header + "\n";
+        out += std::string(header.size(), '-') + "\n";
+        for (size_t r = 0; r < objects.size(); ++r) {
+            out += render([r](const TableColumn& c) { return c.cells[r]; }) + "\n";
+        }
+        if (!hidden.empty()) {
+            std::string names;
+            for (const std::string& h : hidden) {
+                names += (names.empty() ? "" : ", ") + h;
+            }
+            out += wrap_line(std::to_string(hidden.size()) + (hidden.size() == 1 ? " column" : " columns") + " hidden ("
+                                 + names + "): --wide shows all",
+                             width);
         }
         if (!primary.empty()) {
             const std::string selection = leaderboard.is_object()
                                               ? leaderboard.value("selection", std::string(any_cv ? "cv" : "valid"))
                                               : std::string(any_cv ? "cv" : "valid");
-            out += "* " + selection_note(primary, selection) + " (the unprefixed metric columns are test)";
+            std::string note = "* " + selection_note(primary, selection) + " (the unprefixed metric columns are test)";
             const json positive = leaderboard.is_object() ? leaderboard.value("positive_class", json()) : json();
             if (positive.is_string()) {
-                out += "; positive class '" + positive.get<std::string>() + "'";
+                note += "; positive class '" + positive.get<std::string>() + "'";
             }
-            out += "\n";
+            out += wrap_line(note, width);
             const json boot = leaderboard.is_object() ? leaderboard.value("bootstrap", json()) : json();
             if (any_ci && boot.is_object()) {
-                out += "  test 95% CI: percentile bootstrap of test " + primary + ", "
-                       + std::to_string(boot.value("resamples", 0)) + " resamples, seed "
-                       + std::to_string(boot.value("seed", 0)) + "; vs best: paired bootstrap against rank 1 "
-                       + "(~same = not distinguishable from the best)\n";
+                out += wrap_line("  test 95% CI: percentile bootstrap of test " + primary + ", "
+                                     + std::to_string(boot.value("resamples", 0)) + " resamples, seed "
+                                     + std::to_string(boot.value("seed", 0))
+                                     + "; vs best: paired bootstrap against rank 1 "
+                                     + "(~same = not distinguishable from the best)",
+                                 width);
             }
         }
     }
     if (recommended.is_object()) {
-        out += "recommended: " + recommended.value("name", std::string()) + " ("
-               + recommended.value("task_id", std::string()) + "): " + recommended.value("reason", std::string())
-               + "\n";
+        out += wrap_line("recommended: " + recommended.value("name", std::string()) + " ("
+                             + recommended.value("task_id", std::string())
+                             + "): " + recommended.value("reason", std::string()),
+                         width);
     }
     if (errors.is_array() && !errors.empty()) {
         out += "failed models: " + std::to_string(errors.size()) + "\n";
@@ -776,8 +920,9 @@ std::string format_leaderboard_table(const json& leaderboard)
             if (!e.is_object()) {
                 continue;
             }
-            out += "  " + e.value("model", std::string()) + " (" + e.value("task_id", std::string())
-                   + "): " + e.value("error_class", std::string()) + ": " + e.value("error", std::string()) + "\n";
+            out += wrap_line("  " + e.value("model", std::string()) + " (" + e.value("task_id", std::string()) + "): "
+                                 + e.value("error_class", std::string()) + ": " + e.value("error", std::string()),
+                             width);
         }
     }
     return out;

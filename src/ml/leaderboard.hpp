@@ -4,6 +4,7 @@
 // Plain C++ + nlohmann/json (no torch), so the CLI and the engine can print it too.
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -111,6 +112,11 @@ void write_leaderboard_files(const Leaderboard& board, const std::filesystem::pa
 // decimals, the bootstrap interval and "vs best" when present; then a header line saying
 // what ranked the models, the recommendation and the failed models. Accepts
 // the content of leaderboard.json (or a bare array of its rows).
-std::string format_leaderboard_table(const nlohmann::json& leaderboard);
+// width 0: every column. Otherwise every line fits `width` characters: rank, model and
+// kind (cut to fit, down to 8 and 6), the test primary metric (still the 4th field) and the
+// selection score always; then log loss, the test interval, vs best, task id, the other
+// metrics, train time, latency and size while they fit; a line "N columns hidden (...):
+// --wide shows all"; the notes wrapped.
+std::string format_leaderboard_table(const nlohmann::json& leaderboard, std::size_t width = 0);
 
 } // namespace mlrun::ml

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 
 namespace mlrun::ml {
@@ -42,6 +43,25 @@ std::string lower(std::string_view s)
 bool is_missing(const Field& f)
 {
     return f.text.empty() || (!f.quoted && f.text == "?");
+}
+
+// The spellings CSV writers use for a missing value (pandas' and R's, case as they write
+// them: "Na" stays text). Quoted, they are text, as "?" is.
+bool is_missing_spelling(std::string_view text)
+{
+    static const char* const k_spellings[] = {"NA",  "N/A", "n/a",  "#N/A", "NULL", "null",
+                                              "NaN", "nan", "-NaN", "-nan", "NAN",  "<NA>"};
+    return std::find(std::begin(k_spellings), std::end(k_spellings), text) != std::end(k_spellings);
+}
+
+// inf, -inf, +inf, Infinity (any case): a number, but not a finite one.
+bool is_infinity_spelling(std::string_view text)
+{
+    if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
+        text.remove_prefix(1);
+    }
+    const std::string l = lower(text);
+    return l == "inf" || l == "infinity";
 }
 
 std::string where(const std::string& source, std::size_t line)
@@ -113,7 +133,8 @@ std::string take_token(std::string_view& s)
     return take_arff_token(s);
 }
 
-void add_record(Table& table, const Record& rec)
+// csv: the CSV spellings of a missing value and of an infinity are missing too (ARFF has "?").
+void add_record(Table& table, const Record& rec, bool csv = false)
 {
     if (rec.fields.size() != table.columns.size()) {
         throw UsageError(where(table.source, rec.line) + ": expected " + std::to_string(table.columns.size())
@@ -121,8 +142,17 @@ void add_record(Table& table, const Record& rec)
     }
     for (std::size_t c = 0; c < rec.fields.size(); ++c) {
         Column& col = table.columns[c];
-        const bool miss = is_missing(rec.fields[c]);
-        col.text.push_back(miss ? std::string() : rec.fields[c].text);
+        const Field& f = rec.fields[c];
+        bool miss = is_missing(f);
+        if (!miss && csv && !f.quoted) {
+            if (is_infinity_spelling(f.text)) {
+                miss = true;
+                ++col.infinite;
+            } else {
+                miss = is_missing_spelling(f.text);
+            }
+        }
+        col.text.push_back(miss ? std::string() : f.text);
         col.missing.push_back(miss ? 1 : 0);
     }
 }
@@ -260,7 +290,7 @@ Table parse_csv(std::string_view text, const std::string& source, const ReadOpti
         if (options.limit != 0 && taken == options.limit) {
             break;
         }
-        add_record(table, records[r]);
+        add_record(table, records[r], true);
         ++taken;
     }
     check_not_empty(table);

@@ -1,6 +1,7 @@
 #pragma once
 // Tables read from CSV or ARFF files: cells kept as text with a missing flag, column types
-// inferred (numeric when every present cell is a number) and overridable. Every malformed
+// inferred (numeric when every present cell is a number, so a column of numbers and NA /
+// nan / inf stays numeric) and overridable. Every malformed
 // input throws UsageError naming the file (and the 1-based line where there is one).
 #include "ml/io/table_header.hpp"
 
@@ -22,8 +23,13 @@ const char* to_string(ColumnType type);
 struct Column {
     std::string name;
     ColumnType type = ColumnType::categorical;
-    std::vector<std::string> text;   // cell text as read, unquoted ("" when missing)
-    std::vector<char> missing;       // 1 where the cell is missing ("?" or empty)
+    std::vector<std::string> text; // cell text as read, unquoted ("" when missing)
+    // 1 where the cell is missing: empty or "?"; in CSV also NA, N/A, n/a, #N/A, NULL, null,
+    // NaN, nan, NAN, <NA> and the infinities (inf, -inf, Infinity, any case), unless quoted.
+    std::vector<char> missing;
+    // How many cells as read were an infinity (counted in `missing`: a feature has no use
+    // for one; the preprocess log says how many); not kept by select_rows.
+    std::size_t infinite = 0;
     std::vector<std::string> levels; // ARFF nominal levels when declared
     bool declared = false;           // type declared by an ARFF header (not inferred)
 

@@ -587,6 +587,82 @@ ImageTransform ImageTransform::from_json(const Json& j, const std::string& sourc
     return t;
 }
 
+namespace {
+
+struct SplitCounts {
+    std::size_t train = 0;
+    std::size_t valid = 0;
+    std::size_t test = 0;
+};
+
+// How stratified_split divides one class of n rows.
+SplitCounts split_counts(std::size_t n, double train, double valid, double test)
+{
+    std::size_t n_train = static_cast<std::size_t>(std::llround(static_cast<double>(n) * train));
+    std::size_t n_valid = static_cast<std::size_t>(std::llround(static_cast<double>(n) * valid));
+    n_train = std::min(n_train, n);
+    n_valid = std::min(n_valid, n - n_train);
+    if (test == 0) {
+        n_valid = n - n_train; // nothing may land in an empty test split
+    }
+    return {n_train, n_valid, n - n_train - n_valid};
+}
+
+// Every split with a fraction > 0 gets a row of a class of n rows.
+bool fills_every_split(std::size_t n, double train, double valid, double test)
+{
+    const SplitCounts c = split_counts(n, train, valid, test);
+    return c.train > 0 && (valid <= 0 || c.valid > 0) && (test <= 0 || c.test > 0);
+}
+
+} // namespace
+
+void check_stratifiable(const std::vector<int>& labels, const std::vector<std::string>& class_names, double train,
+                        double valid, double test, const std::string& what)
+{
+    if (train <= 0 || valid < 0 || test < 0 || std::abs(train + valid + test - 1.0) > 1e-6) {
+        return; // stratified_split says what is wrong with the fractions
+    }
+    std::map<int, std::size_t> counts;
+    for (int label : labels) {
+        ++counts[label];
+    }
+    std::vector<std::pair<std::string, std::size_t>> small;
+    for (const auto& [label, n] : counts) {
+        if (!fills_every_split(n, train, valid, test)) {
+            const bool named = label >= 0 && static_cast<std::size_t>(label) < class_names.size();
+            small.emplace_back(named ? class_names[static_cast<std::size_t>(label)] : std::to_string(label), n);
+        }
+    }
+    if (small.empty()) {
+        return;
+    }
+    // The least class size from which every larger one fills every split too.
+    std::size_t need = 1;
+    for (std::size_t n = 1; n <= 10000; ++n) {
+        if (!fills_every_split(n, train, valid, test)) {
+            need = n + 1;
+        }
+    }
+    const auto pct = [](double f) { return std::to_string(std::llround(f * 100)); };
+    const std::string split = "a stratified " + pct(train) + "/" + pct(valid) + "/" + pct(test)
+                              + " train/valid/test split needs at least " + std::to_string(need) + " per class";
+    const auto rows = [](std::size_t n) { return std::to_string(n) + (n == 1 ? " row" : " rows"); };
+    if (small.size() == 1) {
+        throw UsageError(what + ": class '" + small[0].first + "' has " + rows(small[0].second) + "; " + split);
+    }
+    std::string names;
+    const std::size_t shown = std::min<std::size_t>(small.size(), 5);
+    for (std::size_t i = 0; i < shown; ++i) {
+        names += (i == 0 ? "" : ", ") + ("'" + small[i].first + "' (" + rows(small[i].second) + ")");
+    }
+    if (small.size() > shown) {
+        names += " and " + std::to_string(small.size() - shown) + " more";
+    }
+    throw UsageError(what + ": " + std::to_string(small.size()) + " classes have too few rows: " + names + "; "
+                     + split);
+}
+
 Splits stratified_split(const std::vector<int>& labels, double train, double valid, double test, std::uint64_t seed)
 {
     if (train <= 0 || valid < 0 || test < 0 || std::abs(train + valid + test - 1.0) > 1e-6) {
@@ -606,14 +682,9 @@ Splits stratified_split(const std::vector<int>& labels, double train, double val
             const std::size_t j = static_cast<std::size_t>(rng() % i);
             std::swap(idx[i - 1], idx[j]);
         }
-        const std::size_t n = idx.size();
-        std::size_t n_train = static_cast<std::size_t>(std::llround(static_cast<double>(n) * train));
-        std::size_t n_valid = static_cast<std::size_t>(std::llround(static_cast<double>(n) * valid));
-        n_train = std::min(n_train, n);
-        n_valid = std::min(n_valid, n - n_train);
-        if (test == 0) {
-            n_valid = n - n_train; // nothing may land in an empty test split
-        }
+        const SplitCounts counts = split_counts(idx.size(), train, valid, test);
+        const std::size_t n_train = counts.train;
+        const std::size_t n_valid = counts.valid;
         s.train.insert(s.train.end(), idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_train));
         s.valid.insert(s.valid.end(), idx.begin() + static_cast<std::ptrdiff_t>(n_train),
                        idx.begin() + static_cast<std::ptrdiff_t>(n_train + n_valid));

@@ -127,6 +127,14 @@ struct Splits {
 // split's indices are in ascending order.
 Splits stratified_split(const std::vector<int>& labels, double train, double valid, double test, std::uint64_t seed);
 
+// Before stratified_split: UsageError "<what>: class 'x' has 2 rows; a stratified 60/20/20
+// train/valid/test split needs at least 4 per class" when a class would miss a split whose
+// fraction is > 0 (an empty validation split gives no metric to rank by); with several such
+// classes it names the first five (with their row counts) and how many there are.
+// class_names[label] names a label.
+void check_stratifiable(const std::vector<int>& labels, const std::vector<std::string>& class_names, double train,
+                        double valid, double test, const std::string& what);
+
 // describe.json: per column type, missing count, mean/std/min/max or distinct + top
 // categories; class balance of the target.
 nlohmann::json describe_table(const Table& table, const std::string& target);

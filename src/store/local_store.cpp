@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -394,11 +396,100 @@ void LocalStore::append_log(const std::string& id, std::string_view text)
     }
 }
 
+namespace {
+
+// A cut log (see LocalStore::append_log): log.txt holds head + marker + tail. The marker
+// sits at byte `head` and has a fixed length (a 20-digit number), so later cuts rewrite it
+// in place and readers' offsets in the head stay valid; it says at which stream offset the
+// tail starts. log.cut ("HEAD MARKER_BYTES\n") is written once, before the first cut log.
+constexpr std::string_view k_cut_prefix = "[mlrun: log over its cap (MLRUN_LOG_MAX_BYTES): the middle is cut here; "
+                                          "the log goes on from byte ";
+constexpr std::string_view k_cut_suffix = "]\n";
+
+std::string cut_marker(bool newline_first, std::uint64_t tail_start)
+{
+    char digits[32];
+    std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(tail_start));
+    return std::string(newline_first ? "\n" : "") + std::string(k_cut_prefix) + digits + std::string(k_cut_suffix);
+}
+
+// The tail's stream offset written in `marker`; nullopt when it is not a cut marker.
+std::optional<std::uint64_t> parse_cut_marker(std::string_view marker)
+{
+    if (!marker.empty() && marker.front() == '\n') {
+        marker.remove_prefix(1);
+    }
+    if (marker.size() != k_cut_prefix.size() + 20 + k_cut_suffix.size()
+        || marker.substr(0, k_cut_prefix.size()) != k_cut_prefix
+        || marker.substr(marker.size() - k_cut_suffix.size()) != k_cut_suffix) {
+        return std::nullopt;
+    }
+    std::uint64_t v = 0;
+    for (char c : marker.substr(k_cut_prefix.size(), 20)) {
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+        v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return v;
+}
+
+struct CutLayout {
+    std::uint64_t head = 0;       // bytes of the head (the marker starts here)
+    std::uint64_t marker = 0;     // bytes of the marker
+    std::uint64_t tail_start = 0; // stream offset of the tail's first byte
+};
+
+std::string pread_string(int fd, std::uint64_t from, std::uint64_t len)
+{
+    std::string out(len, '\0');
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = ::pread(fd, out.data() + got, len - got, static_cast<off_t>(from + got));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += static_cast<size_t>(n);
+    }
+    out.resize(got);
+    return out;
+}
+
+// The layout of the open log `fd` when it is a cut one (log.cut names the head and the
+// marker there parses), else nullopt.
+std::optional<CutLayout> cut_layout(const fs::path& dir, int fd)
+{
+    std::error_code ec;
+    if (!fs::exists(dir / "log.cut", ec)) {
+        return std::nullopt;
+    }
+    unsigned long long head = 0;
+    unsigned long long marker = 0;
+    try {
+        if (std::sscanf(read_file(dir / "log.cut").c_str(), "%llu %llu", &head, &marker) != 2 || marker > 4096) {
+            return std::nullopt;
+        }
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    std::optional<std::uint64_t> start = parse_cut_marker(pread_string(fd, head, marker));
+    if (!start) {
+        return std::nullopt; // log.cut written, the cut log not (yet): the log is whole
+    }
+    return CutLayout{head, marker, *start};
+}
+
+} // namespace
+
 void LocalStore::cut_log(const std::string& id, const fs::path& path, std::string_view text)
 {
     with_task_lock(id, [&] {
         const std::uint64_t head_size = m_log_cap / 2;
-        const std::uint64_t tail_size = m_log_cap / 4;
+        const std::uint64_t tail_size = std::max<std::uint64_t>(m_log_cap / 4, 1);
+        const fs::path dir = path.parent_path();
         int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             throw_append_error(path, errno);
@@ -406,31 +497,86 @@ void LocalStore::cut_log(const std::string& id, const fs::path& path, std::strin
         struct stat st {};
         ::fstat(fd, &st);
         const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
-        auto read_at = [&](std::uint64_t from, std::uint64_t len) {
-            std::string out(len, '\0');
-            ssize_t n = ::pread(fd, out.data(), len, static_cast<off_t>(from));
-            out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-            return out;
-        };
-        std::string head = read_at(0, std::min(head_size, size));
-        // The newest bytes: the end of the file, then the text, cut to tail_size together.
+        const std::optional<CutLayout> before = cut_layout(dir, fd);
+        std::uint64_t head = 0;
+        std::uint64_t tail_file_start = 0; // where what follows the head (or the old marker) begins
+        std::uint64_t stream_at = 0;       // the stream offset of byte tail_file_start
+        if (before) {
+            head = before->head;
+            tail_file_start = std::min(size, before->head + before->marker);
+            stream_at = before->tail_start;
+        } else {
+            // The head ends after a whole line when there is one to end it.
+            std::string first = pread_string(fd, 0, std::min(head_size, size));
+            const size_t nl = first.rfind('\n');
+            head = nl == std::string::npos || nl + 1 < first.size() / 2 ? first.size() : nl + 1;
+            tail_file_start = head;
+            stream_at = head;
+        }
+        const std::string head_text = pread_string(fd, 0, head);
+        // The newest bytes: the end of the file, then the text, cut to tail_size together,
+        // and then to the start of a line when one starts in it.
         std::string tail;
         if (text.size() < tail_size) {
-            const std::uint64_t from_file = std::min<std::uint64_t>(tail_size - text.size(), size - head.size());
-            tail = read_at(size - from_file, from_file);
+            const std::uint64_t from_file = std::min<std::uint64_t>(tail_size - text.size(), size - tail_file_start);
+            tail = pread_string(fd, size - from_file, from_file);
             tail.append(text);
         } else {
             tail = std::string(text.substr(text.size() - tail_size));
         }
         ::close(fd);
-        std::string marker = "\n[mlrun: log over its cap of " + std::to_string(m_log_cap)
-                             + " bytes (MLRUN_LOG_MAX_BYTES): the middle is cut here]\n";
+        const std::uint64_t stream_end = stream_at + (size - tail_file_start) + text.size();
+        const size_t nl = tail.find('\n');
+        if (nl != std::string::npos && nl + 1 < tail.size()) {
+            tail.erase(0, nl + 1);
+        }
+        const bool newline_first = !head_text.empty() && head_text.back() != '\n';
+        const std::string marker = cut_marker(newline_first, stream_end - tail.size());
         try {
-            write_file_atomic(path, head + marker + tail);
+            if (!before) {
+                write_file_atomic(dir / "log.cut", std::to_string(head) + " " + std::to_string(marker.size()) + "\n");
+            }
+            write_file_atomic(path, head_text + marker + tail);
         } catch (const std::runtime_error& e) {
             throw IoError(std::string("cannot cut the log: ") + e.what());
         }
     });
+}
+
+LogPiece LocalStore::read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes)
+{
+    check_id(id);
+    const fs::path dir = task_dir(id);
+    LogPiece piece;
+    piece.next = from;
+    int fd = ::open((dir / "log.txt").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return piece;
+    }
+    // One open file for the layout and the bytes: a cut meanwhile replaces the file, not these.
+    struct stat st {};
+    const std::uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    const std::optional<CutLayout> cut = cut_layout(dir, fd);
+    std::uint64_t at = from; // the file offset of stream offset `from`
+    std::uint64_t end = size;
+    if (cut) {
+        if (from < cut->head) {
+            end = cut->head; // the head first; the marker is not the log's
+        } else {
+            if (from < cut->tail_start) {
+                piece.cut = cut->tail_start - from;
+                from = cut->tail_start;
+            }
+            at = cut->head + cut->marker + (from - cut->tail_start);
+        }
+    }
+    if (at < end) {
+        const std::uint64_t len = max_bytes == 0 ? end - at : std::min<std::uint64_t>(end - at, max_bytes);
+        piece.text = pread_string(fd, at, len);
+    }
+    ::close(fd);
+    piece.next = from + piece.text.size();
+    return piece;
 }
 
 std::string LocalStore::read_log(const std::string& id, std::uint64_t offset)
@@ -616,6 +762,7 @@ void LocalStore::clear_outputs(const std::string& id)
     fs::remove_all(dir / "work", ec);
     fs::remove(dir / "scalars.jsonl", ec);
     fs::remove(dir / "log.txt", ec);
+    fs::remove(dir / "log.cut", ec);
 }
 
 void LocalStore::put_record(const std::string& kind, const std::string& id, const Json& record)

@@ -7,6 +7,7 @@
 //   records/<kind>/<id>.json  runs, datasets, models
 //   blobs/<aa>/<sha256>       dataset file contents, stored once
 //   datasets/<id>/            a dataset version's files (hard links to blobs)
+#include "ports/log_stream.hpp"
 #include "store/folder_store.hpp"
 
 #include <cstdint>
@@ -18,7 +19,7 @@ constexpr int k_store_schema_version = 1;
 // A task log's size cap unless MLRUN_LOG_MAX_BYTES says otherwise (0: no cap).
 constexpr std::uint64_t k_default_log_cap_bytes = 64ull << 20;
 
-class LocalStore final : public FolderStore {
+class LocalStore final : public FolderStore, public LogStreamReader {
 public:
     // Does not create anything until the first write. Throws UsageError when the folder
     // holds a store of a newer schema.
@@ -38,11 +39,15 @@ public:
     Task update(const std::string& id, const std::function<void(Task&)>& change) override;
     std::vector<Task> list(const TaskFilter& filter) override;
     std::string resolve(const std::string& id_or_prefix) override;
-    // Past the cap, the log keeps its first half-cap and its newest quarter-cap, with a
-    // marker line between them (rewritten at most once per quarter-cap appended).
+    // Past the cap, the log keeps its first half-cap (to a line's end) and its newest
+    // quarter-cap (from a line's start), with a marker line between them that says where
+    // the tail starts in the stream (rewritten in place at most once per quarter-cap
+    // appended; log.cut beside log.txt says where the marker is).
     void append_log(const std::string& id, std::string_view text) override;
     std::string read_log(const std::string& id, std::uint64_t offset) override;
     std::string read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes) override;
+    // Stream offsets through the cut: the head, then (cut = what was removed) the tail.
+    LogPiece read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes) override;
     // scalars.jsonl, one O_APPEND write per batch under the task's lock.
     void append_scalars(const std::string& id, const std::vector<Scalar>& batch) override;
     std::vector<Scalar> read_scalars(const std::string& id) override;

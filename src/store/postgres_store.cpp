@@ -558,6 +558,11 @@ std::string PostgresStore::read_log(const std::string& id, std::uint64_t offset)
     return m_files->read_log(id, offset);
 }
 
+LogPiece PostgresStore::read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes)
+{
+    return m_files->read_log_stream(id, from, max_bytes);
+}
+
 void PostgresStore::append_scalars(const std::string& id, const std::vector<Scalar>& batch)
 {
     check_id(id);

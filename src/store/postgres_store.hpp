@@ -14,6 +14,7 @@
 // update() and update_record() are one transaction each with SELECT ... FOR UPDATE; a run lock
 // is pg_try_advisory_lock on a connection the lock holds; a scalar batch is one transaction.
 // One connection per store handle; the handle serialises its own calls (a mutex).
+#include "ports/log_stream.hpp"
 #include "store/folder_store.hpp"
 
 #include <filesystem>
@@ -29,7 +30,7 @@ struct PostgresTarget;
 
 constexpr int k_postgres_schema_version = 2;
 
-class PostgresStore final : public FolderStore {
+class PostgresStore final : public FolderStore, public LogStreamReader {
 public:
     // Parses `uri` (postgresql://user:password@host:port/db[?artifacts=PATH]) and connects on
     // first use. `artifact_root` is used when the URI names none. Throws UsageError (one line,
@@ -64,6 +65,7 @@ public:
     std::string resolve(const std::string& id_or_prefix) override;
     void append_log(const std::string& id, std::string_view text) override;
     std::string read_log(const std::string& id, std::uint64_t offset) override;
+    LogPiece read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes) override;
     // One transaction per batch: a killed writer loses its whole last batch, never part.
     void append_scalars(const std::string& id, const std::vector<Scalar>& batch) override;
     std::vector<Scalar> read_scalars(const std::string& id) override;

@@ -644,6 +644,11 @@ std::string SqliteStore::read_log_part(const std::string& id, std::uint64_t offs
     return m_files->read_log_part(id, offset, max_bytes);
 }
 
+LogPiece SqliteStore::read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes)
+{
+    return m_files->read_log_stream(id, from, max_bytes);
+}
+
 void SqliteStore::append_scalars(const std::string& id, const std::vector<Scalar>& batch)
 {
     check_id(id);

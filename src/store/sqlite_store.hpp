@@ -12,6 +12,7 @@
 // Every state change is one transaction; update() and update_record() are BEGIN IMMEDIATE
 // read-modify-writes, so concurrent updates from threads or processes are never lost.
 // One handle serialises its own calls (a mutex); processes share the file.
+#include "ports/log_stream.hpp"
 #include "store/folder_store.hpp"
 
 #include <filesystem>
@@ -26,7 +27,7 @@ class SqliteDb;
 
 constexpr int k_sqlite_schema_version = 2;
 
-class SqliteStore final : public FolderStore {
+class SqliteStore final : public FolderStore, public LogStreamReader {
 public:
     // Opens nothing until first used; a store.db of a newer schema is a UsageError then.
     explicit SqliteStore(std::filesystem::path root);
@@ -57,6 +58,7 @@ public:
     void append_log(const std::string& id, std::string_view text) override;
     std::string read_log(const std::string& id, std::uint64_t offset) override;
     std::string read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes) override;
+    LogPiece read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes) override;
     // One transaction per batch: a killed writer loses its whole last batch, never part.
     void append_scalars(const std::string& id, const std::vector<Scalar>& batch) override;
     std::vector<Scalar> read_scalars(const std::string& id) override;

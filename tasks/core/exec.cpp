@@ -1,5 +1,6 @@
 #include "tasks/core/core_kinds.hpp"
 
+#include "core/crash.hpp"
 #include "core/error.hpp"
 #include "core/util.hpp"
 #include "platform/subprocess.hpp"
@@ -124,7 +125,8 @@ void run_exec(TaskContext& ctx)
         }
     }
     if (status.signaled) {
-        throw TaskFailed("command killed by signal " + std::to_string(status.signal), status.shell_code());
+        // "command killed by signal 11 (SIGSEGV)": the command crashed (or was killed from outside).
+        throw Crashed("command " + status.describe(), status.shell_code());
     }
     if (status.exit_code != 0) {
         throw TaskFailed("command exited with code " + std::to_string(status.exit_code), status.exit_code);

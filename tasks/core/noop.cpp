@@ -4,6 +4,7 @@
 #include "ports/reporter.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -25,10 +26,12 @@ void run_noop(TaskContext& ctx)
             ctx.progress("stage", i, stages);
         }
     }
-    // Test hook of the crash handler (core/crash.hpp): MLRUN_TEST_CRASH=thread throws in a
-    // thread of its own, which nothing catches.
+    // Test hooks of the crash handlers (core/crash.hpp): MLRUN_TEST_CRASH=thread throws in a
+    // thread of its own, which nothing catches; =segv raises SIGSEGV.
     if (const char* crash = std::getenv("MLRUN_TEST_CRASH"); crash && std::string(crash) == "thread") {
         std::thread([] { throw std::runtime_error("injected crash (MLRUN_TEST_CRASH=thread)"); }).join();
+    } else if (crash && std::string(crash) == "segv") {
+        std::raise(SIGSEGV);
     }
     if (p.value("fail", false)) {
         throw TaskFailed("noop asked to fail");

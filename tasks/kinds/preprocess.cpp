@@ -197,6 +197,12 @@ void run_preprocess(TaskContext& ctx)
             ropt.header = data["header"].get<bool>() ? 1 : 0;
         }
         ml::Table table = ml::read_table(src.path, ropt);
+        for (const ml::Column& c : table.columns) {
+            if (c.infinite > 0) {
+                ctx.say("preprocess: column '" + c.name + "': " + std::to_string(c.infinite)
+                        + " infinite values (inf, -inf, Infinity) read as missing");
+            }
+        }
         ml::TransformOptions topt;
         topt.target = str(data, "target", "", "data.");
         if (topt.target.empty()) {
@@ -246,6 +252,8 @@ void run_preprocess(TaskContext& ctx)
         out.class_names = ml::with_positive_class(sorted, positive);
         // Split on the sorted encoding, so the choice of positive class never moves a row.
         const std::vector<int> y = ml::encode_labels(tcol, sorted);
+        ml::check_stratifiable(y, sorted, fr_train, fr_valid, fr_test,
+                               table.source + ": target column '" + topt.target + "'");
         ctx.check_cancel();
         ctx.stage("split", 1, 4);
         const ml::Splits splits = ml::stratified_split(y, fr_train, fr_valid, fr_test, seed);
@@ -283,6 +291,7 @@ void run_preprocess(TaskContext& ctx)
         // Split on the sorted encoding, so the choice of positive class never moves a row.
         const ml::Splits splits = [&] {
             const std::vector<int> y_sorted = ml::encode_labels(labels, sorted);
+            ml::check_stratifiable(y_sorted, sorted, fr_train, fr_valid, fr_test, src.path.string());
             ctx.check_cancel();
             ctx.stage("split", 1, 4);
             return ml::stratified_split(y_sorted, fr_train, fr_valid, fr_test, seed);
