@@ -194,10 +194,13 @@ void add_task_commands(CLI::App& app, Cli& cli)
         cmd->callback([&cli, id, quiet, threads, lease_epoch, from_fifo] {
             install_signal_handlers();
             if (!from_fifo->empty()) {
+                // The store, broker and mirror are opened while idle, not after the hand-over.
+                cli.running_backends().store->ensure_created();
                 std::ifstream in(*from_fifo); // blocks until the agent hands a task over
                 if (!(in >> *id >> *lease_epoch)) {
                     throw UsageError("--from-fifo " + *from_fifo + ": no task id and lease epoch came");
                 }
+                in.close(); // the agent's next warm child opens it next
             }
             RunOptions options;
             options.threads = *threads > 0 ? *threads

@@ -8,6 +8,7 @@
 #include "ports/queue.hpp"
 #include "ports/task_store.hpp"
 
+#include <cerrno>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -304,6 +305,9 @@ private:
         const std::string epoch = std::to_string(lease.epoch);
         slot.lease = std::move(lease);
         if (hand_to_spare(slot, id + " " + epoch + "\n")) {
+            // The next one loads now, beside this task (on another core), so that a backlog
+            // of short tasks finds it ready instead of paying a start-up each.
+            prepare_spare(slot);
             publish();
             return;
         }
@@ -355,15 +359,25 @@ private:
         }
     }
 
-    // Gives `line` (id and epoch) to the warm child, which becomes the slot's child. False
-    // when there is none blocked on the FIFO yet (still starting, or dead): start one cold.
+    // Gives `line` (id and epoch) to the warm child, which becomes the slot's child. A child
+    // still starting (not on the FIFO yet) is waited for, a tick at most: it started before
+    // this claim, so it is ahead of a cold one. False when there is none, it died, or it
+    // is not ready in time: start one cold.
     bool hand_to_spare(Slot& slot, const std::string& line)
     {
         if (!slot.spare || slot.spare->try_wait()) {
             slot.spare.reset();
             return false;
         }
-        int fd = ::open(slot.fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC); // ENXIO: no reader yet
+        const std::int64_t give_up = now_ms() + std::min<std::int64_t>(m_tick_ms, 500);
+        int fd = -1;
+        for (;;) {
+            fd = ::open(slot.fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC); // ENXIO: no reader yet
+            if (fd >= 0 || errno != ENXIO || now_ms() >= give_up || slot.spare->try_wait()) {
+                break;
+            }
+            ::usleep(200);
+        }
         if (fd < 0) {
             return false;
         }
@@ -378,8 +392,7 @@ private:
         return true;
     }
 
-    // The worker is free again; its next warm child starts now, not while the task ran (its
-    // start-up would take CPU from the task).
+    // The worker is free again; its next warm child starts now unless it already did.
     void release(Slot& slot)
     {
         slot.child.reset();

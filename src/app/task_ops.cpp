@@ -263,25 +263,25 @@ int exit_status(Status status)
 
 TaskRunResult run_task_here(Backends& b, const std::string& id, const RunOptions& options, std::int64_t lease_epoch)
 {
-    {
-        // A record typed before its template was (or edited by hand) is refused here, before
-        // it starts, rather than failing inside its kind.
-        const Task t = b.store->get(b.store->resolve(id));
-        check_params(schema_of(t, ""), t.params, "task " + t.id + ": ");
-    }
+    const std::string full = b.store->resolve(id);
+    // A record typed before its template was (or edited by hand) is refused here, before
+    // it starts, rather than failing inside its kind.
+    Task stored = b.store->get(full);
+    check_params(schema_of(stored, ""), stored.params, "task " + stored.id + ": ");
     Ports ports = b.ports();
     // Under an agent's lease every write of the run goes through the fence (agent/fenced_store).
     std::optional<FencedStore> fenced;
     std::optional<LocalSink> fenced_sink;
     Task started;
     if (lease_epoch > 0) {
-        const std::string full = b.store->resolve(id);
         fenced.emplace(*b.store, full, lease_epoch);
         fenced_sink.emplace(*fenced);
         ports.store = &*fenced;
         ports.sinks[0] = &*fenced_sink;
-        // The agent already moved it to in_progress with this epoch when it claimed it.
-        started = fenced->update(full, [](Task& t) {
+        check_lease(stored, lease_epoch);
+        // The agent already moved it to in_progress with this epoch when it claimed it: the
+        // record just read is the start (no second write); otherwise started here, fenced.
+        started = stored.status == Status::in_progress ? std::move(stored) : fenced->update(full, [](Task& t) {
             if (t.status != Status::in_progress) {
                 t.transition(Status::in_progress, now_ms());
             }

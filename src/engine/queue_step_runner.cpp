@@ -92,6 +92,52 @@ struct QueueStepRunner::Impl {
         }
     }
 
+    // An adopted step whose message is not on its queue: pushed again when no agent ever
+    // took it (the controller died between creating the task and pushing it: the record
+    // is still the loop's in_progress without a lease, or queued), ended as failed when it
+    // was dead-lettered meanwhile (its event is gone). A broker error leaves it to wait.
+    void repush_if_lost(const Task& now, const std::string& q)
+    {
+        MessageState where = MessageState::pending;
+        try {
+            where = queue.state(q, now.id);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "mlrun: warning: step task %s: cannot look at queue %s: %s\n", now.id.c_str(),
+                         q.c_str(), e.what());
+            return;
+        }
+        if (where == MessageState::dead) {
+            if (std::optional<InFlight> f = take(now.id)) {
+                Task ended = end_record(now, Status::failed,
+                                        "dead-lettered on queue " + q + " after " + std::to_string(queue.max_attempts())
+                                            + " attempts" + (now.error.empty() ? "" : ": " + now.error),
+                                        now.error_class.empty() ? "agent_lost" : now.error_class);
+                f->callbacks.on_end(std::move(ended));
+            }
+            return;
+        }
+        const bool never_taken = now.status == Status::queued
+                                 || (now.status == Status::in_progress && now.lease_epoch == 0);
+        if (where != MessageState::absent || !never_taken) {
+            return; // waiting or running on an agent: its event comes
+        }
+        try {
+            store.update(now.id, [&](Task& t) {
+                if (t.status == Status::in_progress && t.lease_epoch == 0) {
+                    t.transition(Status::queued, now_ms()); // as start() does before the push
+                    t.attempts = std::max(0, t.attempts - 1);
+                }
+                t.queue = q;
+            });
+            queue.push(q, now.id, options.priority);
+        } catch (const std::exception& e) {
+            if (std::optional<InFlight> f = take(now.id)) {
+                f->callbacks.on_end(end_record(
+                    now, Status::failed, std::string("cannot queue the step on ") + q + ": " + e.what(), "controller"));
+            }
+        }
+    }
+
     // A completion event of a task in flight: its end is what its record says.
     void handle(const DoneEvent& e)
     {
@@ -208,6 +254,10 @@ void QueueStepRunner::start(StepRequest request, StepCallbacks callbacks)
             if (std::optional<InFlight> f = impl.take(id)) {
                 f->callbacks.on_end(std::move(*now));
             }
+            return;
+        }
+        if (now) {
+            impl.repush_if_lost(*now, q);
         }
         return;
     }

@@ -35,7 +35,9 @@ public:
 
     // Queues the step's task and pushes it; with request.adopt, only waits for the end of a
     // task already queued or running on an agent (resume), ending at once when its record is
-    // already final. A push that fails ends the step as failed with the reason.
+    // already final; pushing it again when its message is on no queue and no agent took it
+    // (the controller died between creating and pushing it), ending it as failed when it was
+    // dead-lettered meanwhile. A push that fails ends the step as failed with the reason.
     void start(StepRequest request, StepCallbacks callbacks) override;
     bool can_run_more() const override { return true; }
     // Every step in flight is marked aborted in the store (an agent's child sees it and

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
@@ -43,6 +44,7 @@ struct ChildArgs {
     bool die_with_parent;
     pid_t parent;
     int guard_in;         // kill_group_with_parent: read end of the guard's pipe; -1: no guard
+    char* guard_stack;    // top of the guard's own stack (it shares our memory); nullptr: fork it
     pid_t guard_pid;      // set by the child: the guard, a child of the parent (-1: none)
     int failed_stage = 0; // 0: none, 1: exec, 2: chdir
     int error = 0;
@@ -79,6 +81,39 @@ constexpr size_t k_child_stack = 256 * 1024;
     ::_exit(0);
 }
 
+constexpr size_t k_guard_stack = 64 * 1024;
+
+// True when this kernel has close_range (5.9+): the guard that shares our memory needs it,
+// as it may not write errno (the memory of the thread that spawned it).
+bool have_close_range()
+{
+#ifdef SYS_close_range
+    static const bool k_have = ::syscall(SYS_close_range, ~0u, ~0u, 0u) == 0;
+    return k_have;
+#else
+    return false;
+#endif
+}
+
+// The guard as a clone sharing our memory (no page-table copy, unlike a fork): it runs on
+// its own stack and touches nothing else of ours. It inherits every signal blocked (from
+// the child, which the parent started so), so none of our handlers ever runs in it; it
+// dies by the group's SIGKILL. Only calls that succeed here (no errno written): dup2,
+// close_range (checked by have_close_range), read of a pipe with signals blocked, kill.
+int guard_shared_main(void* raw)
+{
+    const int guard_in = static_cast<int>(reinterpret_cast<std::intptr_t>(raw));
+    ::prctl(PR_SET_NAME, "mlrun-guard");
+    ::dup2(guard_in, 0);
+#ifdef SYS_close_range
+    ::syscall(SYS_close_range, 1u, ~0u, 0u); // also our copy of the write end: EOF comes
+#endif
+    char byte;
+    (void)::read(0, &byte, 1);
+    ::kill(0, SIGKILL); // our group: the command, its children, and this guard
+    ::_exit(0);
+}
+
 // The child: runs on its own small stack in the parent's memory, while the parent is
 // suspended (CLONE_VFORK) until it execs or exits. Only raw system calls here: no
 // allocation, no locks, nothing that writes memory the parent uses.
@@ -90,9 +125,15 @@ int child_main(void* raw)
         // Started before exec, so no moment of the command runs unguarded. CLONE_PARENT: the
         // guard is our parent's child (reaped with us), never the command's (a shell's
         // `wait` must not wait for it); one copy of the address space.
-        pid_t guard = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
-        if (guard == 0) {
-            guard_main(args->guard_in);
+        pid_t guard = -1;
+        if (args->guard_stack) {
+            guard = ::clone(guard_shared_main, args->guard_stack, CLONE_VM | CLONE_PARENT | SIGCHLD,
+                            reinterpret_cast<void*>(static_cast<std::intptr_t>(args->guard_in)));
+        } else {
+            guard = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
+            if (guard == 0) {
+                guard_main(args->guard_in);
+            }
         }
         args->guard_pid = guard; // shared memory (CLONE_VM): the parent reads it
     }
@@ -283,6 +324,12 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
     if (options.kill_group_with_parent && ::pipe2(guard, O_CLOEXEC) != 0) {
         guard[0] = guard[1] = -1; // no guard: the child runs without one
     }
+    // The guard's stack, freed once it is reaped (it may outlive this call by far).
+    void* guard_stack = MAP_FAILED;
+    if (guard[0] >= 0 && have_close_range()) {
+        guard_stack = ::mmap(nullptr, k_guard_stack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                             -1, 0);
+    }
     ChildArgs args{program.c_str(),
                    argv_ptrs.data(),
                    env_ptrs.data(),
@@ -293,6 +340,7 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
                    options.die_with_parent,
                    ::getpid(),
                    guard[0],
+                   guard_stack == MAP_FAILED ? nullptr : static_cast<char*>(guard_stack) + k_guard_stack,
                    -1};
     // Like posix_spawn: CLONE_VM | CLONE_VFORK copies no page tables (fork's write-protect of
     // the whole parent made each exec step cost about a millisecond more), and unlike it we
@@ -310,6 +358,13 @@ Subprocess Subprocess::spawn(const SubprocessOptions& options)
     close_fd(guard[0]);
     child.m_guard_fd = guard[1]; // closed with the child: after reap the guard died with the group
     child.m_guard_pid = args.guard_pid;
+    if (guard_stack != MAP_FAILED) {
+        if (args.guard_pid > 0) {
+            child.m_guard_stack = guard_stack;
+        } else {
+            ::munmap(guard_stack, k_guard_stack);
+        }
+    }
     if (pid < 0) {
         ::close(out[0]);
         throw errno_error(clone_error, "cannot run \"" + name + "\": clone");
@@ -343,6 +398,7 @@ Subprocess& Subprocess::operator=(Subprocess&& other) noexcept
         m_exit_fd = std::exchange(other.m_exit_fd, -1);
         m_guard_fd = std::exchange(other.m_guard_fd, -1);
         m_guard_pid = std::exchange(other.m_guard_pid, -1);
+        m_guard_stack = std::exchange(other.m_guard_stack, nullptr);
         m_kill_grace_ms = other.m_kill_grace_ms;
         m_linger_ms = other.m_linger_ms;
         m_exited = other.m_exited;
@@ -430,6 +486,10 @@ void Subprocess::reap()
         while (::waitpid(m_guard_pid, nullptr, 0) < 0 && errno == EINTR) {
         }
         m_guard_pid = -1;
+    }
+    if (m_guard_stack) {
+        ::munmap(m_guard_stack, k_guard_stack); // its guard is dead and reaped
+        m_guard_stack = nullptr;
     }
     ExitStatus status;
     if (rc != m_pid) {

@@ -24,9 +24,11 @@ struct SubprocessOptions {
     // exits, not only the process: spawn from a thread that lives as long as the child.
     bool die_with_parent = false;
     // The whole group (the command's own children too) is SIGKILLed when this process dies,
-    // even by SIGKILL: a small guard process (forked by the child before its exec, a child
-    // of this process, in the child's group) waits on a pipe only this process holds and
-    // kills the group at its EOF. The normal end of the child kills and reaps the guard too.
+    // even by SIGKILL: a small guard process (cloned by the child before its exec, a child
+    // of this process, in the child's group, sharing this process's memory so that no page
+    // table is copied; a fork where the kernel lacks close_range) waits on a pipe only this
+    // process holds and kills the group at its EOF. The normal end of the child kills and
+    // reaps the guard too.
     bool kill_group_with_parent = false;
     int kill_grace_ms = 2000; // SIGTERM to the group, then SIGKILL after this
     // Once the leader exited, wait() keeps reading for this long while its background
@@ -99,8 +101,9 @@ private:
     int m_pid = -1;
     int m_out_fd = -1;
     int m_exit_fd = -1;
-    int m_guard_fd = -1;  // write end of the guard's pipe (kill_group_with_parent), -1: none
-    int m_guard_pid = -1; // the guard (our child, in the group), reaped with the leader
+    int m_guard_fd = -1;           // write end of the guard's pipe (kill_group_with_parent), -1: none
+    int m_guard_pid = -1;          // the guard (our child, in the group), reaped with the leader
+    void* m_guard_stack = nullptr; // the guard's stack when it shares our memory; freed once reaped
     int m_kill_grace_ms = 2000;
     int m_linger_ms = 300;
     bool m_exited = false;              // the leader exited (zombie, not reaped yet)

@@ -46,6 +46,9 @@ struct QueueInfo {
     std::size_t dead = 0;
 };
 
+// Where a task's message is in a queue (Queue::state).
+enum class MessageState { absent, pending, claimed, dead };
+
 // What fail() did with the message.
 enum class FailOutcome { requeued, dead_lettered, lease_lost };
 
@@ -100,6 +103,9 @@ public:
     // Removes a pending task from a queue (dequeue of a queued task; a "removed" completion
     // event); false if absent.
     virtual bool remove(const std::string& queue, const std::string& task_id) = 0;
+    // Where the task's message is: waiting, claimed by an agent, dead-lettered, or absent
+    // (never pushed, acked, removed; or the queue does not exist).
+    virtual MessageState state(const std::string& queue, const std::string& task_id) = 0;
     virtual std::vector<DeadLetter> dead_letters(const std::string& queue) = 0;
     // Moves a dead letter back to its queue with a fresh attempt count; false if absent.
     virtual bool requeue_dead(const std::string& queue, const std::string& task_id) = 0;

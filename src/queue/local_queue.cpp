@@ -578,6 +578,32 @@ bool LocalQueue::remove(const std::string& queue, const std::string& task_id)
     return removed;
 }
 
+MessageState LocalQueue::state(const std::string& queue, const std::string& task_id)
+{
+    check_name(task_id, "task id");
+    if (!exists(queue)) {
+        return MessageState::absent;
+    }
+    MessageState found = MessageState::absent;
+    // Under the lock: a claim moves the file from pending/ to claimed/ in between two looks.
+    locked(queue, [&] {
+        std::error_code ec;
+        if (fs::exists(dir(queue) / "claimed" / task_id, ec)) {
+            found = MessageState::claimed;
+        } else if (fs::exists(dir(queue) / "dead" / task_id, ec)) {
+            found = MessageState::dead;
+        } else {
+            for (const std::string& name : entries(dir(queue) / "pending")) {
+                if (pending_task_id(name) == task_id) {
+                    found = MessageState::pending;
+                    return;
+                }
+            }
+        }
+    });
+    return found;
+}
+
 std::vector<DeadLetter> LocalQueue::dead_letters(const std::string& queue)
 {
     check_exists(queue);

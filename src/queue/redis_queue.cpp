@@ -309,6 +309,22 @@ bool RedisQueue::remove(const std::string& queue, const std::string& task_id)
     return done == 1;
 }
 
+MessageState RedisQueue::state(const std::string& queue, const std::string& task_id)
+{
+    check_name(queue, "queue name");
+    check_name(task_id, "task id");
+    RedisValue reply;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        reply = m_conn->command({"HGET", m_options.prefix + "q/" + queue + "/m/" + task_id, "state"});
+    }
+    const std::string s = reply.is_nil() ? "" : reply.as_string();
+    return s == "pending"   ? MessageState::pending
+           : s == "claimed" ? MessageState::claimed
+           : s == "dead"    ? MessageState::dead
+                            : MessageState::absent;
+}
+
 std::vector<DeadLetter> RedisQueue::dead_letters(const std::string& queue)
 {
     if (!exists(queue)) {

@@ -54,6 +54,7 @@ public:
     int requeue_expired() override;
     std::vector<QueueInfo> list() override;
     bool remove(const std::string& queue, const std::string& task_id) override;
+    MessageState state(const std::string& queue, const std::string& task_id) override;
     std::vector<DeadLetter> dead_letters(const std::string& queue) override;
     bool requeue_dead(const std::string& queue, const std::string& task_id) override;
     int max_attempts() const override { return m_options.max_attempts; }

@@ -175,12 +175,17 @@ SqliteDb* SqliteStore::db(bool create)
 
 void SqliteStore::migrate(SqliteDb& db)
 {
-    db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
     auto read_version = [&] {
         SqliteQuery q = db.query("SELECT max(version) FROM schema_version");
         return q.step() ? static_cast<int>(q.integer(0)) : 0;
     };
-    int version = read_version();
+    int version = 0;
+    try {
+        version = read_version(); // an existing store: one read, no DDL (every task process opens it)
+    } catch (const SqliteError&) {
+        db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        version = read_version();
+    }
     if (version > k_sqlite_schema_version) {
         throw UsageError("store " + location() + " has schema version " + std::to_string(version)
                          + ", newer than this mlrun understands (" + std::to_string(k_sqlite_schema_version)

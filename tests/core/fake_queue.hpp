@@ -192,6 +192,24 @@ public:
         m_state->publish(queue, task_id, "removed");
         return true;
     }
+    MessageState state(const std::string& queue, const std::string& task_id) override
+    {
+        std::lock_guard<std::mutex> lock(m_state->mutex);
+        auto q = m_state->queues.find(queue);
+        if (q == m_state->queues.end()) {
+            return MessageState::absent;
+        }
+        const auto& c = q->second;
+        if (c.claimed.count(task_id)) {
+            return MessageState::claimed;
+        }
+        if (c.dead.count(task_id)) {
+            return MessageState::dead;
+        }
+        bool waiting = std::any_of(c.pending.begin(), c.pending.end(),
+                                   [&](const auto& m) { return m.task_id == task_id; });
+        return waiting ? MessageState::pending : MessageState::absent;
+    }
     std::vector<DeadLetter> dead_letters(const std::string& queue) override
     {
         std::lock_guard<std::mutex> lock(m_state->mutex);

@@ -167,3 +167,73 @@ TEST_CASE("queue step runner: an adopted step waits for its event, or ends at on
     CHECK(ends.ended[1].id == running.id);
     CHECK(ends.ended[1].status == Status::completed);
 }
+
+TEST_CASE(
+    "queue step runner: an adopted step the dead controller never pushed is pushed once; a dead-lettered one fails")
+{
+    TempDir dir;
+    LocalStore store(dir.home());
+    FakeQueue queue;
+    queue.create("cpu");
+    QueueStepRunner runner(queue, store, QueueRunnerOptions{"cpu", 0, 60'000});
+    Ends ends;
+
+    // Died right after creating it: the loop's in_progress, no lease, on no queue.
+    Task created = started_task(store);
+    const int attempts = store.get(created.id).attempts;
+    runner.start(request_for(store.get(created.id), true), ends.callbacks());
+    CHECK(queue.state("cpu", created.id) == MessageState::pending);
+    Task requeued = store.get(created.id);
+    CHECK(requeued.status == Status::queued);
+    CHECK(requeued.attempts == std::max(0, attempts - 1)); // the agent's run counts it again
+    std::optional<Lease> lease = queue.claim({"cpu"}, 0);
+    REQUIRE(lease);
+    CHECK(lease->task_id == created.id);
+    CHECK_FALSE(queue.claim({"cpu"}, 0)); // pushed once
+
+    // Died between queueing the record and the push: queued, on no queue.
+    Task queued = started_task(store);
+    store.update(queued.id, [](Task& t) { t.transition(Status::queued, now_ms()); });
+    runner.start(request_for(store.get(queued.id), true), ends.callbacks());
+    std::optional<Lease> second = queue.claim({"cpu"}, 0);
+    REQUIRE(second);
+    CHECK(second->task_id == queued.id);
+
+    // Still claimed by an agent (in_progress under a lease): left alone, never pushed again.
+    Task running = started_task(store);
+    store.update(running.id, [](Task& t) { t.lease_epoch = 7; });
+    runner.start(request_for(store.get(running.id), true), ends.callbacks());
+    CHECK(queue.state("cpu", running.id) == MessageState::absent);
+    CHECK_FALSE(queue.claim({"cpu"}, 0));
+
+    // Both pushed ones end by their acks as usual.
+    for (const Lease& l : {*lease, *second}) {
+        store.update(l.task_id, [](Task& t) {
+            if (t.status == Status::queued) {
+                t.transition(Status::in_progress, now_ms());
+            }
+            t.transition(Status::completed, now_ms());
+        });
+        queue.ack(l);
+    }
+    REQUIRE(ends.wait_for(2, 2000));
+    CHECK(ends.ended[0].status == Status::completed);
+    CHECK(ends.ended[1].status == Status::completed);
+
+    // Dead-lettered while no controller watched (its event is gone): ends as failed at once.
+    FakeQueue dlq(std::make_shared<mlrun::test::FakeQueueState>(), 1);
+    dlq.create("cpu");
+    QueueStepRunner runner2(dlq, store, QueueRunnerOptions{"cpu", 0, 60'000});
+    Task dead = started_task(store);
+    store.update(dead.id, [](Task& t) { t.transition(Status::queued, now_ms()); });
+    dlq.push("cpu", dead.id);
+    std::optional<Lease> only = dlq.claim({"cpu"}, 0);
+    REQUIRE(only);
+    CHECK(dlq.fail(*only, "crashed") == FailOutcome::dead_lettered);
+    Ends dead_ends;
+    runner2.start(request_for(store.get(dead.id), true), dead_ends.callbacks());
+    REQUIRE(dead_ends.wait_for(1, 1000));
+    CHECK(dead_ends.ended[0].status == Status::failed);
+    CHECK(dead_ends.ended[0].error.find("dead-lettered") != std::string::npos);
+    CHECK(dlq.dead_letters("cpu").size() == 1); // left for `queue dlq --requeue`
+}

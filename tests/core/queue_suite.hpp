@@ -327,7 +327,20 @@ inline void remove(const QueueFactory& open)
     CHECK(lease->task_id == "b");
     CHECK_FALSE(q->remove("cpu", "b"));
     CHECK(q->heartbeat(*lease));
+    // state(): where each message is (what a resumed controller looks at).
+    CHECK(q->state("cpu", "a") == MessageState::absent);
+    CHECK(q->state("cpu", "b") == MessageState::claimed);
+    CHECK(q->state("cpu", "c") == MessageState::pending);
+    CHECK(q->state("cpu", "nobody") == MessageState::absent);
+    CHECK(q->state("nowhere", "c") == MessageState::absent);
     CHECK(drain(*q, {"cpu"}) == std::vector<std::string>{"c"});
+    CHECK(q->state("cpu", "c") == MessageState::absent); // acked
+    auto once = open(1, k_long);
+    q->push("cpu", "d", 0);
+    auto d = once->claim({"cpu"}, 0);
+    REQUIRE(d);
+    CHECK(once->fail(*d, "crashed") == FailOutcome::dead_lettered);
+    CHECK(q->state("cpu", "d") == MessageState::dead);
 }
 
 // List counts pending, claimed and dead messages per queue, by name
@@ -698,7 +711,7 @@ inline void served_queues(const AgentRegistryFactory& open)
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::requeue_dead,                                                 \
                      "requeue_dead brings a dead letter back with fresh attempts")                                     \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::remove,                                                       \
-                     "remove takes a pending task off its queue, never a claimed one")                                 \
+                     "remove takes a pending task off its queue, never a claimed one; state says where each is")       \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::list_counts,                                                  \
                      "list counts pending, claimed and dead messages per queue, by name")                              \
     MLRUN_SUITE_CASE(adapter, make_factory, queue_cases::epochs,                                                       \
