@@ -78,14 +78,18 @@ TEST_CASE("adapter plugins: without them, local commands work and networked ones
 TEST_CASE("adapter plugins: errors from inside a plugin reach the CLI as one line, exit 2, secrets masked")
 {
     TempDir dir;
+    const std::string id = create_task_cli(dir, {"exec", "--name", "noop", "--set", "command=true"});
     struct Case {
         std::vector<std::string> args;
         const char* expected;
     };
-    for (const Case& c : {Case{{"--broker", "redis://:s3cret@127.0.0.1:1/0", "queue", "list"}, "127.0.0.1:1"},
-                          Case{{"--broker", "rediss://:s3cret@127.0.0.1:1/0", "queue", "list"}, "TLS"},
-                          Case{{"--home", "postgresql://u:s3cret@127.0.0.1:1/db", "task", "list"}, "127.0.0.1"},
-                          Case{{"--tracking", "http://u:s3cret@127.0.0.1:1", "sync"}, "127.0.0.1:1"}}) {
+    for (const Case& c :
+         {Case{{"--broker", "redis://:s3cret@127.0.0.1:1/0", "queue", "list"}, "127.0.0.1:1"},
+          Case{{"--broker", "rediss://:s3cret@127.0.0.1:1/0", "queue", "list"}, "TLS"},
+          Case{{"--home", "postgresql://u:s3cret@127.0.0.1:1/db", "task", "list"}, "127.0.0.1"},
+          Case{{"--home", "postgresql://u:s3cret@127.0.0.1:1/db?artifacts=" + (dir / "a").string(), "task", "list"},
+               "Connection refused"},
+          Case{{"--tracking", "http://u:s3cret@127.0.0.1:1", "task", "run", id}, "127.0.0.1:1"}}) {
         CAPTURE(c.args[1]);
         RunResult r = run(dir, c.args);
         CHECK(r.code == 2);
