@@ -1,8 +1,10 @@
 // mlrun server [--listen HOST:PORT] [--templates ALLOW-LIST] ... and mlrun server token create|list|revoke
 #include "cli.hpp"
 
+#include "app/adapter_plugin.hpp"
 #include "core/util.hpp"
 #include "server/server.hpp"
+#include "server/server_plugin.hpp"
 
 #include <cstdio>
 
@@ -72,7 +74,9 @@ void add_server_commands(CLI::App& app, Cli& cli)
             std::printf("mlrun server: listening on %s\n", url.c_str());
             std::fflush(stdout);
         };
-        server::run_server(o);
+        // libmlrun_server.so (cpp-httplib, OpenSSL) is loaded only now: every other command,
+        // `server --help` and the token commands included, starts without it.
+        adapter_entry<server::ServerEntry>({"libmlrun_server.so", "mlrun_server_entry", "server"}).run_server(o);
         std::printf("mlrun server: stopped\n");
         cli.exit_code = 0;
     });

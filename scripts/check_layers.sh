@@ -56,13 +56,26 @@ THIRD_PARTY = [
     (("cairo.h",),                ["src/ml/plots.cpp"]),
     (("csv.h",),                  ["src/ml/io/csv.cpp"]),
     (("xgboost/",),               ["src/ml/models/xgb_model.cpp"]),
-    (("curl/",),                  ["src/tracking/", "src/app/uri.cpp"]),
+    (("curl/",),                  ["src/tracking/mlflow_*", "src/app/mlflow_uri.cpp"]),
     (("hiredis/",),               ["src/queue/redis*"]),
     (("sqlite3.h",),              ["src/store/sqlite*"]),
     (("libpq-fe.h", "pqxx/"),     ["src/store/postgres*"]),
     (("httplib.h",),              ["src/server/"]),
     (("yaml-cpp/",),              ["src/core/yaml.cpp"]),
+    (("nettle/", "openssl/"),     ["src/core/util.cpp"]),
 ]
+# The on-demand adapter plugins (src/CMakeLists.txt picks their files by name): a header of a
+# plugin's files may be included only by that plugin's files and the core-side code that
+# loads it; anything else would link plugin code into mlrun_core (or fail to link).
+PLUGIN_HEADERS = [
+    ("src/queue/redis_",     ["src/queue/redis_*", "src/app/wiring.cpp"]),
+    ("src/store/postgres_",  ["src/store/postgres_*", "src/app/wiring.cpp"]),
+    ("src/tracking/mlflow_", ["src/tracking/mlflow_*", "src/app/mlflow_*"]),
+    ("src/app/mlflow_",      ["src/app/mlflow_*", "src/app/sync.cpp", "src/app/uri.cpp"]),
+    ("src/server/",          ["src/server/", "cli/server_commands.cpp"]),
+]
+# Headers of those folders that mlrun_core compiles (not in a plugin).
+PLUGIN_HEADERS_IN_CORE = ["src/server/tokens.hpp"]
 # ------------------------------------------------------------------------------------------
 
 root = os.path.abspath(sys.argv[1])
@@ -123,6 +136,11 @@ for top in ("src", "cli", "tasks"):
                         if (to is not None and to != layer and to not in ALLOWED[layer]
                                 and (rel, target) not in EXCEPTIONS):
                             violations.append(f"{rel}:{lineno}: layer {layer} includes layer {to} ({target})")
+                        elif target not in PLUGIN_HEADERS_IN_CORE:
+                            for prefix, where in PLUGIN_HEADERS:
+                                if target.startswith(prefix) and not allowed_here(rel, where):
+                                    violations.append(f"{rel}:{lineno}: includes {target} of an on-demand plugin "
+                                                      f"(allowed in {', '.join(where)})")
                         continue
                     for prefixes, where in THIRD_PARTY:
                         if name.startswith(prefixes) and not allowed_here(rel, where):
@@ -195,6 +213,10 @@ self_test() {
     n_eng=$(($(wc -l <"$copy/src/engine/plan.cpp") + 1))
     plant "tree: engine includes torch" "$copy" src/engine/plan.cpp '#include <torch/torch.h>' \
         "^src/engine/plan.cpp:$n_eng: <torch/torch.h> outside its adapters" "$baseline"
+    local n_app
+    n_app=$(($(wc -l <"$copy/src/app/task_ops.cpp") + 1))
+    plant "tree: app includes a Redis plugin header" "$copy" src/app/task_ops.cpp '#include "queue/redis_queue.hpp"' \
+        "^src/app/task_ops.cpp:$n_app: includes src/queue/redis_queue.hpp of an on-demand plugin" "$baseline"
     echo "self-test: passed"
 }
 

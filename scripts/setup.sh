@@ -12,6 +12,7 @@ packages=(
   libcli11-dev libcurl4-openssl-dev libssl-dev libsimdjson-dev libtbb-dev libspdlog-dev
   libyaml-cpp-dev nlohmann-json3-dev libhiredis-dev libcsv-dev doctest-dev libsqlite3-dev
   zlib1g-dev             # gzip-compressed tables (src/ml/io/text_file.cpp)
+  nettle-dev             # sha256 (src/core/util.cpp): lighter to load than OpenSSL's libcrypto
   redis-server           # the Redis queue tests start their own server (tests/core/redis_server.hpp)
   libcpp-httplib-dev     # the submission server and the fake MLflow server of the tests
   postgresql libpq-dev   # the PostgreSQL store; its tests make a throwaway cluster (initdb + pg_ctl)

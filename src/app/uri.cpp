@@ -1,32 +1,15 @@
 #include "app/uri.hpp"
 
+#include "app/mlflow_plugin.hpp"
 #include "core/error.hpp"
-
-#include <curl/curl.h>
 
 #include <algorithm>
 #include <cctype>
-#include <memory>
+#include <cstring>
 
 namespace mlrun {
 
 namespace {
-
-struct UrlDeleter {
-    void operator()(CURLU* u) const { curl_url_cleanup(u); }
-};
-
-// One part of a parsed URL; "" when absent.
-std::string part(CURLU* url, CURLUPart which)
-{
-    char* text = nullptr;
-    if (curl_url_get(url, which, &text, 0) != CURLUE_OK || !text) {
-        return "";
-    }
-    std::string out(text);
-    curl_free(text);
-    return out;
-}
 
 std::string lower(std::string s)
 {
@@ -38,6 +21,88 @@ std::string scheme_of(const std::string& text)
 {
     size_t sep = text.find("://");
     return sep == std::string::npos ? "" : lower(text.substr(0, sep));
+}
+
+bool is_unreserved(unsigned char c)
+{
+    return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+// A URI simple enough to split by hand exactly as libcurl does (and checked against it in
+// tests/core/redact_test.cpp): a letter-led scheme, an authority of unreserved characters,
+// %-escapes and sub-delimiters with at most one '@', a host name (no [v6]), a decimal port,
+// and a path, query and fragment of RFC 3986 characters without dot segments. Anything else
+// goes to libcurl.
+bool split_simple(const std::string& text, ParsedUri& out)
+{
+    const size_t sep = text.find("://");
+    if (sep == 0 || !std::isalpha(static_cast<unsigned char>(text[0]))) {
+        return false;
+    }
+    for (size_t i = 0; i < sep; ++i) {
+        const unsigned char c = static_cast<unsigned char>(text[i]);
+        if (!std::isalnum(c) && c != '+' && c != '-' && c != '.') {
+            return false;
+        }
+    }
+    const size_t start = sep + 3;
+    const size_t end = text.find_first_of("/?#", start);
+    const std::string authority = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    for (const unsigned char c : authority) {
+        if (!is_unreserved(c) && (c == 0 || !std::strchr("%!$&'()*+,;=:@", c))) {
+            return false;
+        }
+    }
+    std::string hostport = authority;
+    if (const size_t at = authority.find('@'); at != std::string::npos) {
+        if (authority.find('@', at + 1) != std::string::npos) {
+            return false;
+        }
+        const std::string userinfo = authority.substr(0, at);
+        hostport = authority.substr(at + 1);
+        const size_t colon = userinfo.find(':');
+        out.user = userinfo.substr(0, colon);
+        out.password = colon == std::string::npos ? "" : userinfo.substr(colon + 1);
+    }
+    const size_t colon = hostport.find(':');
+    out.host = hostport.substr(0, colon);
+    out.port = colon == std::string::npos ? "" : hostport.substr(colon + 1);
+    if (out.host.empty() || out.port.size() > 5 || (colon != std::string::npos && out.port.empty())) {
+        return false;
+    }
+    for (const unsigned char c : out.host) {
+        if (!std::isalnum(c) && c != '-' && c != '.' && c != '_') {
+            return false;
+        }
+    }
+    for (const unsigned char c : out.port) {
+        if (!std::isdigit(c)) {
+            return false;
+        }
+    }
+    if (!out.port.empty() && (out.port[0] == '0' || std::stol(out.port) > 65535)) {
+        return false; // libcurl rewrites or refuses those
+    }
+    std::string rest = end == std::string::npos ? "" : text.substr(end);
+    for (const unsigned char c : rest) {
+        if (!is_unreserved(c) && (c == 0 || !std::strchr("%!$&'()*+,;=:@/?#", c))) {
+            return false;
+        }
+    }
+    if (rest.find("/.") != std::string::npos || std::count(rest.begin(), rest.end(), '#') > 1) {
+        return false; // libcurl removes dot segments
+    }
+    if (const size_t hash = rest.find('#'); hash != std::string::npos) {
+        out.fragment = rest.substr(hash + 1);
+        rest.erase(hash);
+    }
+    if (const size_t q = rest.find('?'); q != std::string::npos) {
+        out.query = rest.substr(q + 1);
+        rest.erase(q);
+    }
+    out.path = rest.empty() ? "/" : rest; // as libcurl gives it
+    out.scheme = lower(text.substr(0, sep));
+    return true;
 }
 
 } // namespace
@@ -74,23 +139,11 @@ ParsedUri parse_uri(const std::string& text)
         out.path = text.substr(7);
         return out;
     }
-    std::unique_ptr<CURLU, UrlDeleter> url(curl_url());
-    if (!url) {
-        throw std::runtime_error("out of memory parsing a URI");
+    std::string error;
+    if (!mlflow_entry().split_uri(text, out, error)) {
+        throw UsageError("malformed URI \"" + redact_uri(text) + "\": " + error);
     }
-    // Any scheme (redis, rediss, file, ...); file:// keeps a local path.
-    CURLUcode rc = curl_url_set(url.get(), CURLUPART_URL, text.c_str(), CURLU_NON_SUPPORT_SCHEME);
-    if (rc != CURLUE_OK) {
-        throw UsageError("malformed URI \"" + redact_uri(text) + "\": " + curl_url_strerror(rc));
-    }
-    out.scheme = lower(part(url.get(), CURLUPART_SCHEME));
-    out.user = part(url.get(), CURLUPART_USER);
-    out.password = part(url.get(), CURLUPART_PASSWORD);
-    out.host = part(url.get(), CURLUPART_HOST);
-    out.port = part(url.get(), CURLUPART_PORT);
-    out.path = part(url.get(), CURLUPART_PATH);
-    out.query = part(url.get(), CURLUPART_QUERY);
-    out.fragment = part(url.get(), CURLUPART_FRAGMENT);
+    out.scheme = lower(out.scheme);
     return out;
 }
 
@@ -142,11 +195,20 @@ std::string redact_uri(const std::string& text)
     if (scheme_of(text) == "file") {
         return text;
     }
-    std::unique_ptr<CURLU, UrlDeleter> url(curl_url());
-    if (!url || curl_url_set(url.get(), CURLUPART_URL, text.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
-        return scheme_of(text) + "://***"; // unparseable: show nothing that might be a secret
+    ParsedUri uri;
+    if (split_simple(text, uri)) {
+        return redact_uri(uri); // no libcurl for the common case
     }
-    return redact_uri(parse_uri(text));
+    std::string error;
+    try {
+        if (!mlflow_entry().split_uri(text, uri, error)) {
+            return scheme_of(text) + "://***"; // unparseable: show nothing that might be a secret
+        }
+    } catch (const UsageError&) {
+        return scheme_of(text) + "://***"; // no URL parser in this build: show nothing either
+    }
+    uri.scheme = lower(uri.scheme);
+    return redact_uri(uri);
 }
 
 } // namespace mlrun

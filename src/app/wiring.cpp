@@ -1,5 +1,6 @@
 #include "app/wiring.hpp"
 
+#include "app/adapter_plugin.hpp"
 #include "app/sync.hpp"
 #include "app/uri.hpp"
 #include "core/error.hpp"
@@ -9,15 +10,14 @@
 #include "ports/result_sink.hpp"
 #include "queue/local_agents.hpp"
 #include "queue/local_queue.hpp"
-#include "queue/redis_agents.hpp"
-#include "queue/redis_connection.hpp"
-#include "queue/redis_queue.hpp"
+#include "queue/redis_plugin.hpp"
 #include "store/local_inputs.hpp"
 #include "store/local_store.hpp"
-#include "store/postgres_store.hpp"
+#include "store/postgres_plugin.hpp"
 #include "store/sqlite_store.hpp"
 #include "tracking/local_sink.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -45,23 +45,51 @@ Ports Backends::ports() const
 
 namespace {
 
-// One scheme of a port: what it means, and how its adapter is opened (nullptr: no adapter
-// beyond the local ones).
+// One scheme of a port: what it means, and how its adapter is opened from the URI's text
+// (nullptr: no adapter beyond the local ones). The adapter parses the URI itself, so that
+// choosing one never loads libcurl's URL parser.
 template <class Adapter>
 struct Scheme {
     const char* scheme;
-    std::function<std::unique_ptr<Adapter>(const ParsedUri&, const std::string& text, FolderStore& local)> open;
+    std::function<std::unique_ptr<Adapter>(const std::string& text, FolderStore& local)> open;
 };
 
-std::unique_ptr<ResultSink> no_mirror(const ParsedUri&, const std::string&, FolderStore&)
+std::unique_ptr<ResultSink> no_mirror(const std::string&, FolderStore&)
 {
     return nullptr;
 }
 
 // The server is checked first (UsageError before any step runs); cursors live in the store.
-std::unique_ptr<ResultSink> mlflow_sink(const ParsedUri&, const std::string& text, FolderStore& local)
+// The MLflow plugin (libcurl) is loaded here.
+std::unique_ptr<ResultSink> mlflow_sink(const std::string& text, FolderStore& local)
 {
     return open_mlflow_mirror(text, local);
+}
+
+// The Redis plugin (hiredis), loaded the first time a redis:// broker is opened.
+const RedisEntry& redis_entry()
+{
+    static const RedisEntry& k_entry = adapter_entry<RedisEntry>({"libmlrun_redis.so", "mlrun_redis_entry", "Redis"});
+    return k_entry;
+}
+
+// The PostgreSQL plugin (libpq), loaded the first time a postgresql:// store is opened.
+const PostgresEntry& postgres_entry()
+{
+    static const PostgresEntry& k_entry = adapter_entry<PostgresEntry>(
+        {"libmlrun_postgres.so", "mlrun_postgres_entry", "PostgreSQL"});
+    return k_entry;
+}
+
+// The scheme of a URI in lower case ("" when it has no "scheme://").
+std::string scheme_of(const std::string& text)
+{
+    const std::size_t sep = text.find("://");
+    std::string out = sep == std::string::npos ? "" : text.substr(0, sep);
+    for (char& c : out) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
 }
 
 // The queue and the agent registry that go with it: one broker.
@@ -76,26 +104,21 @@ struct Broker {
 std::vector<Scheme<Broker>> broker_schemes(const BackendOptions& options)
 {
     const std::int64_t lease_ms = options.lease_ms;
-    auto local = [lease_ms](const ParsedUri&, const std::string&, FolderStore& store) {
+    auto local = [lease_ms](const std::string&, FolderStore& store) {
         auto b = std::make_unique<Broker>();
         b->queue = std::make_unique<LocalQueue>(store.root() / "queues", lease_ms);
         b->agents = std::make_unique<LocalAgentRegistry>(store.root() / "agents");
         return b;
     };
-    auto redis = [lease_ms](const ParsedUri&, const std::string& text, FolderStore&) {
-        RedisUri uri = parse_redis_uri(text);
-        RedisQueueOptions queue_options;
-        queue_options.lease_ms = lease_ms;
+    // rediss:// too: the plugin answers it with the one-line "no TLS in this build" hint.
+    auto redis = [lease_ms](const std::string& text, FolderStore&) {
+        RedisBroker opened = redis_entry().open_broker(text, lease_ms);
         auto b = std::make_unique<Broker>();
-        b->queue = std::make_unique<RedisQueue>(uri, queue_options);
-        b->agents = std::make_unique<RedisAgentRegistry>(uri, queue_options.prefix);
+        b->queue = std::move(opened.queue);
+        b->agents = std::move(opened.agents);
         return b;
     };
-    auto tls = [](const ParsedUri&, const std::string& text, FolderStore&) -> std::unique_ptr<Broker> {
-        parse_redis_uri(text); // throws the one-line "no TLS in this build" hint
-        throw UsageError("broker " + redact_uri(text) + ": TLS is not supported by this build");
-    };
-    return {{"", local}, {"redis", redis}, {"rediss", tls}};
+    return {{"", local}, {"redis", redis}, {"rediss", redis}};
 }
 
 const std::vector<Scheme<ResultSink>>& tracking_schemes()
@@ -109,17 +132,18 @@ template <class Adapter>
 std::unique_ptr<Adapter> open_scheme(const std::vector<Scheme<Adapter>>& schemes, const std::string& text,
                                      const char* what, const char* expected, FolderStore& local)
 {
-    ParsedUri uri = text.empty() || text == "local" ? ParsedUri{} : parse_uri(text);
-    if (!text.empty() && text != "local" && uri.scheme.empty()) {
+    const std::string scheme = text.empty() || text == "local" ? "" : scheme_of(text);
+    if (!text.empty() && text != "local" && scheme.empty()) {
         throw UsageError("unsupported " + std::string(what) + " URI \"" + redact_uri(text) + "\" (expected " + expected
                          + ")");
     }
     for (const Scheme<Adapter>& s : schemes) {
-        if (uri.scheme == s.scheme) {
-            return s.open(uri, text, local);
+        if (scheme == s.scheme) {
+            return s.open(text, local);
         }
     }
-    throw UsageError("unsupported " + std::string(what) + " URI \"" + redact_uri(uri) + "\" (expected " + expected
+    (void)parse_uri(text); // UsageError "malformed URI" first, as for any scheme we do not know
+    throw UsageError("unsupported " + std::string(what) + " URI \"" + redact_uri(text) + "\" (expected " + expected
                      + ")");
 }
 
@@ -182,12 +206,13 @@ StoreLocation resolve_store(const std::string& home)
         return {StoreLocation::Kind::sqlite, absolute_path(*rest)};
     }
     std::string path = h;
-    ParsedUri uri = parse_uri(h);
-    if (uri.scheme == "file") {
-        path = uri.path;
-    } else if (!uri.scheme.empty()) {
+    const std::string scheme = scheme_of(h);
+    if (scheme == "file") {
+        path = parse_uri(h).path; // PATH as written (no libcurl)
+    } else if (!scheme.empty()) {
+        (void)parse_uri(h); // UsageError "malformed URI" first
         throw UsageError(
-            "unsupported store URI \"" + redact_uri(uri)
+            "unsupported store URI \"" + redact_uri(h)
             + "\" (the task store is a local folder, file://PATH, sqlite:PATH, folder:PATH or postgresql://...)");
     }
     if (path.empty()) {
@@ -243,7 +268,7 @@ Backends open_backends(const BackendOptions& options)
     Backends b;
     if (const std::string home = home_or_default(options.home); is_postgres(home)) {
         // Files under the shared artifact root: ?artifacts= in the URI, else MLRUN_ARTIFACT_ROOT.
-        b.local = std::make_unique<PostgresStore>(home, from_env("", "MLRUN_ARTIFACT_ROOT"));
+        b.local = postgres_entry().open_store(home, from_env("", "MLRUN_ARTIFACT_ROOT"));
     } else {
         b.local = open_store(resolve_store(options.home), true);
     }

@@ -1,9 +1,15 @@
 #pragma once
 // A shared library loaded at run time (dlopen), and the symbols looked up in it.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
 namespace mlrun {
+
+// The shape of the adapter plugins' entry structs (libmlrun_redis.so, libmlrun_postgres.so,
+// libmlrun_mlflow.so, libmlrun_server.so): each struct starts with this number, and a plugin
+// whose number differs (another build's) is refused. Bump it when an entry struct changes.
+constexpr std::uint32_t k_adapter_plugin_abi = 1;
 
 class Plugin {
 public:
