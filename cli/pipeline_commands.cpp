@@ -124,6 +124,10 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
         cmd->add_flag("--require-agent", args->request.require_agent,
                       "With --queue: refuse (exit 2) unless a live agent serves every queue the run needs");
         cmd->add_option("--priority", args->request.priority, "With --queue: the priority of every step's push");
+        cmd->add_option("--controller-queue", args->request.controller_queue,
+                        "With --queue: run the controller itself as a task on an agent serving this queue (e.g. "
+                        "services) and return once it is enqueued (exit 0); its log holds the run's --json events "
+                        "(`mlrun task logs -f ID`). Requeued after its agent died, it resumes the same run");
         cmd->add_option("--junit", args->request.junit,
                         "Write a JUnit XML report: one test case per step and per gate");
         cmd->add_option("--summary-md", args->request.summary_md,
@@ -141,6 +145,22 @@ void add_pipeline_commands(CLI::App& app, Cli& cli)
             request.options.templates_dir = cli.templates_dir;
             request.tracking = cli.backend_options.tracking;
             PipelineJobResult job = run_pipeline_job(cli.running_backends(), request);
+            if (!job.controller_task.empty()) {
+                if (args->json) {
+                    std::printf("%s\n", Json{{"event", "controller_enqueued"},
+                                             {"task_id", job.controller_task},
+                                             {"queue", request.controller_queue}}
+                                            .dump()
+                                            .c_str());
+                } else {
+                    std::printf("controller task %s enqueued on %s; follow it with `mlrun task logs -f %s`; the run "
+                                "shows in `mlrun pipeline list`\n",
+                                job.controller_task.c_str(), request.controller_queue.c_str(),
+                                job.controller_task.c_str());
+                }
+                cli.exit_code = 0;
+                return;
+            }
             const PipelineResult& result = job.run;
             if (request.options.dry_run) {
                 if (args->json) {

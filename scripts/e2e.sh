@@ -232,6 +232,56 @@ ref=$(grep -o 'run [0-9a-z]* completed' "$work/remote-ref.log" | tail -1 | cut -
 rem=$(grep -o 'run [0-9a-z]* completed' "$work/remote-cpu.log" | tail -1 | cut -d' ' -f2)
 check "the same leaderboard on agents as here, every metric of every model" \
   test -n "$rem" -a "$(leaderboard_metrics "$ref")" = "$(leaderboard_metrics "$rem")"
+# The controller itself as a task on a `services` agent (--controller-queue): the command
+# returns once it is enqueued; the run it drives has the local leaderboard.
+"$mlrun" queue create services >/dev/null
+"$mlrun" agent daemon --queue services --name e2e-services >"$work/agent-services.log" 2>&1 &
+services_agent=$!
+check "--controller-queue services enqueues the controller and returns" run 0 "$work/remote-ctl.log" pipeline run \
+  $titanic --smoke --no-cache --queue cpu --controller-queue services --require-agent
+ctl=$(grep -o 'controller task [0-9a-z]*' "$work/remote-ctl.log" | head -1 | cut -d' ' -f3)
+controller_done() {
+  for _ in $(seq 1 360); do
+    s=$("$mlrun" task show "$ctl" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    case "$s" in completed) return 0 ;; failed|aborted) return 1 ;; esac
+    sleep 0.5
+  done
+  return 1
+}
+check "the controller task completes on the services agent" controller_done
+ctl_run=$("$mlrun" task logs "$ctl" 2>/dev/null | sed -n 's/.*"event":"run_started".*"run_id":"\([^"]*\)".*/\1/p' | head -n 1)
+check "the run the controller drove has the local leaderboard, every metric of every model" \
+  test -n "$ctl_run" -a "$(leaderboard_metrics "$ref")" = "$(leaderboard_metrics "${ctl_run:-none}")"
+kill -TERM $services_agent; wait $services_agent 2>/dev/null
+# Its agent SIGKILLed mid-run: the controller task is requeued when its lease expires, and
+# its second attempt resumes the same run (one run, each step run once).
+printf 'name: e2e_ctl_kill\nsteps:\n  - {name: a, template: exec, params: {command: "sleep 4"}}\n  - {name: b, template: exec, parents: [a], params: {command: "true"}}\n' >"$work/ctl-kill.yaml"
+"$mlrun" queue create ctl-steps >/dev/null && "$mlrun" queue create ctl-services >/dev/null
+"$mlrun" agent daemon --queue ctl-steps --name e2e-ctl-steps --lease 3 >"$work/agent-ctl-steps.log" 2>&1 &
+ctl_steps_agent=$!
+"$mlrun" agent daemon --queue ctl-services --name e2e-ctl-1 --lease 3 >"$work/agent-ctl-1.log" 2>&1 &
+ctl_agent=$!
+check "a controller for the kill test is enqueued" run 0 "$work/ctl-kill.log" pipeline run "$work/ctl-kill.yaml" \
+  --no-cache --queue ctl-steps --controller-queue ctl-services
+ctl=$(grep -o 'controller task [0-9a-z]*' "$work/ctl-kill.log" | head -1 | cut -d' ' -f3)
+for _ in $(seq 1 120); do # until the controller has started its run (step a sleeps 4 s)
+  "$mlrun" task logs "$ctl" 2>/dev/null | grep -q '"event":"run_started"' && break
+  sleep 0.25
+done
+sleep 0.5
+kill -KILL $ctl_agent; wait $ctl_agent 2>/dev/null
+"$mlrun" agent daemon --queue ctl-services --name e2e-ctl-2 --lease 3 >"$work/agent-ctl-2.log" 2>&1 &
+ctl_agent=$!
+check "after its agent was SIGKILLed, the controller is requeued and completes" controller_done
+one_resumed_run() {
+  "$mlrun" task show "$ctl" --json | python3 -c 'import json,sys; t=json.load(sys.stdin); assert t["attempts"] == 2, t["attempts"]'
+  ids=$("$mlrun" task logs "$ctl" | sed -n 's/.*"event":"run_started".*"run_id":"\([^"]*\)".*/\1/p' | sort -u)
+  [ "$(echo "$ids" | wc -l)" -eq 1 ] || return 1
+  "$mlrun" pipeline show "$ids" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["status"] == "completed", r["status"]; assert [n["state"] for n in r["nodes"]] == ["completed", "completed"], r["nodes"]'
+  "$mlrun" task list --all --json | python3 -c 'import json,sys; n=sum(t["project"] == "e2e_ctl_kill" for t in json.load(sys.stdin)); assert n == 2, n'
+}
+check "its second attempt resumed the same run: one run, each step run once" one_resumed_run
+kill -TERM $ctl_agent $ctl_steps_agent; wait $ctl_agent $ctl_steps_agent 2>/dev/null
 check "pipeline-remote.yaml on a cpu and a gpu agent" run 0 "$work/remote-gpu.log" pipeline run \
   examples/titanic/pipeline-remote.yaml --smoke --no-cache --queue cpu --require-agent
 kill -TERM $cpu_agent; wait $cpu_agent 2>/dev/null

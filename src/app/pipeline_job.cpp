@@ -212,6 +212,67 @@ Json run_leaderboard(Backends& b, const Json& run)
     return Json();
 }
 
+namespace {
+
+// The controller of a run on agents as an exec task on `request.controller_queue`: it runs the
+// claiming agent's own mlrun on the pipeline's text carried in the task (no path of this
+// machine), with this command's sets (data files already turned into dataset versions by the
+// preflight). Requeued after its agent died, it finds the run id of its first attempt in its
+// log (the --json run_started event) and resumes that run, adopting the steps in flight.
+Task enqueue_controller(Backends& b, const PipelineJobRequest& request)
+{
+    check_name(request.controller_queue, "queue name");
+    if (!b.queue->exists(request.controller_queue)) {
+        throw UsageError("pipeline run --controller-queue: unknown queue \"" + request.controller_queue
+                         + "\"; create it with `mlrun queue create " + request.controller_queue + "`");
+    }
+    if (request.require_agent) {
+        check_agent(b, request.controller_queue, true);
+    }
+    const Template exec = find_template("exec", request.options.templates_dir);
+    Task t;
+    t.name = "controller";
+    t.type = "controller";
+    t.kind = exec.kind;
+    t.template_name = exec.name;
+    t.params = exec.params;
+    t.editable = exec.editable;
+    t.tags = {"controller"};
+    Json command = Json::array(
+        {"sh", "-c",
+         "f=\"$MLRUN_OUTPUT_DIR/pipeline.yaml\"; printf '%s' \"$MLRUN_CONTROLLER_PIPELINE\" >\"$f\" || exit 1; "
+         "m=\"${MLRUN_BIN:-mlrun}\"; "
+         "r=$(\"$m\" task logs \"$MLRUN_TASK_ID\" 2>/dev/null | sed -n "
+         "'s/.*\"event\":\"run_started\".*\"run_id\":\"\\([^\"]*\\)\".*/\\1/p' | head -n 1); "
+         "if [ -n \"$r\" ]; then exec \"$m\" pipeline run --resume \"$r\" --json --queue \"$MLRUN_CONTROLLER_QUEUE\"; "
+         "fi; "
+         "exec \"$m\" pipeline run \"$f\" \"$@\"",
+         "mlrun", "--json", "--queue", request.queue, "--priority", std::to_string(request.priority)});
+    for (const std::string& set : request.options.sets) {
+        command.push_back("--set");
+        command.push_back(set);
+    }
+    for (const std::string& g : request.gates) {
+        command.push_back("--gate");
+        command.push_back(g);
+    }
+    if (request.options.smoke) {
+        command.push_back("--smoke");
+    }
+    if (request.options.no_cache) {
+        command.push_back("--no-cache");
+    }
+    t.params["command"] = command;
+    set_path(t.params, "env.MLRUN_CONTROLLER_PIPELINE", read_file(request.file));
+    set_path(t.params, "env.MLRUN_CONTROLLER_QUEUE", request.queue);
+    set_path(t.params, "timeout_s", 0);
+    b.store->create(t);
+    enqueue_task(b, t.id, request.controller_queue, request.priority);
+    return t;
+}
+
+} // namespace
+
 PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
 {
     if (request.file.empty() && request.options.resume_run.empty()) {
@@ -269,11 +330,23 @@ PipelineJobResult run_pipeline_job(Backends& b, PipelineJobRequest request)
     request.options.preflight = [&](const PipelineSpec& spec) {
         check_pipeline_data(spec, request.options.templates_dir, datasets);
     };
+    if (!request.controller_queue.empty()) {
+        if (request.queue.empty() || request.file.empty() || request.options.dry_run
+            || !request.options.resume_run.empty() || !request.junit.empty() || !request.summary_md.empty()
+            || !request.baseline.empty() || !request.baseline_model.empty()) {
+            throw UsageError("pipeline run --controller-queue needs FILE and --queue, and takes no --dry-run, "
+                             "--resume, --junit, --summary-md or baseline (the controller's files stay on its agent)");
+        }
+    }
     std::optional<QueueStepRunner> remote;
     if (!request.queue.empty()) {
         std::vector<std::string> sets;
         request.options.preflight(spec_as_run(b, request, sets));
         preflight_remote_run(b, request);
+        if (!request.controller_queue.empty()) {
+            result.controller_task = enqueue_controller(b, request).id;
+            return result;
+        }
         if (!request.options.dry_run) {
             remote.emplace(*ports.queue, *ports.store, QueueRunnerOptions{request.queue, request.priority});
             request.options.runner = &*remote;

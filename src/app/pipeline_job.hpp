@@ -29,6 +29,9 @@ struct PipelineJobRequest {
     std::string queue;
     bool require_agent = false; // preflight: every queue needs a live agent (else UsageError)
     int priority = 0;           // of every step's push
+    // With queue: the controller itself runs as a task on an agent serving this queue (the
+    // seed's `services`), and run_pipeline_job returns once that task is enqueued.
+    std::string controller_queue;
 };
 
 struct PipelineJobResult {
@@ -37,6 +40,8 @@ struct PipelineJobResult {
     std::vector<GateResult> gates; // every gate and baseline check, in order
     bool gates_passed = true;
     int exit_status = 0; // 0 completed and gates passed (or a dry run), 1 failed, 130 interrupted
+    // With controller_queue: the enqueued controller task (nothing else is set).
+    std::string controller_task;
 };
 
 // Checks all input before anything runs (UsageError: bad gate or max-drop syntax, a
