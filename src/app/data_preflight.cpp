@@ -18,12 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 // "a, b, c" (the first 20, then the count).
 std::string listed(const std::vector<std::string>& known)
 {
@@ -43,7 +37,7 @@ std::string listed(const std::vector<std::string>& known)
 std::string suggestion(const std::string& word, const std::vector<std::string>& known, const char* what)
 {
     for (const std::string& k : known) {
-        if (lower(k) == lower(word)) {
+        if (ascii_lower(k) == ascii_lower(word)) {
             return "; did you mean \"" + k + "\"?";
         }
     }
@@ -120,7 +114,7 @@ fs::path resolve_path(const std::string& path, const fs::path& base_dir)
     const std::string name = tried.filename().string();
     std::string hint = nearest(name, near);
     for (const std::string& n : near) {
-        if (lower(n) == lower(name)) {
+        if (ascii_lower(n) == ascii_lower(name)) {
             hint = n;
         }
     }
@@ -259,7 +253,7 @@ void check_step_data(const Json& params, const std::string& kind, const fs::path
             }
             where = *table;
         } else if (format.empty()) {
-            const std::string ext = lower(where.extension().string());
+            const std::string ext = ascii_lower(where.extension().string());
             if (grid || ext == ".lst" || ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp") {
                 return; // an image source: the kind reads it (and says what it needs)
             }

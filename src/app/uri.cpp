@@ -1,4 +1,5 @@
 #include "app/uri.hpp"
+#include "core/util.hpp"
 
 #include "app/mlflow_plugin.hpp"
 #include "core/error.hpp"
@@ -11,16 +12,10 @@ namespace mlrun {
 
 namespace {
 
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 std::string scheme_of(const std::string& text)
 {
     size_t sep = text.find("://");
-    return sep == std::string::npos ? "" : lower(text.substr(0, sep));
+    return sep == std::string::npos ? "" : ascii_lower(text.substr(0, sep));
 }
 
 bool is_unreserved(unsigned char c)
@@ -101,7 +96,7 @@ bool split_simple(const std::string& text, ParsedUri& out)
         rest.erase(q);
     }
     out.path = rest.empty() ? "/" : rest; // as libcurl gives it
-    out.scheme = lower(text.substr(0, sep));
+    out.scheme = ascii_lower(text.substr(0, sep));
     return true;
 }
 
@@ -112,7 +107,7 @@ bool is_secret_query_key(const std::string& key)
     static const char* const k_exact[] = {"key", "sig", "signature", "auth", "pwd", "passwd", "code", "credential"};
     static const char* const k_within[] = {"token",  "secret",     "password",  "api_key",
                                            "apikey", "access_key", "signature", "credential"};
-    std::string k = lower(key);
+    std::string k = ascii_lower(key);
     for (const char* e : k_exact) {
         if (k == e) {
             return true;
@@ -143,7 +138,7 @@ ParsedUri parse_uri(const std::string& text)
     if (!mlflow_entry().split_uri(text, out, error)) {
         throw UsageError("malformed URI \"" + redact_uri(text) + "\": " + error);
     }
-    out.scheme = lower(out.scheme);
+    out.scheme = ascii_lower(out.scheme);
     return out;
 }
 
@@ -207,7 +202,7 @@ std::string redact_uri(const std::string& text)
     } catch (const UsageError&) {
         return scheme_of(text) + "://***"; // no URL parser in this build: show nothing either
     }
-    uri.scheme = lower(uri.scheme);
+    uri.scheme = ascii_lower(uri.scheme);
     return redact_uri(uri);
 }
 

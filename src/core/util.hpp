@@ -48,5 +48,9 @@ std::string content_type_for(const fs::path& path);
 
 // Nearest candidate by edit distance, or "" when none is close ("did you mean ...?").
 std::string nearest(std::string_view word, const std::vector<std::string>& candidates);
+// `text` in ASCII lower case (other bytes as they are).
+std::string ascii_lower(std::string_view text);
+// `text` without leading and trailing spaces, tabs and carriage returns.
+std::string_view trim_blanks(std::string_view text);
 
 } // namespace mlrun

@@ -21,25 +21,6 @@ namespace {
 using Field = CsvField;
 using Record = CsvRow;
 
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
-
 bool is_missing(const Field& f)
 {
     return f.text.empty() || (!f.quoted && f.text == "?");
@@ -60,7 +41,7 @@ bool is_infinity_spelling(std::string_view text)
     if (!text.empty() && (text.front() == '-' || text.front() == '+')) {
         text.remove_prefix(1);
     }
-    const std::string l = lower(text);
+    const std::string l = ascii_lower(text);
     return l == "inf" || l == "infinity";
 }
 
@@ -115,7 +96,7 @@ Record parse_arff_line(std::string_view line_text, const std::string& source, st
             while (i < n && line_text[i] != ',') {
                 ++i;
             }
-            field.text = std::string(trim(line_text.substr(start, i - start)));
+            field.text = std::string(trim_blanks(line_text.substr(start, i - start)));
         }
         rec.fields.push_back(std::move(field));
         if (i < n && line_text[i] == ',') {
@@ -314,7 +295,7 @@ Table parse_arff(std::string_view text, const std::string& source, const ReadOpt
         const std::string_view raw = text.substr(pos, end - pos);
         pos = end + 1;
         ++line;
-        std::string_view s = trim(raw);
+        std::string_view s = trim_blanks(raw);
         if (s.empty() || s.front() == '%') {
             if (end == text.size()) {
                 break;
@@ -326,7 +307,7 @@ Table parse_arff(std::string_view text, const std::string& source, const ReadOpt
                 throw UsageError(where(source, line) + ": expected @relation, @attribute or @data");
             }
             std::string_view rest = s.substr(1);
-            const std::string keyword = lower(take_token(rest));
+            const std::string keyword = ascii_lower(take_token(rest));
             if (keyword == "relation") {
                 // name only
             } else if (keyword == "attribute") {
@@ -335,14 +316,14 @@ Table parse_arff(std::string_view text, const std::string& source, const ReadOpt
                 if (col.name.empty()) {
                     throw UsageError(where(source, line) + ": @attribute without a name");
                 }
-                rest = trim(rest);
+                rest = trim_blanks(rest);
                 col.declared = true;
                 if (!rest.empty() && rest.front() == '{') {
                     rest.remove_prefix(1);
                     col.type = ColumnType::categorical;
                     for (;;) {
                         std::string level = take_token(rest);
-                        rest = trim(rest);
+                        rest = trim_blanks(rest);
                         if (!level.empty()) {
                             col.levels.push_back(level);
                         }
@@ -356,7 +337,7 @@ Table parse_arff(std::string_view text, const std::string& source, const ReadOpt
                         throw UsageError(where(source, line) + ": unterminated nominal type of '" + col.name + "'");
                     }
                 } else {
-                    const std::string type = lower(take_token(rest));
+                    const std::string type = ascii_lower(take_token(rest));
                     if (type == "numeric" || type == "real" || type == "integer") {
                         col.type = ColumnType::numeric;
                     } else if (type == "string" || type == "date") {

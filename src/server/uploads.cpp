@@ -18,19 +18,11 @@ bool ends_with(const std::string& s, const std::string& suffix)
     return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-std::string lower(std::string s)
-{
-    for (char& c : s) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return s;
-}
-
 // The archive's name without its extension.
 std::string archive_stem(const std::string& name)
 {
     for (const char* ext : {".tar.gz", ".tgz", ".tar"}) {
-        if (ends_with(lower(name), ext)) {
+        if (ends_with(ascii_lower(name), ext)) {
             return name.substr(0, name.size() - std::string(ext).size());
         }
     }
@@ -73,13 +65,13 @@ StagingDir::~StagingDir()
 
 bool is_table_name(const std::string& name)
 {
-    const std::string n = lower(name);
+    const std::string n = ascii_lower(name);
     return ends_with(n, ".csv") || ends_with(n, ".arff") || ends_with(n, ".tsv");
 }
 
 bool is_archive_name(const std::string& name)
 {
-    const std::string n = lower(name);
+    const std::string n = ascii_lower(name);
     return ends_with(n, ".tar") || ends_with(n, ".tar.gz") || ends_with(n, ".tgz");
 }
 

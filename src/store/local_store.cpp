@@ -599,19 +599,7 @@ std::string LocalStore::read_log_part(const std::string& id, std::uint64_t offse
         if (max_bytes != 0) {
             len = std::min<std::uint64_t>(len, max_bytes);
         }
-        out.resize(len);
-        size_t got = 0;
-        while (got < len) {
-            ssize_t n = ::pread(fd, out.data() + got, len - got, static_cast<off_t>(offset + got));
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n <= 0) {
-                break;
-            }
-            got += static_cast<size_t>(n);
-        }
-        out.resize(got);
+        out = pread_string(fd, offset, len);
     }
     ::close(fd);
     return out;

@@ -297,11 +297,6 @@ void PostgresStore::ensure_created()
     db();
 }
 
-fs::path PostgresStore::task_dir(const std::string& id)
-{
-    return m_files->task_dir(id);
-}
-
 std::unique_ptr<RunLock> PostgresStore::try_lock_run(const std::string& run_id)
 {
     check_name(run_id, "run id");
@@ -548,21 +543,6 @@ std::string PostgresStore::resolve(const std::string& id_or_prefix)
     throw UsageError("task id prefix \"" + id_or_prefix + "\" is ambiguous (" + std::to_string(n) + " tasks match)");
 }
 
-void PostgresStore::append_log(const std::string& id, std::string_view text)
-{
-    m_files->append_log(id, text);
-}
-
-std::string PostgresStore::read_log(const std::string& id, std::uint64_t offset)
-{
-    return m_files->read_log(id, offset);
-}
-
-LogPiece PostgresStore::read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes)
-{
-    return m_files->read_log_stream(id, from, max_bytes);
-}
-
 void PostgresStore::append_scalars(const std::string& id, const std::vector<Scalar>& batch)
 {
     check_id(id);
@@ -633,16 +613,6 @@ std::vector<Scalar> PostgresStore::read_scalars(const std::string& id)
         out.push_back(std::move(s));
     }
     return out;
-}
-
-ArtifactRecord PostgresStore::put_artifact(const std::string& id, const std::string& name, const fs::path& source)
-{
-    return m_files->put_artifact(id, name, source);
-}
-
-std::optional<fs::path> PostgresStore::artifact_path(const std::string& id, const std::string& name)
-{
-    return m_files->artifact_path(id, name);
 }
 
 void PostgresStore::clear_outputs(const std::string& id)

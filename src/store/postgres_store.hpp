@@ -14,8 +14,7 @@
 // update() and update_record() are one transaction each with SELECT ... FOR UPDATE; a run lock
 // is pg_try_advisory_lock on a connection the lock holds; a scalar batch is one transaction.
 // One connection per store handle; the handle serialises its own calls (a mutex).
-#include "ports/log_stream.hpp"
-#include "store/folder_store.hpp"
+#include "store/database_store.hpp"
 
 #include <filesystem>
 #include <memory>
@@ -24,13 +23,12 @@
 
 namespace mlrun {
 
-class LocalStore;
 class PostgresDb;
 struct PostgresTarget;
 
 constexpr int k_postgres_schema_version = 2;
 
-class PostgresStore final : public FolderStore, public LogStreamReader {
+class PostgresStore final : public DatabaseStore {
 public:
     // Parses `uri` (postgresql://user:password@host:port/db[?artifacts=PATH]) and connects on
     // first use. `artifact_root` is used when the URI names none. Throws UsageError (one line,
@@ -45,7 +43,6 @@ public:
     std::string uri() const override;
     // Connects and brings the schema to the current version (idempotent).
     void ensure_created() override;
-    std::filesystem::path task_dir(const std::string& id) override;
     // pg_try_advisory_lock on a connection of its own, released when the lock (or the
     // process holding it) goes away.
     std::unique_ptr<RunLock> try_lock_run(const std::string& run_id) override;
@@ -63,15 +60,9 @@ public:
     // SELECT count(*) with list()'s indexed conditions; unfiltered, the trigger's task_count.
     std::size_t count(const TaskFilter& filter) override;
     std::string resolve(const std::string& id_or_prefix) override;
-    void append_log(const std::string& id, std::string_view text) override;
-    std::string read_log(const std::string& id, std::uint64_t offset) override;
-    LogPiece read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes) override;
     // One transaction per batch: a killed writer loses its whole last batch, never part.
     void append_scalars(const std::string& id, const std::vector<Scalar>& batch) override;
     std::vector<Scalar> read_scalars(const std::string& id) override;
-    ArtifactRecord put_artifact(const std::string& id, const std::string& name,
-                                const std::filesystem::path& source) override;
-    std::optional<std::filesystem::path> artifact_path(const std::string& id, const std::string& name) override;
     // Removes the files (as the folder store) and the task's scalars.
     void clear_outputs(const std::string& id) override;
     void put_record(const std::string& kind, const std::string& id, const Json& record) override;
@@ -90,7 +81,6 @@ public:
 private:
     std::unique_ptr<PostgresTarget> m_target;
     std::filesystem::path m_root;
-    std::unique_ptr<LocalStore> m_files; // the file half, never its records
     std::unique_ptr<PostgresDb> m_db;
     std::recursive_mutex m_mutex; // one call at a time on the connection (update's change may read)
 

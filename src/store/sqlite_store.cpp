@@ -80,14 +80,22 @@ void check_id(const std::string& id)
     check_name(id, "task id");
 }
 
-// The record as a listing shows it: no params, values or artifacts.
-std::string summary_of(const Task& task)
+// A row's two JSON texts from one encoding of the task: the record, and the record as a
+// listing shows it (no params, values or artifacts).
+struct RowJson {
+    std::string record;
+    std::string summary;
+};
+RowJson row_json(const Task& task)
 {
-    Task light = task;
-    light.params = Task{}.params;
-    light.values = Task{}.values;
-    light.artifacts.clear();
-    return dump_json(light.to_json());
+    Json j = task.to_json();
+    RowJson out;
+    out.record = dump_json(j);
+    j["params"] = Json::object();
+    j["values"] = Json::object();
+    j["artifacts"] = Json::array();
+    out.summary = dump_json(j);
+    return out;
 }
 
 Json parse_record(const std::string& text, const std::string& what)
@@ -112,8 +120,10 @@ Task parse_task(const std::string& text, const std::string& id)
 
 } // namespace
 
-SqliteStore::SqliteStore(fs::path root) : m_root(std::move(root)), m_files(std::make_unique<LocalStore>(m_root))
-{}
+SqliteStore::SqliteStore(fs::path root) : m_root(std::move(root))
+{
+    m_files = std::make_unique<LocalStore>(m_root);
+}
 
 SqliteStore::~SqliteStore()
 {
@@ -209,11 +219,6 @@ void SqliteStore::ensure_created()
     db(true);
 }
 
-fs::path SqliteStore::task_dir(const std::string& id)
-{
-    return m_files->task_dir(id);
-}
-
 std::unique_ptr<RunLock> SqliteStore::try_lock_run(const std::string& run_id)
 {
     check_name(run_id, "run id");
@@ -230,6 +235,7 @@ void SqliteStore::write_row(SqliteDb& db, const Task& task, bool insert)
                              : "UPDATE tasks SET name=?, project=?, type=?, kind=?, status=?, run_id=?, step=?, "
                                "parent=?, queue=?, cache_key=?, created_ms=?, updated_ms=?, summary=?, record=? "
                                "WHERE id=?";
+    const RowJson json = row_json(task);
     SqliteQuery q = db.query(sql);
     q.bind(1, task.name)
         .bind(2, task.project)
@@ -243,8 +249,8 @@ void SqliteStore::write_row(SqliteDb& db, const Task& task, bool insert)
         .bind(10, task.cache_key)
         .bind(11, std::int64_t{task.created_ms})
         .bind(12, std::int64_t{task.updated_ms})
-        .bind(13, summary_of(task))
-        .bind(14, dump_json(task.to_json()))
+        .bind(13, json.summary)
+        .bind(14, json.record)
         .bind(15, task.id);
     q.run();
     if (!insert) {
@@ -287,7 +293,8 @@ void SqliteStore::update_row(SqliteDb& db, const Task& before, const Task& task)
     sql += " WHERE id=?";
     SqliteQuery q = db.query(sql);
     int i = 1;
-    q.bind(i++, std::int64_t{task.updated_ms}).bind(i++, summary_of(task)).bind(i++, dump_json(task.to_json()));
+    const RowJson json = row_json(task);
+    q.bind(i++, std::int64_t{task.updated_ms}).bind(i++, json.summary).bind(i++, json.record);
     for (const std::string* v : text) {
         q.bind(i++, *v);
     }
@@ -634,26 +641,6 @@ std::string SqliteStore::resolve(const std::string& id_or_prefix)
     throw UsageError("task id prefix \"" + id_or_prefix + "\" is ambiguous (" + std::to_string(n) + " tasks match)");
 }
 
-void SqliteStore::append_log(const std::string& id, std::string_view text)
-{
-    m_files->append_log(id, text);
-}
-
-std::string SqliteStore::read_log(const std::string& id, std::uint64_t offset)
-{
-    return m_files->read_log(id, offset);
-}
-
-std::string SqliteStore::read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes)
-{
-    return m_files->read_log_part(id, offset, max_bytes);
-}
-
-LogPiece SqliteStore::read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes)
-{
-    return m_files->read_log_stream(id, from, max_bytes);
-}
-
 void SqliteStore::append_scalars(const std::string& id, const std::vector<Scalar>& batch)
 {
     check_id(id);
@@ -702,16 +689,6 @@ std::vector<Scalar> SqliteStore::read_scalars(const std::string& id)
         out.push_back(std::move(s));
     }
     return out;
-}
-
-ArtifactRecord SqliteStore::put_artifact(const std::string& id, const std::string& name, const fs::path& source)
-{
-    return m_files->put_artifact(id, name, source);
-}
-
-std::optional<fs::path> SqliteStore::artifact_path(const std::string& id, const std::string& name)
-{
-    return m_files->artifact_path(id, name);
 }
 
 void SqliteStore::clear_outputs(const std::string& id)

@@ -12,8 +12,7 @@
 // Every state change is one transaction; update() and update_record() are BEGIN IMMEDIATE
 // read-modify-writes, so concurrent updates from threads or processes are never lost.
 // One handle serialises its own calls (a mutex); processes share the file.
-#include "ports/log_stream.hpp"
-#include "store/folder_store.hpp"
+#include "store/database_store.hpp"
 
 #include <filesystem>
 #include <map>
@@ -22,12 +21,11 @@
 
 namespace mlrun {
 
-class LocalStore;
 class SqliteDb;
 
 constexpr int k_sqlite_schema_version = 2;
 
-class SqliteStore final : public FolderStore, public LogStreamReader {
+class SqliteStore final : public DatabaseStore {
 public:
     // Opens nothing until first used; a store.db of a newer schema is a UsageError then.
     explicit SqliteStore(std::filesystem::path root);
@@ -39,10 +37,9 @@ public:
     std::string uri() const override;
     // Creates the folder and store.db with the current schema (idempotent).
     void ensure_created() override;
-    std::filesystem::path task_dir(const std::string& id) override;
     // An flock(2) on records/runs/.<run>.lock, as the folder store.
     std::unique_ptr<RunLock> try_lock_run(const std::string& run_id) override;
-    // Inserts the row and its tags in one transaction and makes the task's folder.
+    // Inserts the row and its tags in one transaction (the task's folder comes with its first file).
     void create(Task& task) override;
     std::optional<Task> find(const std::string& id) override;
     Task update(const std::string& id, const std::function<void(Task&)>& change) override;
@@ -55,16 +52,9 @@ public:
     // SELECT count(*) with list()'s indexed conditions; unfiltered, the triggers' task_count.
     std::size_t count(const TaskFilter& filter) override;
     std::string resolve(const std::string& id_or_prefix) override;
-    void append_log(const std::string& id, std::string_view text) override;
-    std::string read_log(const std::string& id, std::uint64_t offset) override;
-    std::string read_log_part(const std::string& id, std::uint64_t offset, std::size_t max_bytes) override;
-    LogPiece read_log_stream(const std::string& id, std::uint64_t from, std::size_t max_bytes) override;
     // One transaction per batch: a killed writer loses its whole last batch, never part.
     void append_scalars(const std::string& id, const std::vector<Scalar>& batch) override;
     std::vector<Scalar> read_scalars(const std::string& id) override;
-    ArtifactRecord put_artifact(const std::string& id, const std::string& name,
-                                const std::filesystem::path& source) override;
-    std::optional<std::filesystem::path> artifact_path(const std::string& id, const std::string& name) override;
     // Removes the files (as the folder store) and the task's scalars.
     void clear_outputs(const std::string& id) override;
     void put_record(const std::string& kind, const std::string& id, const Json& record) override;
@@ -93,7 +83,6 @@ public:
 
 private:
     std::filesystem::path m_root;
-    std::unique_ptr<LocalStore> m_files; // the file half, never its records
     std::unique_ptr<SqliteDb> m_db;
     std::recursive_mutex m_mutex; // one call at a time on the connection (update's change may read)
     // put_record_soon's records not yet written: (kind, id) -> JSON text.

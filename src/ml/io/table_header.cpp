@@ -1,4 +1,5 @@
 #include "ml/io/table_header.hpp"
+#include "core/util.hpp"
 
 #include "core/error.hpp"
 #include "ml/io/csv.hpp"
@@ -16,25 +17,6 @@ namespace {
 
 // A CSV header larger than this is refused rather than read on and on (a binary file).
 constexpr std::size_t k_max_header_bytes = 16 * 1024 * 1024;
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return out;
-}
 
 std::string not_a_table(const std::filesystem::path& path, const std::string& what)
 {
@@ -99,7 +81,7 @@ TableHeader arff_header(const std::filesystem::path& path)
     bool done = false;
     const auto on_line = [&](std::string_view raw) {
         ++line;
-        const std::string_view s = trim(raw);
+        const std::string_view s = trim_blanks(raw);
         if (s.empty() || s.front() == '%') {
             return;
         }
@@ -108,7 +90,7 @@ TableHeader arff_header(const std::filesystem::path& path)
             throw UsageError(where + ": expected @relation, @attribute or @data");
         }
         std::string_view rest = s.substr(1);
-        const std::string keyword = lower(take_arff_token(rest));
+        const std::string keyword = ascii_lower(take_arff_token(rest));
         if (keyword == "relation") {
             return;
         }
@@ -127,12 +109,12 @@ TableHeader arff_header(const std::filesystem::path& path)
         if (col.name.empty()) {
             throw UsageError(where + ": @attribute without a name");
         }
-        rest = trim(rest);
+        rest = trim_blanks(rest);
         if (!rest.empty() && rest.front() == '{') {
             rest.remove_prefix(1);
             for (;;) {
                 std::string level = take_arff_token(rest);
-                rest = trim(rest);
+                rest = trim_blanks(rest);
                 if (!level.empty()) {
                     col.levels.push_back(level);
                 }
@@ -146,7 +128,7 @@ TableHeader arff_header(const std::filesystem::path& path)
                 throw UsageError(where + ": unterminated nominal type of '" + col.name + "'");
             }
         } else {
-            const std::string type = lower(take_arff_token(rest));
+            const std::string type = ascii_lower(take_arff_token(rest));
             if (type != "numeric" && type != "real" && type != "integer" && type != "string" && type != "date") {
                 throw UsageError(where + ": unknown type '" + type + "' of attribute '" + col.name
                                  + "' (expected numeric, real, integer, string, date or {levels})");
@@ -259,7 +241,7 @@ std::string table_format(const std::filesystem::path& path)
     if (ext == ".arff" || ext == ".tsv" || ext == ".csv") {
         return ext.substr(1);
     }
-    const std::string_view start = trim(std::string_view(head).substr(0, head.find('\n')));
+    const std::string_view start = trim_blanks(std::string_view(head).substr(0, head.find('\n')));
     return !start.empty() && (start.front() == '@' || start.front() == '%') ? "arff" : "csv";
 }
 
@@ -277,7 +259,7 @@ TableHeader read_table_header(const std::filesystem::path& path, int header)
 
 bool parse_number(std::string_view text, double& out)
 {
-    text = trim(text);
+    text = trim_blanks(text);
     if (text.empty() || text.size() > 64) {
         return false;
     }
@@ -300,7 +282,7 @@ bool parse_number(std::string_view text, double& out)
 
 std::string take_arff_token(std::string_view& s)
 {
-    s = trim(s);
+    s = trim_blanks(s);
     if (s.empty()) {
         return {};
     }
